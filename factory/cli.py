@@ -1,0 +1,142 @@
+"""The command line: validate, show, schema, run and compare experiments.
+
+`main(argv) -> int` is the whole CLI and is testable without a subprocess. A user's mistake
+(`SpecError`) prints `path:line:col: where: message` lines on stderr and returns 2; anything else
+that escapes is a bug and shows its traceback. TensorFlow is imported only by commands that build
+or train models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from factory import __version__
+from factory.errors import SpecError
+from factory.loader import load
+
+
+def _validate(args) -> int:
+    failed = 0
+    for path in args.files:
+        try:
+            loaded = load(path, args.set)
+        except SpecError as e:
+            failed += 1
+            for issue in e.issues:
+                print(issue, file=sys.stderr)
+            continue
+        exp = loaded.experiment.resolved()
+        epochs = sorted({m.training.epochs for m in exp.models.values()})
+        seeds = sorted({len(m.training.seeds) for m in exp.models.values()})
+        print(f"{path}: ok: experiment '{exp.name}', {len(exp.models)} model(s) "
+              f"({', '.join(exp.models)}), dataset {exp.data.dataset}, "
+              f"{'/'.join(map(str, epochs))} epoch(s) x {'/'.join(map(str, seeds))} seed(s)")
+    return 2 if failed else 0
+
+
+def _show(args) -> int:
+    loaded = load(args.file, args.set)
+    if args.resolved:
+        import yaml
+
+        print(yaml.safe_dump(loaded.experiment.resolved().model_dump(mode="json", exclude_none=True),
+                             sort_keys=False, allow_unicode=True), end="")
+        return 0
+    from factory.compiler import build_model
+
+    experiment = loaded.experiment.resolved()
+    input_shape = None
+    if any(m.declared_input_shape is None for m in experiment.models.values()):
+        from factory.data import load_data
+
+        input_shape = load_data(experiment.data, loaded.path.parent).input_shape
+    for name, spec in experiment.models.items():
+        try:
+            model = build_model(name, spec, input_shape)
+        except SpecError as e:
+            raise loaded.locate(e) from None
+        print(f"model {name}: {spec.label}")
+        model.summary()
+        print(f"model {name}: {model.count_params():,} parameters\n")
+    return 0
+
+
+def _schema(args) -> int:
+    from schemas import Experiment
+
+    schema = Experiment.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def _run(args) -> int:
+    from factory.runner import run_experiment
+
+    loaded = load(args.file, args.set)
+    out = Path(args.out) if args.out else Path("runs") / loaded.experiment.name
+    return run_experiment(loaded, out, resume=args.resume, fail_fast=args.fail_fast,
+                          profile=args.profile)
+
+
+def _compare(args) -> int:
+    from factory.compare import compare_folders
+
+    return compare_folders([Path(d) for d in args.folders], Path(args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="factory", description="Build, train and compare tf.keras models declared in YAML.")
+    parser.add_argument("--version", action="version", version=f"factory {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def overrides(p):
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a field, the value read as YAML (training.epochs=1); repeatable")
+
+    p = sub.add_parser("validate", help="check experiment files without building anything (fast)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="experiment YAML files")
+    overrides(p)
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("show", help="build every model and print its Keras summary")
+    p.add_argument("file", metavar="FILE", help="experiment YAML file")
+    p.add_argument("--resolved", action="store_true",
+                   help="print the fully expanded experiment as YAML instead (builds nothing)")
+    overrides(p)
+    p.set_defaults(func=_show)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of experiment files (for editors)")
+    p.set_defaults(func=_schema)
+
+    p = sub.add_parser("run", help="train every model over every seed and compare them")
+    p.add_argument("file", metavar="FILE", help="experiment YAML file")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<name>/)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the finished runs in the output folder and train only the rest")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
+    p.add_argument("--profile", action="store_true", help="print where the time went")
+    overrides(p)
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("compare", help="put the runs of several output folders in one table and plot")
+    p.add_argument("folders", nargs="+", metavar="DIR", help="output folders of `factory run`")
+    p.add_argument("--out", metavar="DIR", default="runs/compare", help="where to write (default: runs/compare)")
+    p.set_defaults(func=_compare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 1 a run failed, 2 a user mistake, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SpecError as e:
+        for issue in e.issues:
+            print(issue, file=sys.stderr)
+        return 2

@@ -1,0 +1,158 @@
+"""An experiment: a dataset, default compile and training settings, and the models to compare."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from schemas import names
+from schemas.base import Spec, names as name_type, suggestion
+from schemas.layers import Input, LayerSpec
+from schemas.optimizers import OptimizerSpec
+from schemas.types import PositiveInt, Rate, Seed, Shape
+
+LossName = name_type("loss", names.LOSSES)
+MetricName = name_type("metric", names.METRICS)
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=64)]
+LineStyle = Literal["-", "--", "-.", ":", "solid", "dashed", "dashdot", "dotted"]
+
+
+def fail_at(problems: list[tuple[tuple, str]]) -> None:
+    """Raise one validation error per (location, message), located below the current model."""
+    raise ValidationError.from_exception_data("spec", [
+        {"type": PydanticCustomError("spec", message.replace("{", "{{").replace("}", "}}")),
+         "loc": loc, "input": None} for loc, message in problems])
+
+
+class Data(Spec):
+    """Where the examples come from and how they are prepared."""
+
+    dataset: str = Field(description="fashion_mnist, mnist, digits, or a .npz / .csv file "
+                                     "(relative to the spec file)")
+    train_size: Optional[PositiveInt] = Field(None, description="use only the first N training examples")
+    test_size: Optional[PositiveInt] = Field(None, description="use only the first N test examples")
+    scale: bool = Field(True, description="divide inputs by their maximum (255 for images) into [0, 1]")
+    label_column: str = Field("label", description="the label column of a .csv file")
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, value: str) -> str:
+        if value in names.DATASETS or value.lower().endswith(names.DATA_FILE_SUFFIXES):
+            return value
+        raise PydanticCustomError(
+            "unknown_dataset", "unknown dataset '{value}'{hint}",
+            {"value": value, "hint": suggestion(value, names.DATASETS)
+             or "; use one of " + ", ".join(names.DATASETS) + ", or a .npz or .csv file"})
+
+
+class Compile(Spec):
+    """Arguments of `model.compile`. A model's own `compile:` overrides these one key at a time."""
+
+    optimizer: OptimizerSpec = Field("rmsprop", description="optimizer name or {Class: {arguments}}")
+    loss: Optional[LossName] = Field(None, description="loss function name (required somewhere)")
+    metrics: list[MetricName] = Field(default_factory=list, description="metrics reported each epoch")
+    steps_per_execution: Optional[PositiveInt] = Field(
+        None, description="batches per compiled call; changes speed, not results. This tool picks "
+                          "a fast value if not given")
+
+
+class Training(Spec):
+    """Arguments of `model.fit`, and the seeds to repeat it over. A model's own `training:` overrides these."""
+
+    epochs: PositiveInt = Field(1, description="passes over the training data")
+    batch_size: PositiveInt = Field(32, description="examples per gradient step")
+    seeds: list[Seed] = Field([0], min_length=1, description="one training run per seed")
+    shuffle: bool = Field(True, description="shuffle the training data every epoch")
+    validation_split: Optional[Annotated[Rate, Field(gt=0)]] = Field(
+        None, description="hold out this fraction of the training data for validation; "
+                          "the test split is used if not given")
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise PydanticCustomError("duplicate_seeds", "seeds must differ, got {seeds}", {"seeds": seeds})
+        return seeds
+
+
+class Model(Spec):
+    """One model to train: a stack of layers, and optional overrides of compile and training."""
+
+    label: Optional[str] = Field(None, description="name shown in legends and tables (the key if not given)")
+    description: Optional[str] = Field(None, description="free text")
+    input_shape: Optional[Shape] = Field(None, description="input shape without the batch axis; "
+                                                           "taken from the data if not given")
+    layers: list[LayerSpec] = Field(min_length=1, description="layers, first to last")
+    compile: Optional[Compile] = Field(None, description="overrides of the experiment's compile")
+    training: Optional[Training] = Field(None, description="overrides of the experiment's training")
+    color: Optional[str] = Field(None, description="matplotlib colour of this model's curves")
+    linestyle: Optional[LineStyle] = Field(None, description="matplotlib line style of its curves")
+
+    @model_validator(mode="after")
+    def _one_input_shape(self) -> Model:
+        problems = []
+        for i, entry in enumerate(self.layers):
+            key = next(iter(entry.model_fields_set))
+            if i > 0 and entry.args.input_shape is not None:
+                problems.append((("layers", i, key, "input_shape"),
+                                 "input_shape belongs on the first layer (or on the model)"))
+            if i > 0 and isinstance(entry.args, Input):
+                problems.append((("layers", i, key), "Input can only be the first layer"))
+        first = self.layers[0].args
+        given = [g for g in (self.input_shape is not None, first.input_shape is not None,
+                             isinstance(first, Input)) if g]
+        if len(given) > 1:
+            problems.append((("input_shape",), "the input shape is given twice: on the model and "
+                                               "on its first layer; keep one"))
+        if problems:
+            fail_at(problems)
+        return self
+
+    @property
+    def declared_input_shape(self) -> Optional[list[int]]:
+        """The input shape the spec gives (on the model, its first layer, or an Input), if any."""
+        first = self.layers[0].args
+        if isinstance(first, Input):
+            return first.shape
+        return self.input_shape or first.input_shape
+
+
+class Experiment(Spec):
+    """A set of models trained on the same data and compared."""
+
+    model_config = {"title": "factory experiment"}
+
+    name: Identifier = Field(description="the experiment's name; also its output folder runs/<name>/")
+    description: Optional[str] = Field(None, description="free text")
+    data: Data = Field(description="the dataset")
+    compile: Compile = Field(default_factory=Compile, description="compile settings of every model")
+    training: Training = Field(default_factory=Training, description="training settings of every model")
+    models: dict[Identifier, Model] = Field(min_length=1, description="the models, by name")
+
+    @model_validator(mode="after")
+    def _every_model_has_a_loss(self) -> Experiment:
+        if self.compile.loss is None:
+            missing = [n for n, m in self.models.items() if not (m.compile and m.compile.loss)]
+            if missing:
+                fail_at([(("compile", "loss"), f"no loss for model(s) {', '.join(missing)}: "
+                                                 "set compile.loss")])
+        return self
+
+    def resolved(self) -> Experiment:
+        """The same experiment with every model's compile and training settings spelled out."""
+        models = {}
+        for name, model in self.models.items():
+            models[name] = model.model_copy(update={
+                "label": model.label or name,
+                "compile": _merge(self.compile, model.compile),
+                "training": _merge(self.training, model.training),
+            })
+        return self.model_copy(update={"models": models})
+
+
+def _merge(base: Any, override: Any) -> Any:
+    if override is None:
+        return base
+    return base.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})

@@ -1,0 +1,199 @@
+"""Layers, keyed by their Keras class names: `Dense: 64`, `Dropout: 0.25`, `{Conv2D: {filters: 32, ...}}`.
+
+Adding a layer is one class here (named after the Keras class, fields named after its arguments,
+defaults equal to Keras's), one entry in `LAYERS`, and a line in the tests.
+"""
+
+from typing import Optional
+
+from pydantic import Field
+
+from schemas import names
+from schemas.base import KerasArgs, keras_union, names as name_type
+from schemas.initializers import InitializerSpec
+from schemas.regularizers import RegularizerSpec
+from schemas.types import (Axis, DataFormat, Finite, IntOrPair, NonNegativeFloat, Padding,
+                           PositiveFloat, PositiveInt, Rate, Seed, Shape)
+
+ActivationName = name_type("activation", names.ACTIVATIONS)
+Initializer = InitializerSpec
+Regularizer = Optional[RegularizerSpec]
+
+
+class Layer(KerasArgs):
+    """Base of the layer argument models: what every Keras layer takes."""
+
+    spec_only = frozenset({"input_shape"})
+    name: Optional[str] = Field(None, description="the layer's name (Keras makes one if not given)")
+    trainable: bool = Field(True, description="whether training updates the layer's weights")
+    input_shape: Optional[Shape] = Field(
+        None, description="Keras 2 style input shape, without the batch axis; accepted on the first "
+                          "layer only, where it becomes the model's Input")
+
+
+class Input(Layer):
+    """The model's input: its shape without the batch axis (`Input: [28, 28]`)."""
+    keras_class = "InputLayer"
+    main_argument = "shape"
+    shape: Shape = Field(description="input shape without the batch axis")
+
+
+class Flatten(Layer):
+    """Flattens every axis but the batch axis."""
+    data_format: DataFormat = Field(None, description="channels_last or channels_first")
+
+
+class Dense(Layer):
+    """Fully connected layer: activation(x @ kernel + bias)."""
+    main_argument = "units"
+    units: PositiveInt = Field(description="number of output units")
+    activation: Optional[ActivationName] = Field(None, description="activation; none (linear) if not given")
+    use_bias: bool = Field(True, description="whether to add a bias")
+    kernel_initializer: Initializer = Field("glorot_uniform", description="initializer of the kernel")
+    bias_initializer: Initializer = Field("zeros", description="initializer of the bias")
+    kernel_regularizer: Regularizer = Field(None, description="penalty on the kernel")
+    bias_regularizer: Regularizer = Field(None, description="penalty on the bias")
+    activity_regularizer: Regularizer = Field(None, description="penalty on the output")
+
+
+class Dropout(Layer):
+    """Sets a fraction `rate` of inputs to zero during training."""
+    main_argument = "rate"
+    rate: Rate = Field(description="fraction of inputs dropped, in [0, 1)")
+    noise_shape: Optional[list[PositiveInt]] = Field(None, description="shape of the dropout mask")
+    seed: Optional[Seed] = None
+
+
+class GaussianNoise(Layer):
+    """Adds zero-mean Gaussian noise during training."""
+    main_argument = "stddev"
+    stddev: NonNegativeFloat = Field(description="standard deviation of the noise")
+    seed: Optional[Seed] = None
+
+
+class BatchNormalization(Layer):
+    """Normalizes each feature over the batch, then scales and shifts it."""
+    axis: Axis = Field(-1, description="the feature axis")
+    momentum: Rate = Field(0.99, description="momentum of the moving averages")
+    epsilon: PositiveFloat = Field(0.001, description="added to the variance for stability")
+    center: bool = Field(True, description="learn an offset (beta)")
+    scale: bool = Field(True, description="learn a scale (gamma)")
+    beta_initializer: Initializer = Field("zeros", description="initializer of beta")
+    gamma_initializer: Initializer = Field("ones", description="initializer of gamma")
+    moving_mean_initializer: Initializer = Field("zeros", description="initializer of the moving mean")
+    moving_variance_initializer: Initializer = Field("ones", description="initializer of the moving variance")
+    beta_regularizer: Regularizer = Field(None, description="penalty on beta")
+    gamma_regularizer: Regularizer = Field(None, description="penalty on gamma")
+
+
+class LayerNormalization(Layer):
+    """Normalizes each example over its features."""
+    axis: Axis = Field(-1, description="the axis normalized")
+    epsilon: PositiveFloat = Field(0.001, description="added to the variance for stability")
+    center: bool = Field(True, description="learn an offset (beta)")
+    scale: bool = Field(True, description="learn a scale (gamma)")
+    rms_scaling: bool = Field(False, description="scale by the root mean square only")
+    beta_initializer: Initializer = Field("zeros", description="initializer of beta")
+    gamma_initializer: Initializer = Field("ones", description="initializer of gamma")
+    beta_regularizer: Regularizer = Field(None, description="penalty on beta")
+    gamma_regularizer: Regularizer = Field(None, description="penalty on gamma")
+
+
+class Activation(Layer):
+    """Applies an activation function (`Activation: relu`)."""
+    main_argument = "activation"
+    activation: ActivationName = Field(description="the activation function")
+
+
+class ReLU(Layer):
+    """Rectified linear unit, optionally capped and leaky."""
+    max_value: Optional[NonNegativeFloat] = Field(None, description="upper cap of the output")
+    negative_slope: NonNegativeFloat = Field(0.0, description="slope below the threshold")
+    threshold: Finite = Field(0.0, description="values below this are damped")
+
+
+class LeakyReLU(Layer):
+    """ReLU with a small slope for negative inputs (`LeakyReLU: 0.2`; Keras 2's `alpha` is accepted)."""
+    main_argument = "negative_slope"
+    negative_slope: NonNegativeFloat = Field(0.3, description="slope for negative inputs")
+
+
+class ELU(Layer):
+    """Exponential linear unit."""
+    main_argument = "alpha"
+    alpha: Finite = Field(1.0, description="scale of the negative part")
+
+
+class PReLU(Layer):
+    """Leaky ReLU with a learned slope."""
+    alpha_initializer: Initializer = Field("Zeros", description="initializer of the slopes")
+    alpha_regularizer: Regularizer = Field(None, description="penalty on the slopes")
+    shared_axes: Optional[list[PositiveInt]] = Field(None, description="axes that share one slope")
+
+
+class Softmax(Layer):
+    """Softmax over an axis."""
+    main_argument = "axis"
+    axis: Axis = Field(-1, description="the axis normalized")
+
+
+class Reshape(Layer):
+    """Reshapes to `target_shape` (without the batch axis; one entry may be -1)."""
+    main_argument = "target_shape"
+    target_shape: list[int] = Field(min_length=1, description="the new shape; -1 once for 'the rest'")
+
+
+class Conv2D(Layer):
+    """2D convolution over (height, width, channels) inputs."""
+    main_argument = "filters"
+    filters: PositiveInt = Field(description="number of output channels")
+    kernel_size: IntOrPair = Field(description="height and width of the window (one number for both)")
+    strides: IntOrPair = Field(1, description="step of the window")
+    padding: Padding = Field("valid", description="valid (no padding) or same")
+    data_format: DataFormat = Field(None, description="channels_last or channels_first")
+    dilation_rate: IntOrPair = Field(1, description="dilation of the window")
+    groups: PositiveInt = Field(1, description="number of channel groups")
+    activation: Optional[ActivationName] = Field(None, description="activation; none (linear) if not given")
+    use_bias: bool = Field(True, description="whether to add a bias")
+    kernel_initializer: Initializer = Field("glorot_uniform", description="initializer of the kernel")
+    bias_initializer: Initializer = Field("zeros", description="initializer of the bias")
+    kernel_regularizer: Regularizer = Field(None, description="penalty on the kernel")
+    bias_regularizer: Regularizer = Field(None, description="penalty on the bias")
+    activity_regularizer: Regularizer = Field(None, description="penalty on the output")
+
+
+class MaxPooling2D(Layer):
+    """Maximum over windows."""
+    main_argument = "pool_size"
+    pool_size: IntOrPair = Field(2, description="height and width of the window")
+    strides: Optional[IntOrPair] = Field(None, description="step of the window (pool_size if not given)")
+    padding: Padding = Field("valid", description="valid (no padding) or same")
+    data_format: DataFormat = Field(None, description="channels_last or channels_first")
+
+
+class AveragePooling2D(Layer):
+    """Average over windows."""
+    main_argument = "pool_size"
+    pool_size: IntOrPair = Field(2, description="height and width of the window")
+    strides: Optional[IntOrPair] = Field(None, description="step of the window (pool_size if not given)")
+    padding: Padding = Field("valid", description="valid (no padding) or same")
+    data_format: DataFormat = Field(None, description="channels_last or channels_first")
+
+
+class GlobalAveragePooling2D(Layer):
+    """Average over height and width."""
+    data_format: DataFormat = Field(None, description="channels_last or channels_first")
+    keepdims: bool = Field(False, description="keep the pooled axes with length 1")
+
+
+class GlobalMaxPooling2D(Layer):
+    """Maximum over height and width."""
+    data_format: DataFormat = Field(None, description="channels_last or channels_first")
+    keepdims: bool = Field(False, description="keep the pooled axes with length 1")
+
+
+LAYERS = (Input, Flatten, Dense, Dropout, GaussianNoise, BatchNormalization, LayerNormalization,
+          Activation, ReLU, LeakyReLU, ELU, PReLU, Softmax, Reshape, Conv2D, MaxPooling2D,
+          AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D)
+
+LayerSpec = keras_union("layer", LAYERS)

@@ -1,0 +1,40 @@
+"""Names Keras resolves by string: activations, losses, metrics, and this tool's datasets.
+
+Kept by hand so that validation never imports TensorFlow; `tests/test_keras_drift.py` checks every
+list against the installed Keras in both directions, so they cannot drift apart.
+"""
+
+ACTIVATIONS = (
+    "celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu",
+    "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "relu",
+    "relu6", "selu", "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign",
+    "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink",
+    "threshold",
+)
+
+LOSSES = (
+    "bce", "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+    "categorical_focal_crossentropy", "categorical_hinge", "circle", "cosine_similarity", "ctc",
+    "dice", "hinge", "huber", "kl_divergence", "kld", "log_cosh", "mae", "mape",
+    "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+    "mean_squared_logarithmic_error", "mse", "msle", "poisson", "sparse_categorical_crossentropy",
+    "squared_hinge", "tversky",
+)
+
+METRICS = (
+    "accuracy", "auc", "bce", "binary_accuracy", "binary_crossentropy", "binary_io_u",
+    "categorical_accuracy", "categorical_crossentropy", "categorical_hinge",
+    "concordance_correlation", "cosine_similarity", "f1_score", "f_beta_score", "false_negatives",
+    "false_positives", "hinge", "io_u", "kl_divergence", "log_cosh_error", "mae", "mape",
+    "mean_absolute_error", "mean_absolute_percentage_error", "mean_io_u", "mean_squared_error",
+    "mean_squared_logarithmic_error", "mse", "msle", "one_hot_io_u", "one_hot_mean_io_u",
+    "pearson_correlation", "poisson", "precision", "precision_at_recall", "r2_score", "recall",
+    "recall_at_precision", "root_mean_squared_error", "sensitivity_at_specificity",
+    "sparse_categorical_accuracy", "sparse_categorical_crossentropy",
+    "sparse_top_k_categorical_accuracy", "specificity_at_sensitivity", "squared_hinge",
+    "top_k_categorical_accuracy", "true_negatives", "true_positives",
+)
+
+# Built-in datasets; `factory.data.DATASETS` implements each (a test checks they match).
+DATASETS = ("digits", "fashion_mnist", "mnist")
+DATA_FILE_SUFFIXES = (".npz", ".csv")
