@@ -1,0 +1,180 @@
+"""Datasets: find, decode and prepare the examples an experiment trains on.
+
+Built-ins are looked up in order: `$FACTORY_DATA_DIR`, Keras's cache (`~/.keras/datasets/`, the
+file names Keras uses), the Debian package `dataset-fashion-mnist`, and only then downloaded
+through `keras.datasets`. Files of your own are `.npz` (x_train, y_train, x_test, y_test) or
+`.csv` (a label column, the other columns features). A dataset that cannot be had is a
+`SpecError` that says where it looked and how to get it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from factory.errors import Issue, SpecError
+from schemas import Data
+
+IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+CSV_TEST_FRACTION = 0.2  # a CSV has no test split: its last 20% of rows are the test split
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Arrays ready for `model.fit`, and where they came from."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def describe(self) -> str:
+        return (f"{len(self.x_train):,} training and {len(self.x_test):,} test examples of shape "
+                f"{self.input_shape} from {self.source}")
+
+
+def _error(message: str) -> SpecError:
+    return SpecError([Issue(message, loc=("data", "dataset"))])
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Decode one (gzipped) IDX file, the format of MNIST and Fashion-MNIST."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise _error(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    expected = 4 + 4 * ndim + int(np.prod(dims))
+    if len(raw) != expected:
+        raise _error(f"{path} is truncated or damaged ({len(raw):,} bytes, expected {expected:,})")
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _idx_folder(folder: Path) -> tuple | None:
+    if all((folder / name).is_file() for name in IDX_FILES):
+        return tuple(read_idx(folder / name) for name in IDX_FILES)
+    return None
+
+
+def _npz_arrays(path: Path) -> tuple:
+    with np.load(path, allow_pickle=False) as f:  # never unpickle: a data file cannot run code
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f.files]
+        if missing:
+            raise _error(f"{path} lacks {', '.join(missing)} (it has {', '.join(f.files) or 'nothing'})")
+        return f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+
+
+def _image_set(name: str, keras_dir: str, keras_loader: str, debian: Path | None) -> Callable:
+    """A loader for an MNIST-like set: IDX files or Keras's npz, searched in the documented order."""
+
+    def load(spec: Data, base: Path) -> tuple[tuple, str]:
+        places: list[Path] = []
+        env = os.environ.get("FACTORY_DATA_DIR")
+        if env:
+            places += [Path(env) / keras_dir, Path(env)]
+        places.append(Path.home() / ".keras" / "datasets" / keras_dir)
+        if debian is not None:
+            places.append(debian)
+        for folder in places:
+            arrays = _idx_folder(folder)
+            if arrays is not None:
+                return arrays, str(folder)
+            npz = folder.with_suffix(".npz") if folder.name == keras_dir else folder / f"{keras_dir}.npz"
+            if npz.is_file():
+                return _npz_arrays(npz), str(npz)
+        try:
+            from factory.keras_setup import import_keras
+
+            (xt, yt), (xv, yv) = getattr(import_keras().datasets, keras_loader).load_data()
+            return (xt, yt, xv, yv), f"keras.datasets.{keras_loader} (downloaded)"
+        except Exception as e:  # any network or file failure means: not available here
+            looked = "\n  ".join(str(p) for p in places)
+            hint = (" or `apt-get install dataset-fashion-mnist`" if debian is not None else "")
+            raise _error(
+                f"{name} is not on this machine and could not be downloaded ({type(e).__name__}: {e}).\n"
+                f"  Looked in:\n  {looked}\n  Put the four files {', '.join(IDX_FILES)} in "
+                f"$FACTORY_DATA_DIR{hint}.") from None
+
+    return load
+
+
+def _digits(spec: Data, base: Path) -> tuple[tuple, str]:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    n_test = 360  # the last 360 of 1,797: a fixed, deterministic split
+    x, y = digits.images, digits.target
+    return (x[:-n_test], y[:-n_test], x[-n_test:], y[-n_test:]), "scikit-learn's digits"
+
+
+def _npz(spec: Data, base: Path) -> tuple[tuple, str]:
+    path = (base / spec.dataset).resolve()
+    return _npz_arrays(path), str(path)
+
+
+def _csv(spec: Data, base: Path) -> tuple[tuple, str]:
+    path = (base / spec.dataset).resolve()
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().strip().split(",")
+    if spec.label_column not in header:
+        raise _error(f"{path} has no column '{spec.label_column}' (its columns: {', '.join(header)}); "
+                     "set data.label_column")
+    try:
+        table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2)
+    except ValueError as e:
+        raise _error(f"{path}: not a table of numbers: {e}") from None
+    label = header.index(spec.label_column)
+    y = table[:, label].astype(np.int64)
+    x = np.delete(table, label, axis=1)
+    cut = len(x) - max(1, int(round(len(x) * CSV_TEST_FRACTION)))
+    return (x[:cut], y[:cut], x[cut:], y[cut:]), str(path)
+
+
+# Built-in names (schemas.names.DATASETS lists the same; a test checks) and file suffixes.
+DATASETS: dict[str, Callable] = {
+    "fashion_mnist": _image_set("Fashion-MNIST", "fashion-mnist", "fashion_mnist", DEBIAN_FASHION_MNIST),
+    "mnist": _image_set("MNIST", "mnist", "mnist", None),
+    "digits": _digits,
+}
+FILE_LOADERS: dict[str, Callable] = {".npz": _npz, ".csv": _csv}
+
+_cache: dict[tuple, Dataset] = {}
+
+
+def load_data(spec: Data, base: Path = Path(".")) -> Dataset:
+    """The prepared dataset `spec` names (loaded once per process, then shared by every run)."""
+    key = (spec.model_dump_json(), str(Path(base).resolve()))
+    if key in _cache:
+        return _cache[key]
+    loader = DATASETS.get(spec.dataset) or FILE_LOADERS[Path(spec.dataset).suffix.lower()]
+    try:
+        (x_train, y_train, x_test, y_test), source = loader(spec, Path(base))
+    except OSError as e:
+        raise _error(f"cannot read {spec.dataset}: {e}") from None
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise _error(f"{source}: inputs and labels differ in length")
+    if spec.train_size is not None:
+        x_train, y_train = x_train[:spec.train_size], y_train[:spec.train_size]
+    if spec.test_size is not None:
+        x_test, y_test = x_test[:spec.test_size], y_test[:spec.test_size]
+    x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
+    if spec.scale:
+        top = float(max(np.abs(x_train).max(initial=0), 1e-12))
+        x_train, x_test = x_train / np.float32(top), x_test / np.float32(top)
+    dataset = Dataset(x_train, np.asarray(y_train), x_test, np.asarray(y_test), source)
+    _cache[key] = dataset
+    return dataset

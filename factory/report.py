@@ -1,0 +1,50 @@
+"""`report.html`: one self-contained page (images embedded) with the table, plots, failures and spec."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Sequence
+
+from factory import stats
+from factory.atomic import write_text
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
+th{background:#f3f3f3}td:nth-child(-n+2){text-align:left}img{max-width:100%}
+pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:13px}.failed{color:#b00}"""
+
+
+def render(title: str, rows: Sequence[dict], runs: Sequence[dict], images: dict[str, bytes],
+           spec_yaml: str, versions: dict[str, str]) -> str:
+    """The report page as a string."""
+    headings, cells = stats.table(rows)
+    esc = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
+             f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1>",
+             "<h2>Comparison</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headings) + "</tr>"]
+    parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in cells]
+    parts.append("</table><p>Values are the final (or best) epoch of each run; with several seeds, "
+                 "mean ± sample standard deviation. 'Epochs to within 5% of best' is when val_loss "
+                 "first came within 5% of the run's lowest val_loss.</p>")
+    failed = [r for r in runs if r["status"] == "failed"]
+    if failed:
+        parts.append("<h2 class='failed'>Failed runs</h2><ul>")
+        parts += [f"<li class='failed'>{esc(r['model'])} seed {r['seed']}: {esc(r.get('error') or '')}</li>"
+                  for r in failed]
+        parts.append("</ul>")
+    for name, png in images.items():
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f"<h2>{esc(name)}</h2><img alt='{esc(name)}' src='data:image/png;base64,{data}'>")
+    parts.append("<h2>Resolved experiment</h2><pre>" + esc(spec_yaml) + "</pre>")
+    parts.append("<h2>Versions</h2><ul>" + "".join(
+        f"<li>{esc(k)}: {esc(str(v))}</li>" for k, v in versions.items()) + "</ul>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def write_report(path: Path, title: str, rows, runs, plot_paths: Sequence[Path], spec_yaml: str,
+                 versions: dict) -> None:
+    images = {Path(p).stem: Path(p).read_bytes() for p in plot_paths}
+    write_text(Path(path), render(title, rows, runs, images, spec_yaml, versions))

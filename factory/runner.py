@@ -1,0 +1,419 @@
+"""Train every model of an experiment over its seeds, and write the results as each run finishes.
+
+The runner returns plain data: one record per (model, seed) with its history, status and timings,
+kept in `results.json` (rewritten atomically after every run). Tables, plots and the report are
+made from that data alone. A failed run (NaN loss, an exception) is recorded and the others go on.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from factory import __version__, stats
+from factory.atomic import replacing, write_json, write_text
+from factory.errors import Issue, SpecError
+from factory.loader import Loaded
+
+RESULTS = "results.json"
+RESULTS_FORMAT = 1
+LOCK = ".factory.lock"
+ARTIFACTS = ("comparison.md", "comparison.csv", "val_loss.png", "val_accuracy.png", "loss.png", "report.html")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _say(*parts: Any) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class Timings:
+    """Seconds spent per phase, for `--profile` and results.json."""
+
+    def __init__(self):
+        self.phases: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.phases[name] = self.phases.get(name, 0.0) + seconds
+
+    def report(self, wall: float) -> str:
+        lines = ["where the time went:"]
+        for name, seconds in self.phases.items():
+            lines.append(f"  {name:<34} {seconds:8.2f} s  {100 * seconds / wall:5.1f}%")
+        lines.append(f"  {'total (whole process)':<34} {wall:8.2f} s")
+        return "\n".join(lines)
+
+
+# output folder --------------------------------------------------------------------------------------
+
+
+def prepare_folder(out: Path) -> Path:
+    """Create the output folder and prove it is writable, before any training."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SpecError([Issue(f"output folder {out} is a file; choose another --out")])
+    try:
+        (out / "models").mkdir(parents=True, exist_ok=True)
+        with replacing(out / ".write-test"):
+            pass
+        (out / ".write-test").unlink()
+    except OSError as e:
+        raise SpecError([Issue(f"cannot write to output folder {out}: {e.strerror or e}")]) from None
+    return out
+
+
+@contextmanager
+def folder_lock(out: Path) -> Iterator[None]:
+    """Hold the output folder for this process; a second run on the same folder is refused."""
+    lock = out / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _alive(pid):
+                raise SpecError([Issue(f"another run (process {pid}) is using {out}; wait for it, or "
+                                       "choose another --out")]) from None
+            lock.unlink(missing_ok=True)  # left by a run that was killed
+    else:  # pragma: no cover - only if another process races us twice
+        raise SpecError([Issue(f"cannot lock {out}")])
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _differences(old: Any, new: Any, path: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in list(old) + [k for k in new if k not in old]:
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in new:
+                out.append(f"{sub} removed")
+            elif key not in old:
+                out.append(f"{sub} added")
+            else:
+                out += _differences(old[key], new[key], sub)
+        return out
+    if old != new:
+        return [f"{path}: {json.dumps(old)} -> {json.dumps(new)}"]
+    return []
+
+
+# training -------------------------------------------------------------------------------------------
+
+
+def versions() -> dict[str, str]:
+    import keras
+    import numpy
+    import tensorflow
+
+    return {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
+            "keras": keras.__version__, "numpy": numpy.__version__, "factory": __version__,
+            "platform": platform.platform()}
+
+
+def _epoch_recorder(keras, where: str, epochs: int, eta):
+    """A Keras callback that times epochs and validation and prints one progress line per epoch."""
+
+    class EpochRecorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epoch_seconds: list[float] = []
+            self.validation_seconds = 0.0
+            self.epochs_done = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_test_begin(self, logs=None):
+            self._test_start = time.perf_counter()
+
+        def on_test_end(self, logs=None):
+            self.validation_seconds += time.perf_counter() - self._test_start
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self._start
+            self.epoch_seconds.append(seconds)
+            self.epochs_done = epoch + 1
+            figures = "  ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items()
+                                if isinstance(v, (int, float)) and k != "learning_rate")
+            _say(f"{where}: epoch {epoch + 1}/{epochs}  {figures}  ({seconds:.1f}s; ETA {eta(seconds)})")
+
+    return EpochRecorder()
+
+
+def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple[dict, Any]:
+    """Train one model at one seed; return its record (plain data) and the trained model (or None)."""
+    from factory.compiler import build_model, compile_model
+
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)  # as a hand-written script would, just before building
+    model = build_model(name, spec, data.input_shape)
+    compile_model(model, spec.compile)
+    build_seconds = time.perf_counter() - started
+    training = spec.training
+    recorder = _epoch_recorder(keras, where, training.epochs, eta)
+    validation = ({"validation_split": training.validation_split} if training.validation_split
+                  else {"validation_data": (data.x_test, data.y_test)})
+    record: dict[str, Any] = {"model": name, "label": spec.label, "seed": seed, "status": "completed",
+                              "error": None, "params": int(model.count_params())}
+    history: dict[str, list[float]] = {}
+    try:
+        fitted = model.fit(data.x_train, data.y_train, epochs=training.epochs,
+                           batch_size=training.batch_size, shuffle=training.shuffle, verbose=0,
+                           callbacks=[keras.callbacks.TerminateOnNaN(), recorder], **validation)
+        history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
+    except (KeyboardInterrupt, SpecError):
+        raise
+    except Exception as e:  # one model's failure must not stop the others
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        record.update(status="failed", error=f"{type(e).__name__} in epoch {recorder.epochs_done + 1}: {reason}")
+    bad = next((i for i, v in enumerate(history.get("loss", [])) if not math.isfinite(v)), None)
+    if bad is not None:
+        record.update(status="failed", error=f"loss became {history['loss'][bad]} in epoch {bad + 1}; "
+                                             "training stopped (lower the learning rate?)")
+    done = recorder.epoch_seconds
+    record.update(history=history, epochs_completed=recorder.epochs_done,
+                  seconds_per_epoch=sum(done) / len(done) if done else None,
+                  build_seconds=build_seconds, train_seconds=sum(done) - recorder.validation_seconds,
+                  validation_seconds=recorder.validation_seconds)
+    return record, (model if record["status"] == "completed" else None)
+
+
+def save_model(model, path: Path) -> None:
+    """Save a trained model atomically in Keras's `.keras` format (loadable with safe_mode on)."""
+    with replacing(path, suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+# the experiment -------------------------------------------------------------------------------------
+
+
+class Results:
+    """The contents of results.json, rewritten atomically after every finished run."""
+
+    def __init__(self, out: Path, loaded: Loaded, experiment, resolved: dict):
+        self.path = out / RESULTS
+        self.experiment = experiment
+        self.data = {"format": RESULTS_FORMAT, "source": str(loaded.path), "experiment": resolved,
+                     "versions": {}, "started": _now(), "finished": None, "runs": [], "summary": {},
+                     "timings": {}}
+
+    @property
+    def runs(self) -> list[dict]:
+        return self.data["runs"]
+
+    def model_info(self) -> dict[str, dict]:
+        return {n: {"label": m.label, "color": m.color, "linestyle": m.linestyle}
+                for n, m in self.experiment.models.items()}
+
+    def save(self) -> None:
+        order = {(n, s): i for i, (n, s) in enumerate(plan(self.experiment))}
+        self.runs.sort(key=lambda r: order.get((r["model"], r["seed"]), len(order)))
+        self.data["summary"] = stats.summarize(self.runs, list(self.experiment.models))
+        try:
+            write_json(self.path, self.data)
+        except OSError as e:
+            raise SpecError([Issue(f"cannot write {self.path}: {e.strerror or e}")]) from None
+
+
+def plan(experiment) -> list[tuple[str, int]]:
+    return [(name, seed) for name, m in experiment.models.items() for seed in m.training.seeds]
+
+
+def write_artifacts(out: Path, results: Results) -> None:
+    """comparison.md/.csv, the plots and report.html, from the plain data in `results`."""
+    import yaml
+
+    from factory.plots import write_plots
+    from factory.report import write_report
+
+    runs, info = results.runs, results.model_info()
+    rows = stats.comparison_rows(runs, info)
+    title = f"Experiment {results.experiment.name}"
+    write_text(out / "comparison.md", f"# {title}\n\n" + stats.markdown(rows))
+    write_text(out / "comparison.csv", stats.csv_text(rows))
+    plots = write_plots(runs, info, out)
+    spec_yaml = yaml.safe_dump(results.data["experiment"], sort_keys=False, allow_unicode=True)
+    write_report(out / "report.html", title, rows, runs, plots, spec_yaml, results.data["versions"])
+    _say("\n" + stats.plain_text(rows))
+
+
+def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: bool = False,
+                   profile: bool = False) -> int:
+    """Train every (model, seed) of the experiment into `out`; return the exit code (0, 1 or 130)."""
+    wall_start = time.perf_counter()
+    before_runner = process_seconds()  # interpreter start, imports, loading the spec
+    experiment = loaded.experiment.resolved()
+    resolved = experiment.model_dump(mode="json")
+    out = prepare_folder(out)
+    with folder_lock(out):
+        results = Results(out, loaded, experiment, resolved)
+        kept = _previous_runs(out, resolved) if resume else []
+        if not resume:
+            _clear(out)
+        results.runs.extend(kept)
+        timings = Timings()
+        with timings.phase("import TensorFlow"):
+            from factory.keras_setup import import_keras
+
+            keras = import_keras()
+            results.data["versions"] = versions()
+        with timings.phase("load data"):
+            from factory.data import load_data
+
+            try:
+                data = load_data(experiment.data, loaded.path.parent)
+            except SpecError as e:
+                raise loaded.locate(e) from None
+        _say(f"data: {data.describe()}")
+        with timings.phase("build models (check)"):
+            _check_models(loaded, experiment, data)
+
+        todo = [(n, s) for n, s in plan(experiment) if (n, s) not in {(r["model"], r["seed"]) for r in kept}]
+        if kept:
+            _say(f"resuming: {len(kept)} finished run(s) kept, {len(todo)} to train")
+        epochs_left = sum(experiment.models[n].training.epochs for n, _ in todo)
+        epoch_times: list[float] = []
+
+        def eta(seconds: float) -> str:
+            nonlocal epochs_left
+            epoch_times.append(seconds)
+            epochs_left -= 1
+            return _clock(sum(epoch_times) / len(epoch_times) * max(epochs_left, 0))
+
+        models = list(experiment.models)
+        total = len(plan(experiment))
+        interrupted = False
+        try:
+            for index, (name, seed) in enumerate(plan(experiment), start=1):
+                if (name, seed) not in todo:
+                    continue
+                spec = experiment.models[name]
+                seeds = spec.training.seeds
+                where = (f"[{index}/{total}] model {name} ({models.index(name) + 1}/{len(models)}) "
+                         f"seed {seed} ({seeds.index(seed) + 1}/{len(seeds)})")
+                record, model = train_one(keras, name, spec, seed, data, where, eta)
+                timings.add(f"{name}: build", record["build_seconds"])
+                timings.add(f"{name}: train", record["train_seconds"])
+                timings.add(f"{name}: validate", record["validation_seconds"])
+                if model is not None:
+                    with timings.phase(f"{name}: save model"):
+                        path = out / "models" / f"{name}-seed{seed}.keras"
+                        save_model(model, path)
+                        record["model_file"] = str(path.relative_to(out))
+                results.runs.append(record)
+                with timings.phase("write results.json"):
+                    results.save()
+                status = "completed" if record["status"] == "completed" else f"FAILED: {record['error']}"
+                _say(f"{where}: {status}")
+                if record["status"] == "failed" and fail_fast:
+                    _say("stopping at the first failure (--fail-fast)")
+                    break
+        except KeyboardInterrupt:
+            interrupted = True
+        results.data["finished"] = None if interrupted else _now()
+        results.data["timings"] = dict(timings.phases)
+        results.save()
+        with timings.phase("write tables, plots, report"):
+            write_artifacts(out, results)
+        _say(f"\nresults in {out}/ (results.json, comparison.md, comparison.csv, val_loss.png, report.html)")
+        if profile:
+            if before_runner is not None:
+                timings.phases = {"start-up (Python, spec)": before_runner, **timings.phases}
+            _say(timings.report(time.perf_counter() - wall_start + (before_runner or 0.0)))
+        if interrupted:
+            _say(f"interrupted: finished runs are kept. Resume with:\n  python -m factory run {loaded.path} "
+                 f"--out {out} --resume")
+            return 130
+    failed = [r for r in results.runs if r["status"] == "failed"]
+    if failed:
+        _say(f"{len(failed)} run(s) failed: " + "; ".join(f"{r['model']} seed {r['seed']}" for r in failed))
+    return 1 if failed else 0
+
+
+def process_seconds() -> float | None:
+    """Seconds since this process started (Linux /proc), or None where that cannot be read."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _check_models(loaded: Loaded, experiment, data) -> None:
+    """Build every model once before training, so a spec that cannot be built fails in seconds."""
+    from factory.compiler import build_model
+
+    for name, spec in experiment.models.items():
+        try:
+            build_model(name, spec, data.input_shape)
+        except SpecError as e:
+            raise loaded.locate(e) from None
+
+
+def _previous_runs(out: Path, resolved: dict) -> list[dict]:
+    path = out / RESULTS
+    if not path.is_file():
+        return []
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise SpecError([Issue(f"cannot resume: {path} is unreadable ({e})")]) from None
+    changes = _differences(previous.get("experiment"), resolved)
+    if changes:
+        raise SpecError([Issue(f"cannot resume in {out}: the experiment changed since that run: "
+                               + "; ".join(changes[:10]) + ". Run without --resume to start afresh, "
+                               "or use another --out")])
+    return [r for r in previous.get("runs", []) if r.get("status") == "completed"
+            and (not r.get("model_file") or (out / r["model_file"]).is_file())]
+
+
+def _clear(out: Path) -> None:
+    """Remove a previous run's results so a fresh run never mixes with them."""
+    for name in (RESULTS, *ARTIFACTS):
+        (out / name).unlink(missing_ok=True)
+    for model in (out / "models").glob("*.keras"):
+        model.unlink()
