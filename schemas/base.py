@@ -62,12 +62,22 @@ def names(kind: str, known: Sequence[str]) -> Any:
     return Annotated[str, AfterValidator(check), WithJsonSchema({"type": "string", "enum": sorted(known_set)})]
 
 
+def _legacy_properties(schema: dict, cls: type) -> None:
+    """Describe the accepted old spellings (schemas.legacy) in the JSON Schema too."""
+    for old, new in legacy.RENAMED_ARGUMENTS.get(cls.__name__, {}).items():
+        if new in schema.get("properties", {}):
+            schema["properties"][old] = {**schema["properties"][new], "deprecated": True,
+                                         "description": f"old spelling of {new}"}
+
+
 class KerasArgs(Spec):
     """The arguments of one Keras class; a subclass is named after the Keras class it stands for.
 
     Field names are Keras's own argument names and field defaults are Keras's defaults (a test
     checks both against the real constructors). Only the arguments a user gave reach Keras.
     """
+
+    model_config = ConfigDict(json_schema_extra=_legacy_properties)
 
     keras_class: ClassVar[str]  # the Keras class built; the spec class's name unless set
     main_argument: ClassVar[Optional[str]] = None  # what a scalar sets: `Dense: 64` -> units=64

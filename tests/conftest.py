@@ -1,0 +1,59 @@
+"""Shared helpers: write spec files, run the CLI in-process and capture its output."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from factory.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
+
+TINY = """\
+name: tiny
+data: {dataset: digits}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy, metrics: [accuracy]}
+training: {epochs: 2, batch_size: 64, seeds: [0]}
+models:
+  A:
+    label: ReLU
+    layers:
+      - Flatten
+      - Dense: {units: 16, activation: relu}
+      - Dense: {units: 10, activation: softmax}
+  B:
+    label: BatchNorm + ReLU
+    layers:
+      - Flatten
+      - Dense: 16
+      - BatchNormalization: {}
+      - Activation: relu
+      - Dense: {units: 10, activation: softmax}
+"""
+
+
+@pytest.fixture
+def write(tmp_path):
+    """write(text, name="spec.yaml") -> Path of a dedented spec file."""
+
+    def _write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def cli(capsys):
+    """cli(*args) -> (exit code, stdout, stderr) of the in-process CLI."""
+
+    def _cli(*args: str):
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return _cli

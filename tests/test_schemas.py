@@ -1,0 +1,201 @@
+"""The spec language without TensorFlow: accepted forms, and each rejection with its message."""
+
+import json
+
+import jsonschema
+import pytest
+
+from factory.errors import SpecError
+from factory.loader import load
+from factory.yaml_reader import read_file
+from schemas import Experiment
+from tests.conftest import EXPERIMENTS, TINY
+
+
+def errors_of(write, text, overrides=()):
+    with pytest.raises(SpecError) as e:
+        load(write(text), overrides)
+    return [str(i) for i in e.value.issues]
+
+
+def with_layers(*layers: str, extra: str = "") -> str:
+    body = "\n".join(f"      - {layer}" for layer in layers)
+    return f"""\
+name: t
+data: {{dataset: digits}}
+compile: {{optimizer: adam, loss: sparse_categorical_crossentropy}}
+models:
+  A:
+    layers:
+{body}
+{extra}"""
+
+
+def test_contract_experiment_loads_with_every_shorthand():
+    exp = load(EXPERIMENTS[0].parent / "abc.yaml").experiment.resolved()
+    a, b, c = exp.models["A"], exp.models["B"], exp.models["C"]
+    assert [type(e.args).__name__ for e in b.layers] == [
+        "Flatten", "Dense", "BatchNormalization", "Activation", "Dense", "BatchNormalization",
+        "Activation", "Dense"]
+    assert b.layers[1].args.units == 64 and b.layers[3].args.activation == "relu"
+    assert c.layers[3].args.negative_slope == 0.2  # `alpha` translated
+    assert a.declared_input_shape == [28, 28]
+    assert a.compile.optimizer.keras_config() == {"class_name": "Adam", "config": {}}
+    assert a.training.epochs == 10 and a.training.seeds == [0]
+
+
+@pytest.mark.parametrize("written,config", [
+    ("he_normal", {"class_name": "HeNormal", "config": {}}),
+    ("HeNormal", {"class_name": "HeNormal", "config": {}}),
+    ("{HeNormal: {seed: 42}}", {"class_name": "HeNormal", "config": {"seed": 42}}),
+    ("{random_normal: {stddev: 0.1}}", {"class_name": "RandomNormal", "config": {"stddev": 0.1}}),
+    ("{Constant: 0.5}", {"class_name": "Constant", "config": {"value": 0.5}}),
+])
+def test_initializer_forms(write, written, config):
+    exp = load(write(with_layers("Flatten", f"Dense: {{units: 4, kernel_initializer: {written}}}"))).experiment
+    assert exp.models["A"].layers[1].args.kernel_initializer.keras_config() == config
+
+
+@pytest.mark.parametrize("written,config", [
+    ("l1", {"class_name": "L1", "config": {}}),
+    ("l1_l2", {"class_name": "L1L2", "config": {}}),
+    ("{l1: 0.1}", {"class_name": "L1", "config": {"l1": 0.1}}),
+    ("{L1L2: {l1: 0.01, l2: 0.001}}", {"class_name": "L1L2", "config": {"l1": 0.01, "l2": 0.001}}),
+    ("{l2: 1e-4}", {"class_name": "L2", "config": {"l2": 0.0001}}),
+])
+def test_regularizer_forms(write, written, config):
+    exp = load(write(with_layers("Flatten", f"Dense: {{units: 4, kernel_regularizer: {written}}}"))).experiment
+    assert exp.models["A"].layers[1].args.kernel_regularizer.keras_config() == config
+
+
+@pytest.mark.parametrize("written,config", [
+    ("adam", {"class_name": "Adam", "config": {}}),
+    ("{Adam: {learning_rate: 1.0e-3}}", {"class_name": "Adam", "config": {"learning_rate": 0.001}}),
+    ("{Adam: {learning_rate: 1e-3}}", {"class_name": "Adam", "config": {"learning_rate": 0.001}}),
+    ("{SGD: 0.1}", {"class_name": "SGD", "config": {"learning_rate": 0.1}}),
+    ("{sgd: {learning_rate: 1, momentum: 0.9}}", {"class_name": "SGD", "config": {"learning_rate": 1.0, "momentum": 0.9}}),
+])
+def test_optimizer_forms(write, written, config):
+    text = with_layers("Flatten", "Dense: 4").replace("optimizer: adam", f"optimizer: {written}")
+    assert load(write(text)).experiment.compile.optimizer.keras_config() == config
+
+
+def test_per_model_sections_override_one_key_at_a_time(write):
+    text = with_layers("Flatten", "Dense: 4", extra="    compile: {optimizer: sgd}\n    training: {epochs: 3}\n")
+    text += "training: {epochs: 7, batch_size: 16}\n"
+    model = load(write(text)).experiment.resolved().models["A"]
+    assert model.compile.optimizer.keras_config()["class_name"] == "SGD"
+    assert model.compile.loss == "sparse_categorical_crossentropy"
+    assert (model.training.epochs, model.training.batch_size) == (3, 16)
+
+
+def test_input_shape_on_the_model_or_from_the_data(write):
+    exp = load(write(with_layers("Flatten", "Dense: 4", extra="    input_shape: [8, 8]\n"))).experiment
+    assert exp.models["A"].declared_input_shape == [8, 8]
+    exp = load(write(with_layers("Flatten", "Dense: 4"))).experiment
+    assert exp.models["A"].declared_input_shape is None
+
+
+@pytest.mark.parametrize("layer,message", [
+    ("Dens: 64", "models.A.layers[1]: unknown layer 'Dens'; did you mean 'Dense'?"),
+    ("Dense: {units: 10, Activation: softmax}", "models.A.layers[1].Dense.Activation: unknown key 'Activation'; did you mean 'activation'?"),
+    ("Dense: {units: 4, kernel_initializer: he_norml}", "unknown initializer 'he_norml'; did you mean 'he_normal'?"),
+    ("Dense: {units: 4, activation: relu6x}", "unknown activation 'relu6x'; did you mean 'relu6'?"),
+    ('Dense: {units: "64"}', "models.A.layers[1].Dense.units: input should be a valid integer, got '64' (text) (write the number without quotes)"),
+    ("Dense: {units: true}", "models.A.layers[1].Dense.units: input should be a valid integer, got true (a boolean)"),
+    ("Dense: {units: 8.5}", "models.A.layers[1].Dense.units: input should be a valid integer, got 8.5"),
+    ("Dense: {units: 0}", "models.A.layers[1].Dense.units: input should be greater than 0, got 0"),
+    ("Dense: {units: 4, activation: off}", "got false (a boolean) (YAML reads `off` as false; quote it, 'off', if you mean the text)"),
+    ("Dropout: 1.0", "models.A.layers[1].Dropout: input should be less than 1, got 1.0"),
+    ("Dropout: -0.1", "models.A.layers[1].Dropout: input should be greater than or equal to 0, got -0.1"),
+    ("Dense: {units: 4, kernel_regularizer: {l1: -1}}", "kernel_regularizer.l1: input should be greater than or equal to 0, got -1"),
+    ("Dense: {units: 4, kernel_regularizer: {l2: .inf}}", "kernel_regularizer.l2: input should be a finite number, got inf"),
+    ("Lambda: {function: 'lambda x: x'}", "models.A.layers[1]: 'Lambda' is not a layer this tool knows; a spec cannot name Python code"),
+    ("keras.layers.Dense: 4", "a spec cannot name Python code"),
+    ("{Dense: 4, Dropout: 0.5}", "a layer is a one-key mapping `Name: arguments`; this one has 2 keys (Dense, Dropout)"),
+    ("LeakyReLU: {alpha: 0.2, negative_slope: 0.1}", "give either 'alpha' (old spelling) or 'negative_slope', not both"),
+    ("Conv2D: {filters: 3}", "models.A.layers[1].Conv2D.kernel_size: missing required key 'kernel_size'"),
+    ("Flatten: {input_shape: [28, 28]}", "models.A.layers[1].Flatten.input_shape: input_shape belongs on the first layer"),
+])
+def test_layer_rejections(write, layer, message):
+    issues = errors_of(write, with_layers("Flatten", layer))
+    assert any(message in i for i in issues), issues
+    located = [i for i in issues if message in i]
+    assert located[0].split(":")[1].isdigit(), "the error names its line"
+
+
+@pytest.mark.parametrize("change,message", [
+    (("dataset: digits", "dataset: fashion_mnst"), "data.dataset: unknown dataset 'fashion_mnst'; did you mean 'fashion_mnist'?"),
+    (("optimizer: adam", "optimizer: adamm"), "compile.optimizer: unknown optimizer 'adamm'; did you mean 'adam'?"),
+    (("loss: sparse_categorical_crossentropy", "loss: sparse_categorical_crossentropi"), "compile.loss: unknown loss 'sparse_categorical_crossentropi'; did you mean 'sparse_categorical_crossentropy'?"),
+    (("name: t", "name: t\nmodel: {}"), "model: unknown key 'model'; did you mean 'models'?"),
+    (("name: t", "name: t\ntraining: {epochs: 2, seeds: [0, 0]}"), "training.seeds: seeds must differ"),
+])
+def test_experiment_rejections(write, change, message):
+    issues = errors_of(write, with_layers("Flatten", "Dense: 4").replace(*change))
+    assert any(message in i for i in issues), issues
+
+
+def test_every_error_of_a_file_at_once_with_file_line_column(write):
+    path = write(with_layers("Flatten", "Dens: 4", 'Dense: {units: "8"}', "Dropout: 2").replace(
+        "dataset: digits", "dataset: digitz"))
+    with pytest.raises(SpecError) as e:
+        load(path)
+    lines = [str(i) for i in e.value.issues]
+    assert lines == [
+        f"{path}:2:17: data.dataset: unknown dataset 'digitz'; did you mean 'digits'?",
+        f"{path}:8:9: models.A.layers[1]: unknown layer 'Dens'; did you mean 'Dense'?",
+        f"{path}:9:24: models.A.layers[2].Dense.units: input should be a valid integer, got '8' (text) (write the number without quotes)",
+        f"{path}:10:18: models.A.layers[3].Dropout: input should be less than 1, got 2",
+    ]
+
+
+def test_no_loss_anywhere(write):
+    text = with_layers("Flatten", "Dense: 4").replace(", loss: sparse_categorical_crossentropy", "")
+    assert any("compile.loss: no loss for model(s) A" in i for i in errors_of(write, text))
+
+
+def test_set_overrides_and_their_errors(write):
+    path = write(TINY)
+    exp = load(path, ["training.epochs=1", "training.seeds=[0, 1, 2]", "models.B.compile.optimizer=sgd"]).experiment
+    resolved = exp.resolved()
+    assert resolved.models["A"].training.epochs == 1 and resolved.models["A"].training.seeds == [0, 1, 2]
+    assert resolved.models["B"].compile.optimizer.keras_config()["class_name"] == "SGD"
+    with pytest.raises(SpecError) as e:
+        load(path, ["training.epoch=1", "training.batch_size=abc"])
+    lines = [str(i) for i in e.value.issues]
+    assert "<--set training.epoch=1>:1:1: training.epoch: unknown key 'epoch'; did you mean 'epochs'?" in lines
+    assert ("<--set training.batch_size=abc>:1:21: training.batch_size: input should be a valid integer, "
+            "got 'abc' (text) (write the number without quotes)") in lines
+
+
+def test_dump_is_the_written_syntax_and_round_trips():
+    exp = load(EXPERIMENTS[0].parent / "abc.yaml").experiment.resolved()
+    dumped = exp.model_dump(mode="json")
+    assert dumped["models"]["B"]["layers"][1] == {"Dense": {"units": 64}}
+    assert dumped["models"]["C"]["layers"][3] == {"LeakyReLU": {"negative_slope": 0.2}}
+    assert Experiment.model_validate(dumped).model_dump(mode="json") == dumped
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_every_experiment_validates(path):
+    load(path)
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_json_schema_accepts_every_experiment(path):
+    schema = Experiment.model_json_schema()
+    jsonschema.Draft202012Validator(schema).validate(read_file(path).data)
+
+
+def test_json_schema_describes_the_written_syntax():
+    schema = Experiment.model_json_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    base = {"name": "t", "data": {"dataset": "digits"}, "compile": {"loss": "mse"}}
+    ok = [{"Dense": 64}, "Flatten", {"LeakyReLU": {"alpha": 0.2}}, {"Dropout": 0.5},
+          {"Dense": {"units": 4, "kernel_initializer": {"HeNormal": {"seed": 1}}}}]
+    validator.validate({**base, "models": {"A": {"layers": ok}}})
+    for bad in ({"Dense": 64, "Dropout": 0.5}, {"Dens": 64}, {"Dense": {"units": 4, "Activation": "relu"}}):
+        assert list(validator.iter_errors({**base, "models": {"A": {"layers": [bad]}}})), bad
+    assert "description" in schema["$defs"]["Dense"]["properties"]["units"]
+    json.dumps(schema)
