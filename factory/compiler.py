@@ -33,7 +33,7 @@ def build_model(name: str, spec: Model, input_shape: Sequence[int] | None = None
     offset = len(spec.layers) - len(layers)
     for i, entry in enumerate(layers, start=offset):
         args = entry.args
-        where = ("models", name, "layers", i, next(iter(entry.model_fields_set)))
+        where = ("models", name, "layers", i)
         try:
             layer = getattr(keras.layers, args.keras_class)(**args.keras_arguments())
             model.add(layer)

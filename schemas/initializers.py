@@ -23,7 +23,7 @@ class Ones(Initializer):
 class Constant(Initializer):
     """A constant value."""
     main_argument = "value"
-    value: Finite = Field(0.0, description="the value of every weight")
+    value: Finite = Field(description="the value of every weight")  # Keras cannot rebuild a Constant without it
 
 
 class RandomNormal(Initializer):

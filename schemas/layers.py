@@ -92,7 +92,6 @@ class LayerNormalization(Layer):
     epsilon: PositiveFloat = Field(0.001, description="added to the variance for stability")
     center: bool = Field(True, description="learn an offset (beta)")
     scale: bool = Field(True, description="learn a scale (gamma)")
-    rms_scaling: bool = Field(False, description="scale by the root mean square only")
     beta_initializer: Initializer = Field("zeros", description="initializer of beta")
     gamma_initializer: Initializer = Field("ones", description="initializer of gamma")
     beta_regularizer: Regularizer = Field(None, description="penalty on beta")

@@ -21,17 +21,16 @@ LOSSES = (
     "squared_hinge", "tversky",
 )
 
+# Metrics Keras can build from the name alone (IoU and the "X at Y" metrics need arguments).
 METRICS = (
     "accuracy", "auc", "bce", "binary_accuracy", "binary_crossentropy", "binary_io_u",
     "categorical_accuracy", "categorical_crossentropy", "categorical_hinge",
     "concordance_correlation", "cosine_similarity", "f1_score", "f_beta_score", "false_negatives",
-    "false_positives", "hinge", "io_u", "kl_divergence", "log_cosh_error", "mae", "mape",
-    "mean_absolute_error", "mean_absolute_percentage_error", "mean_io_u", "mean_squared_error",
-    "mean_squared_logarithmic_error", "mse", "msle", "one_hot_io_u", "one_hot_mean_io_u",
-    "pearson_correlation", "poisson", "precision", "precision_at_recall", "r2_score", "recall",
-    "recall_at_precision", "root_mean_squared_error", "sensitivity_at_specificity",
-    "sparse_categorical_accuracy", "sparse_categorical_crossentropy",
-    "sparse_top_k_categorical_accuracy", "specificity_at_sensitivity", "squared_hinge",
+    "false_positives", "hinge", "kl_divergence", "log_cosh_error", "mae", "mape",
+    "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+    "mean_squared_logarithmic_error", "mse", "msle", "pearson_correlation", "poisson", "precision", "r2_score", "recall",
+    "root_mean_squared_error", "sparse_categorical_accuracy", "sparse_categorical_crossentropy",
+    "sparse_top_k_categorical_accuracy", "squared_hinge",
     "top_k_categorical_accuracy", "true_negatives", "true_positives",
 )
 

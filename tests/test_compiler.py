@@ -1,0 +1,132 @@
+"""The compiler builds the models a careful person writes by hand, layer by layer."""
+
+import pytest
+
+from factory.compiler import build_model
+from factory.errors import SpecError
+from factory.keras_setup import import_keras
+from factory.loader import load
+from tests.conftest import ROOT
+
+keras = import_keras()
+L = keras.layers
+
+
+def configs(model):
+    """Layer configs without the names Keras numbers globally (dense_3 vs dense_7)."""
+    out = []
+    for layer in model.layers:
+        config = layer.get_config()
+        config.pop("name", None)
+        out.append((type(layer).__name__, config))
+    return out
+
+
+def built(path, name):
+    loaded = load(ROOT / "experiments" / path)
+    return build_model(name, loaded.experiment.resolved().models[name])
+
+
+def by_hand(*layers, shape=(28, 28)):
+    return keras.Sequential([keras.Input(shape=shape), *layers])
+
+
+SEED = {
+    "A": lambda: by_hand(L.Flatten(), L.Dense(64, activation="relu"), L.Dense(32, activation="relu"),
+                         L.Dense(10, activation="softmax")),
+    "B": lambda: by_hand(L.Flatten(), L.Dense(64), L.BatchNormalization(), L.Activation("relu"),
+                         L.Dense(32), L.BatchNormalization(), L.Activation("relu"),
+                         L.Dense(10, activation="softmax")),
+    "C": lambda: by_hand(L.Flatten(), L.Dense(64), L.BatchNormalization(), L.LeakyReLU(negative_slope=0.2),
+                         L.Dense(32), L.BatchNormalization(), L.LeakyReLU(negative_slope=0.2),
+                         L.Dense(10, activation="softmax")),
+}
+
+
+@pytest.mark.parametrize("name,params", [("A", 52_650), ("B", 53_034), ("C", 53_034)])
+def test_seed_models_equal_hand_written(name, params):
+    model = built("abc.yaml", name)
+    assert configs(model) == configs(SEED[name]())
+    assert model.count_params() == params
+    assert model.input_shape == (None, 28, 28)
+
+
+@pytest.mark.parametrize("path,name,hand", [
+    ("initializers.yaml", "glorot", lambda: L.Dense(256, activation="relu")),
+    ("initializers.yaml", "he_name", lambda: L.Dense(256, kernel_initializer="he_normal", activation="relu")),
+    ("initializers.yaml", "he_class", lambda: L.Dense(256, kernel_initializer=keras.initializers.HeNormal(seed=42),
+                                                      activation="relu")),
+    ("regularizers.yaml", "l1", lambda: L.Dense(256, kernel_regularizer="l1", activation="relu")),
+    ("regularizers.yaml", "l1_strong", lambda: L.Dense(256, kernel_regularizer=keras.regularizers.l1(l1=0.1),
+                                                       activation="relu")),
+    ("regularizers.yaml", "l1_l2", lambda: L.Dense(256, kernel_regularizer=keras.regularizers.L1L2(l1=1e-3, l2=1e-3),
+                                                   activation="relu")),
+])
+def test_initializer_and_regularizer_variants_equal_hand_written(path, name, hand):
+    expected = by_hand(L.Flatten(), hand(), L.Dense(10, activation="softmax"))
+    assert configs(built(path, name)) == configs(expected)
+
+
+def test_dropout_variant_equals_hand_written():
+    expected = by_hand(L.Flatten(), L.Dense(256, activation="relu"), L.Dropout(0.25),
+                       L.Dense(128, activation="relu"), L.Dropout(0.25), L.Dense(10, activation="softmax"))
+    assert configs(built("dropout.yaml", "dropout_25")) == configs(expected)
+
+
+def test_every_layer_kind_builds(write):
+    text = """\
+    name: every
+    data: {dataset: digits}
+    compile: {loss: mse}
+    models:
+      conv:
+        layers:
+          - Input: [8, 8]
+          - Reshape: [8, 8, 1]
+          - GaussianNoise: 0.1
+          - Conv2D: {filters: 4, kernel_size: 3, padding: same, kernel_initializer: lecun_normal}
+          - ReLU: {max_value: 6.0}
+          - MaxPooling2D: 2
+          - Conv2D: {filters: 4, kernel_size: [2, 2], bias_regularizer: {l2: 0.01}}
+          - ELU: 1.0
+          - AveragePooling2D: {pool_size: 1}
+          - PReLU: {}
+          - GlobalAveragePooling2D: {}
+          - LayerNormalization: {}
+          - Dense: {units: 3, kernel_initializer: {VarianceScaling: {scale: 2.0, mode: fan_avg}}}
+          - Softmax: -1
+          - Dropout: 0.1
+      pool:
+        input_shape: [8, 8, 1]
+        layers: [GlobalMaxPooling2D, {Dense: 2}]
+    """
+    exp = load(write(text)).experiment.resolved()
+    for name, spec in exp.models.items():
+        model = build_model(name, spec)
+        assert len(model.layers) == len(spec.layers) - (name == "conv")  # Input is not a layer
+    assert type(build_model("conv", exp.models["conv"]).layers[0]).__name__ == "Reshape"
+
+
+def test_a_model_that_cannot_be_built_names_model_and_layer(write):
+    text = """\
+    name: bad
+    data: {dataset: digits}
+    compile: {loss: mse}
+    models:
+      M:
+        layers:
+          - Flatten: {input_shape: [8, 8]}
+          - Conv2D: {filters: 2, kernel_size: 3}
+    """
+    loaded = load(write(text))
+    with pytest.raises(SpecError) as e:
+        build_model("M", loaded.experiment.resolved().models["M"])
+    issue = loaded.locate(e.value).issues[0]
+    assert str(issue).startswith(f"{loaded.path}:8:9: models.M.layers[1]: model M cannot be built at "
+                                 "layer 1 (Conv2D):")
+
+
+def test_no_input_shape_anywhere_is_a_clear_error(write):
+    loaded = load(write("name: x\ndata: {dataset: digits}\ncompile: {loss: mse}\nmodels: {M: {layers: [Flatten]}}\n"))
+    with pytest.raises(SpecError, match="model M has no input shape"):
+        build_model("M", loaded.experiment.resolved().models["M"])
