@@ -78,7 +78,7 @@ def _npz_arrays(path: Path) -> tuple:
         return f["x_train"], f["y_train"], f["x_test"], f["y_test"]
 
 
-def _image_set(name: str, keras_dir: str, keras_loader: str, debian: Path | None) -> Callable:
+def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: bool) -> Callable:
     """A loader for an MNIST-like set: IDX files or Keras's npz, searched in the documented order."""
 
     def load(spec: Data, base: Path) -> tuple[tuple, str]:
@@ -87,8 +87,8 @@ def _image_set(name: str, keras_dir: str, keras_loader: str, debian: Path | None
         if env:
             places += [Path(env) / keras_dir, Path(env)]
         places.append(Path.home() / ".keras" / "datasets" / keras_dir)
-        if debian is not None:
-            places.append(debian)
+        if debian_package:
+            places.append(DEBIAN_FASHION_MNIST)
         for folder in places:
             arrays = _idx_folder(folder)
             if arrays is not None:
@@ -103,7 +103,7 @@ def _image_set(name: str, keras_dir: str, keras_loader: str, debian: Path | None
             return (xt, yt, xv, yv), f"keras.datasets.{keras_loader} (downloaded)"
         except Exception as e:  # any network or file failure means: not available here
             looked = "\n  ".join(str(p) for p in places)
-            hint = (" or `apt-get install dataset-fashion-mnist`" if debian is not None else "")
+            hint = " or `apt-get install dataset-fashion-mnist`" if debian_package else ""
             raise _error(
                 f"{name} is not on this machine and could not be downloaded ({type(e).__name__}: {e}).\n"
                 f"  Looked in:\n  {looked}\n  Put the four files {', '.join(IDX_FILES)} in "
@@ -146,8 +146,8 @@ def _csv(spec: Data, base: Path) -> tuple[tuple, str]:
 
 # Built-in names (schemas.names.DATASETS lists the same; a test checks) and file suffixes.
 DATASETS: dict[str, Callable] = {
-    "fashion_mnist": _image_set("Fashion-MNIST", "fashion-mnist", "fashion_mnist", DEBIAN_FASHION_MNIST),
-    "mnist": _image_set("MNIST", "mnist", "mnist", None),
+    "fashion_mnist": _image_set("Fashion-MNIST", "fashion-mnist", "fashion_mnist", debian_package=True),
+    "mnist": _image_set("MNIST", "mnist", "mnist", debian_package=False),
     "digits": _digits,
 }
 FILE_LOADERS: dict[str, Callable] = {".npz": _npz, ".csv": _csv}
@@ -157,7 +157,8 @@ _cache: dict[tuple, Dataset] = {}
 
 def load_data(spec: Data, base: Path = Path(".")) -> Dataset:
     """The prepared dataset `spec` names (loaded once per process, then shared by every run)."""
-    key = (spec.model_dump_json(), str(Path(base).resolve()))
+    key = (spec.model_dump_json(), str(Path(base).resolve()), os.environ.get("FACTORY_DATA_DIR"),
+           str(Path.home()))
     if key in _cache:
         return _cache[key]
     loader = DATASETS.get(spec.dataset) or FILE_LOADERS[Path(spec.dataset).suffix.lower()]

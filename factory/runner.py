@@ -207,7 +207,7 @@ def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple
     except (KeyboardInterrupt, SpecError):
         raise
     except Exception as e:  # one model's failure must not stop the others
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        reason = failure_reason(e)
         record.update(status="failed", error=f"{type(e).__name__} in epoch {recorder.epochs_done + 1}: {reason}")
     bad = next((i for i, v in enumerate(history.get("loss", [])) if not math.isfinite(v)), None)
     if bad is not None:
@@ -219,6 +219,17 @@ def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple
                   build_seconds=build_seconds, train_seconds=sum(done) - recorder.validation_seconds,
                   validation_seconds=recorder.validation_seconds)
     return record, (model if record["status"] == "completed" else None)
+
+
+_TRACE_LINES = ("Detected at node", "File ", "[[", "Graph execution error")
+
+
+def failure_reason(error: BaseException) -> str:
+    """The informative line of an exception: TensorFlow's op errors bury it under a graph trace."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(_TRACE_LINES)]
+    text = (useful or lines or [type(error).__name__])[0]
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def save_model(model, path: Path) -> None:

@@ -1,0 +1,153 @@
+"""The runner trains tiny real models and leaves consistent artifacts; failures are isolated."""
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from factory.data import DEBIAN_FASHION_MNIST, load_data
+from factory.keras_setup import import_keras
+from factory.loader import load
+from factory.runner import run_experiment
+from tests.conftest import ROOT, TINY
+
+keras = import_keras()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    spec = folder / "tiny.yaml"
+    spec.write_text(TINY.replace("seeds: [0]", "seeds: [0, 1]"))
+    code = run_experiment(load(spec), folder / "out")
+    return code, folder / "out"
+
+
+def test_run_writes_every_artifact(tiny_run):
+    code, out = tiny_run
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["format"] == 1 and results["finished"]
+    assert set(results["versions"]) >= {"python", "tensorflow", "keras", "factory"}
+    assert results["experiment"]["models"]["B"]["layers"][1] == {"Dense": {"units": 16}}
+    runs = results["runs"]
+    assert [(r["model"], r["seed"], r["status"]) for r in runs] == [
+        ("A", 0, "completed"), ("A", 1, "completed"), ("B", 0, "completed"), ("B", 1, "completed")]
+    for r in runs:
+        assert set(r["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+        assert all(len(v) == 2 and all(math.isfinite(x) for x in v) for v in r["history"].values())
+        assert r["params"] == {"A": 8 * 8 * 16 + 16 + 16 * 10 + 10, "B": 8 * 8 * 16 + 16 + 4 * 16 + 16 * 10 + 10}[r["model"]]
+        assert r["seconds_per_epoch"] > 0 and (out / r["model_file"]).is_file()
+    # different seeds give different histories; each model its own
+    assert runs[0]["history"]["val_loss"] != runs[1]["history"]["val_loss"]
+    assert runs[0]["history"]["val_loss"] != runs[2]["history"]["val_loss"]
+    # the summary is the mean and sample std of the final values, computed by hand here
+    finals = [r["history"]["val_loss"][-1] for r in runs if r["model"] == "A"]
+    summary = results["summary"]["A"]["val_loss"]
+    assert summary["n"] == 2 and summary["mean"] == pytest.approx(sum(finals) / 2)
+    assert summary["std"] == pytest.approx(abs(finals[0] - finals[1]) / math.sqrt(2))
+
+
+def test_tables_plots_and_report_hold_the_numbers(tiny_run):
+    _, out = tiny_run
+    results = json.loads((out / "results.json").read_text())
+    mean = results["summary"]["A"]["val_loss"]["mean"]
+    table = (out / "comparison.md").read_text()
+    assert "| A | ReLU | 1,210 | 2 |" in table and f"{mean:.4f} ±" in table
+    csv = (out / "comparison.csv").read_text().splitlines()
+    assert csv[0].startswith("model,label,params,seeds,failed,final_val_loss_mean,final_val_loss_std")
+    assert csv[1].startswith("A,ReLU,1210,2,0,") and f"{mean}" in csv[1]
+    for name in ("val_loss.png", "val_accuracy.png", "loss.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.html").read_text()
+    assert "<table>" in report and "BatchNorm + ReLU" in report and report.count("data:image/png;base64,") == 3
+    assert "src='http" not in report and 'src="http' not in report  # self-contained
+
+
+def test_saved_models_reload_in_safe_mode(tiny_run):
+    _, out = tiny_run
+    model = keras.models.load_model(out / "models" / "B-seed0.keras", safe_mode=True)
+    assert model.count_params() == 1274
+
+
+def test_defaults_keep_the_mathematics(tmp_path):
+    """The tool's model A equals a hand-written model.fit with the same seed, epoch by epoch."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(TINY.replace("epochs: 2", "epochs: 3"))
+    loaded = load(spec, ["models={A: " + json.dumps(load(spec).experiment.model_dump(mode="json")["models"]["A"]) + "}"])
+    assert run_experiment(loaded, tmp_path / "out") == 0
+    ours = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]["history"]["val_loss"]
+
+    data = load_data(loaded.experiment.data)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    theirs = model.fit(data.x_train, data.y_train, validation_data=(data.x_test, data.y_test), epochs=3,
+                       batch_size=64, verbose=0).history["val_loss"]
+    assert np.allclose(ours, theirs, atol=1e-5, rtol=0), (ours, theirs)
+
+
+FAILING = """\
+name: failing
+data: {dataset: digits, train_size: 256}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+training: {epochs: 3, batch_size: 64}
+models:
+  exploding:
+    compile: {optimizer: {SGD: 1.0e+12}, loss: mse}
+    layers: [Flatten, {Dense: 1}]
+  ok:
+    layers: [Flatten, {Dense: {units: 10, activation: softmax}}]
+  wrong_loss:
+    compile: {loss: categorical_crossentropy}
+    layers: [Flatten, {Dense: {units: 10, activation: softmax}}]
+"""
+
+
+def test_nan_and_exceptions_fail_one_run_and_the_others_go_on(write, tmp_path):
+    code = run_experiment(load(write(FAILING)), tmp_path / "out")
+    assert code == 1
+    runs = {r["model"]: r for r in json.loads((tmp_path / "out" / "results.json").read_text())["runs"]}
+    assert runs["ok"]["status"] == "completed" and runs["ok"]["epochs_completed"] == 3
+    assert runs["exploding"]["status"] == "failed"
+    assert runs["exploding"]["error"].startswith("loss became inf in epoch") or "nan" in runs["exploding"]["error"]
+    assert runs["exploding"]["epochs_completed"] < 3  # stopped, no epochs wasted
+    assert runs["wrong_loss"]["status"] == "failed"
+    assert runs["wrong_loss"]["error"].startswith("ValueError in epoch 1: Arguments `target` and `output` must have the same rank")
+    assert "exploding" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_fail_fast_stops_at_the_first_failure(write, tmp_path):
+    assert run_experiment(load(write(FAILING)), tmp_path / "out", fail_fast=True) == 1
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert [r["model"] for r in runs] == ["exploding"]
+
+
+def test_resume_keeps_finished_runs_and_refuses_a_changed_spec(write, tmp_path, cli):
+    path = write(FAILING.replace("  exploding:\n    compile: {optimizer: {SGD: 1.0e+12}, loss: mse}\n    layers: [Flatten, {Dense: 1}]\n", ""))
+    out = tmp_path / "out"
+    assert run_experiment(load(path), out, fail_fast=True) == 1
+    before = json.loads((out / "results.json").read_text())["runs"][0]
+    assert run_experiment(load(path), out, resume=True) == 1  # wrong_loss still fails; ok is kept
+    after = json.loads((out / "results.json").read_text())["runs"]
+    assert after[0] == before
+    code, _, err = cli("run", path, "--out", out, "--resume", "--set", "training.epochs=1")
+    assert code == 2 and "cannot resume" in err and "training.epochs: 3 -> 1" in err
+
+
+@pytest.mark.skipif(not (DEBIAN_FASHION_MNIST / "train-images-idx3-ubyte.gz").is_file(),
+                    reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+def test_real_fashion_mnist_trains(tmp_path, monkeypatch):
+    monkeypatch.delenv("FACTORY_DATA_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # so the Debian files are the ones found
+    loaded = load(ROOT / "experiments" / "abc.yaml", ["training.epochs=1", "data.train_size=3000",
+                                                     "data.test_size=1000", "models={A: {layers: [Flatten, {Dense: {units: 64, activation: relu}}, {Dense: {units: 10, activation: softmax}}]}}"])
+    assert run_experiment(loaded, tmp_path / "out") == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    data = load_data(loaded.experiment.data)
+    assert data.x_train.shape == (3000, 28, 28) and data.x_train.max() == 1.0
+    assert results["runs"][0]["history"]["val_accuracy"][0] > 0.6
