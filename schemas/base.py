@@ -214,8 +214,9 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
             text = str(key)
             if any(h in text.lower() for h in _CODE_HINTS):
                 raise PydanticCustomError(
-                    "code_not_allowed", "'{key}' is not a {kind} this tool knows; a spec cannot name "
-                    "Python code (no Lambda layers, modules or functions)", {"key": text, "kind": kind})
+                    "code_not_allowed", "'{key}' is not {a_kind} this tool knows; a spec cannot name "
+                    "Python code (no Lambda layers, modules or functions)",
+                    {"key": text, "a_kind": ("an " if kind[0] in "aeiou" else "a ") + kind})
             hint = suggestion(key, list(tag_of)) or f"; known {plural}: " + ", ".join(registry)
             raise PydanticCustomError("unknown_keras_object", "unknown {kind} '{key}'{hint}",
                                       {"kind": kind, "key": text, "hint": hint})

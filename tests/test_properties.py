@@ -1,0 +1,75 @@
+"""Property tests: any text, any spec-shaped data gives a clean result or SpecError, never a crash."""
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from factory.errors import SpecError
+from factory.loader import validate
+from factory.yaml_reader import Document, read_bytes, read_text
+from schemas import LAYERS
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+                    st.sampled_from(["relu", "adam", "he_normal", "l1", "Dense", "1e-3", "off", "digits"]))
+names = st.sampled_from([c.__name__ for c in LAYERS] + ["Dens", "Lambda", "os.system", "units", "rate"])
+plain = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.one_of(names, st.text(max_size=8)), inner, max_size=4)),
+    max_leaves=20)
+layer = st.one_of(names, st.dictionaries(names, st.one_of(scalars, st.dictionaries(
+    st.sampled_from(["units", "activation", "rate", "alpha", "kernel_initializer", "kernel_regularizer",
+                     "negative_slope", "filters", "kernel_size", "input_shape", "seed"]), plain, max_size=3)),
+    min_size=1, max_size=2))
+spec = st.fixed_dictionaries(
+    {"name": st.one_of(st.just("x"), scalars), "data": st.one_of(st.just({"dataset": "digits"}), plain),
+     "compile": st.one_of(st.just({"loss": "mse"}), plain),
+     "models": st.one_of(st.dictionaries(st.sampled_from(["A", "B", "bad name"]),
+                                         st.fixed_dictionaries({"layers": st.lists(layer, max_size=4)}),
+                                         max_size=2), plain)},
+    optional={"training": plain, "extra": plain})
+
+
+def clean_or_spec_error(fn, *args):
+    try:
+        fn(*args)
+    except SpecError as e:
+        assert e.issues and all(str(i) for i in e.issues)
+
+
+@SETTINGS
+@given(st.text(max_size=300))
+def test_any_text_reads_cleanly(text):
+    clean_or_spec_error(read_text, text, "t.yaml")
+
+
+@SETTINGS
+@given(st.binary(max_size=300))
+def test_any_bytes_read_cleanly(raw):
+    clean_or_spec_error(read_bytes, raw, "t.yaml")
+
+
+@SETTINGS
+@given(plain)
+def test_any_yaml_document_reads_back_its_data(data):
+    text = yaml.safe_dump(data)
+    clean_or_spec_error(read_text, text, "t.yaml")
+
+
+@SETTINGS
+@given(spec)
+def test_any_spec_shaped_data_validates_cleanly(data):
+    clean_or_spec_error(validate, Document(data, "t.yaml"))
+
+
+@SETTINGS
+@given(spec)
+def test_spec_shaped_yaml_end_to_end(data):
+    try:
+        text = yaml.safe_dump(data, allow_unicode=True)
+    except yaml.YAMLError:
+        return
+    def both():
+        validate(read_text(text, "t.yaml"))
+    clean_or_spec_error(both)
