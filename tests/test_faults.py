@@ -1,0 +1,117 @@
+"""Faults during a run: SIGKILL then --resume, Ctrl-C, a concurrent run, an unwritable folder."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from factory.loader import load
+from factory.runner import LOCK, run_experiment
+from tests.conftest import ROOT
+
+SLOW_SECOND = """\
+name: faults
+data: {dataset: digits}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy, metrics: [accuracy]}
+training: {epochs: 2, batch_size: 64, seeds: [0]}
+models:
+  A:
+    layers: [Flatten, {Dense: {units: 8, activation: relu}}, {Dense: {units: 10, activation: softmax}}]
+  B:
+    training: {epochs: 30}
+    layers: [Flatten, {Dense: {units: 8, activation: relu}}, {Dense: {units: 10, activation: softmax}}]
+"""
+
+
+def start(spec: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "factory", "run", str(spec), "--out", str(out), *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, process: subprocess.Popen, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"run ended early: {process.communicate()}")
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("timed out")
+
+
+def finished_runs(out: Path) -> int:
+    try:
+        return len(json.loads((out / "results.json").read_text())["runs"])
+    except (OSError, ValueError):
+        return 0
+
+
+def test_sigkill_after_the_first_model_then_resume(write, tmp_path):
+    spec, out = write(SLOW_SECOND), tmp_path / "out"
+    process = start(spec, out)
+    wait_for(lambda: finished_runs(out) == 1, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    for path in out.rglob("*"):  # every file left behind is complete
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+    assert not list(out.rglob(".*.tmp")), "no temporary file is left under a final name"
+    first = json.loads((out / "results.json").read_text())["runs"][0]
+    model_bytes = (out / first["model_file"]).read_bytes()
+
+    loaded = load(spec)
+    assert run_experiment(loaded, out, resume=True) == 0
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert json.dumps(runs[0], sort_keys=True) == json.dumps(first, sort_keys=True)
+    assert (out / first["model_file"]).read_bytes() == model_bytes
+    assert runs[1]["model"] == "B" and runs[1]["status"] == "completed" and runs[1]["epochs_completed"] == 30
+
+
+def test_ctrl_c_keeps_what_finished_and_says_how_to_resume(write, tmp_path):
+    spec, out = write(SLOW_SECOND), tmp_path / "out"
+    process = start(spec, out)
+    wait_for(lambda: finished_runs(out) == 1, process)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert f"--out {out} --resume" in stderr
+    results = json.loads((out / "results.json").read_text())
+    assert [r["model"] for r in results["runs"]] == ["A"] and results["finished"] is None
+    assert (out / "report.html").is_file()
+    assert not (out / LOCK).exists()
+
+
+def test_a_second_run_on_the_same_folder_is_refused(write, tmp_path, cli):
+    spec, out = write(SLOW_SECOND), tmp_path / "out"
+    process = start(spec, out)
+    try:
+        wait_for(lambda: (out / LOCK).exists(), process)
+        code, _, err = cli("run", spec, "--out", out)
+        assert code == 2
+        assert f"another run (process {process.pid}) is using {out}" in err
+    finally:
+        process.kill()
+        process.wait()
+    # the killed run's lock is stale now: a new run takes the folder over
+    code, _, _ = cli("run", spec, "--out", out, "--set", "models.B.training.epochs=1")
+    assert code == 0
+
+
+def test_unwritable_output_folder_fails_before_training(write, tmp_path, cli):
+    if os.geteuid() == 0:
+        target = Path("/proc/factory-cannot-write-here")  # not writable even for root
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        target = locked / "out"
+    code, _, err = cli("run", write(SLOW_SECOND), "--out", target)
+    assert code == 2 and f"cannot write to output folder {target}" in err
+    assert "epoch" not in err
