@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -80,13 +81,28 @@ def _run(args) -> int:
     loaded = load(args.file, args.set)
     out = Path(args.out) if args.out else Path("runs") / loaded.experiment.name
     return run_experiment(loaded, out, resume=args.resume, fail_fast=args.fail_fast,
-                          profile=args.profile)
+                          profile=args.profile, workers=args.workers)
 
 
 def _compare(args) -> int:
     from factory.compare import compare_folders
 
     return compare_folders([Path(d) for d in args.folders], Path(args.out))
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _default_workers() -> int:
+    env = os.environ.get("FACTORY_WORKERS", "")
+    return int(env) if env.isdigit() and int(env) > 0 else (os.cpu_count() or 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the finished runs in the output folder and train only the rest")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
     p.add_argument("--profile", action="store_true", help="print where the time went")
+    p.add_argument("--workers", type=_positive, default=_default_workers(), metavar="N",
+                   help="train up to N runs at once in separate processes (default: $FACTORY_WORKERS, "
+                        "else the number of CPU cores); 1 trains them one by one in this process")
     overrides(p)
     p.set_defaults(func=_run)
 

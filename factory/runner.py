@@ -15,6 +15,7 @@ import platform
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -60,8 +61,9 @@ class Timings:
     def add(self, name: str, seconds: float) -> None:
         self.phases[name] = self.phases.get(name, 0.0) + seconds
 
-    def report(self, wall: float) -> str:
-        lines = ["where the time went:"]
+    def report(self, wall: float, workers: int = 1) -> str:
+        lines = ["where the time went:" + (f" (per-model phases summed over {workers} worker processes, "
+                                           "which ran at the same time)" if workers > 1 else "")]
         for name, seconds in self.phases.items():
             lines.append(f"  {name:<34} {seconds:8.2f} s  {100 * seconds / wall:5.1f}%")
         lines.append(f"  {'total (whole process)':<34} {wall:8.2f} s")
@@ -183,6 +185,64 @@ def _epoch_recorder(keras, where: str, epochs: int, eta):
     return EpochRecorder()
 
 
+@dataclass(frozen=True)
+class Task:
+    """One (model, seed) to train, and where its model is saved before the driver renames it."""
+
+    index: int
+    name: str
+    seed: int
+    where: str  # the progress prefix: "[2/3] model B (2/3) seed 0 (1/1)"
+    model_tmp: str
+
+
+class EtaClock:
+    """Time left over the whole experiment: mean epoch time so far x epochs left / parallel workers.
+
+    With worker processes, the two counters are shared `multiprocessing.Value`s.
+    """
+
+    def __init__(self, epochs_total: int, workers: int = 1, seconds=None, epochs=None):
+        self.epochs_total, self.workers = epochs_total, workers
+        self.seconds, self.epochs = seconds, epochs
+        self._seconds, self._epochs = 0.0, 0
+
+    def tick(self, seconds: float) -> str:
+        if self.seconds is not None:
+            with self.seconds.get_lock():
+                self.seconds.value += seconds
+                self.epochs.value += 1
+                total, done = self.seconds.value, self.epochs.value
+        else:
+            self._seconds += seconds
+            self._epochs += 1
+            total, done = self._seconds, self._epochs
+        left = max(self.epochs_total - done, 0)
+        return _clock(total / done * left / self.workers)
+
+
+def train_task(keras, experiment, data, task: Task, clock: EtaClock) -> dict:
+    """Train one task; save its model (if completed) to `task.model_tmp`; return its record."""
+    spec = experiment.models[task.name]
+    record, model = train_one(keras, task.name, spec, task.seed, data, task.where, clock.tick)
+    if model is not None:
+        started = time.perf_counter()
+        try:
+            model.save(task.model_tmp)
+        except OSError as e:  # disk full, folder removed: the run's figures stand, the model is lost
+            Path(task.model_tmp).unlink(missing_ok=True)
+            record.update(status="failed", error=f"cannot save the model: {e.strerror or e}")
+        record["save_seconds"] = time.perf_counter() - started
+    return record
+
+
+def failed_record(task: Task, label: str, error: str) -> dict:
+    """The record of a run that never reported back (its worker process died)."""
+    return {"model": task.name, "label": label, "seed": task.seed, "status": "failed", "error": error,
+            "params": None, "history": {}, "epochs_completed": 0, "seconds_per_epoch": None,
+            "build_seconds": 0.0, "train_seconds": 0.0, "validation_seconds": 0.0}
+
+
 def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple[dict, Any]:
     """Train one model at one seed; return its record (plain data) and the trained model (or None)."""
     from factory.compiler import build_model, compile_model
@@ -230,12 +290,6 @@ def failure_reason(error: BaseException) -> str:
     useful = [line for line in lines if not line.startswith(_TRACE_LINES)]
     text = (useful or lines or [type(error).__name__])[0]
     return text if len(text) <= 300 else text[:297] + "..."
-
-
-def save_model(model, path: Path) -> None:
-    """Save a trained model atomically in Keras's `.keras` format (loadable with safe_mode on)."""
-    with replacing(path, suffix=".keras") as tmp:
-        model.save(tmp)
 
 
 # the experiment -------------------------------------------------------------------------------------
@@ -292,8 +346,12 @@ def write_artifacts(out: Path, results: Results) -> None:
 
 
 def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: bool = False,
-                   profile: bool = False) -> int:
-    """Train every (model, seed) of the experiment into `out`; return the exit code (0, 1 or 130)."""
+                   profile: bool = False, workers: int = 1) -> int:
+    """Train every (model, seed) of the experiment into `out`; return the exit code (0, 1 or 130).
+
+    With `workers` > 1, independent runs train in that many processes (see factory.workers); each
+    still calls `set_random_seed(seed)` before building, so the results are the same.
+    """
     wall_start = time.perf_counter()
     before_runner = process_seconds()  # interpreter start, imports, loading the spec
     experiment = loaded.experiment.resolved()
@@ -301,69 +359,59 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
     out = prepare_folder(out)
     with folder_lock(out):
         results = Results(out, loaded, experiment, resolved)
+        _remove_partial_models(out)
         kept = _previous_runs(out, resolved) if resume else []
         if not resume:
             _clear(out)
         results.runs.extend(kept)
         timings = Timings()
-        with timings.phase("import TensorFlow"):
-            from factory.keras_setup import import_keras
-
-            keras = import_keras()
-            results.data["versions"] = versions()
-        with timings.phase("load data"):
-            from factory.data import load_data
-
-            try:
-                data = load_data(experiment.data, loaded.path.parent)
-            except SpecError as e:
-                raise loaded.locate(e) from None
-        _say(f"data: {data.describe()}")
-        with timings.phase("build models (check)"):
-            _check_models(loaded, experiment, data)
-
         todo = [(n, s) for n, s in plan(experiment) if (n, s) not in {(r["model"], r["seed"]) for r in kept}]
         if kept:
             _say(f"resuming: {len(kept)} finished run(s) kept, {len(todo)} to train")
-        epochs_left = sum(experiment.models[n].training.epochs for n, _ in todo)
-        epoch_times: list[float] = []
-
-        def eta(seconds: float) -> str:
-            nonlocal epochs_left
-            epoch_times.append(seconds)
-            epochs_left -= 1
-            return _clock(sum(epoch_times) / len(epoch_times) * max(epochs_left, 0))
-
-        models = list(experiment.models)
-        total = len(plan(experiment))
+        tasks = _tasks(experiment, todo, out)
+        workers = max(1, min(workers or 1, len(tasks)))
+        epochs_total = sum(experiment.models[t.name].training.epochs for t in tasks)
         interrupted = False
+        pool = None
         try:
-            for index, (name, seed) in enumerate(plan(experiment), start=1):
-                if (name, seed) not in todo:
-                    continue
-                spec = experiment.models[name]
-                seeds = spec.training.seeds
-                where = (f"[{index}/{total}] model {name} ({models.index(name) + 1}/{len(models)}) "
-                         f"seed {seed} ({seeds.index(seed) + 1}/{len(seeds)})")
-                record, model = train_one(keras, name, spec, seed, data, where, eta)
-                timings.add(f"{name}: build", record["build_seconds"])
-                timings.add(f"{name}: train", record["train_seconds"])
-                timings.add(f"{name}: validate", record["validation_seconds"])
-                if model is not None:
-                    with timings.phase(f"{name}: save model"):
-                        path = out / "models" / f"{name}-seed{seed}.keras"
-                        save_model(model, path)
-                        record["model_file"] = str(path.relative_to(out))
-                results.runs.append(record)
-                with timings.phase("write results.json"):
-                    results.save()
+            if workers > 1:  # started first: the workers import TensorFlow while this process checks
+                from factory.workers import WorkerPool
+
+                _say(f"training {len(tasks)} runs in {workers} worker processes")
+                pool = WorkerPool(workers, resolved, str(loaded.path.parent), epochs_total)
+                stream = pool.run(tasks, {n: m.label for n, m in experiment.models.items()})
+            with timings.phase("import TensorFlow"):
+                from factory.keras_setup import import_keras
+
+                keras = import_keras()
+                results.data["versions"] = versions()
+            with timings.phase("load data"):
+                from factory.data import load_data
+
+                try:
+                    data = load_data(experiment.data, loaded.path.parent)
+                except SpecError as e:
+                    raise loaded.locate(e) from None
+            _say(f"data: {data.describe()}")
+            with timings.phase("build models (check)"):
+                _check_models(loaded, experiment, data)
+            if pool is None:
+                clock = EtaClock(epochs_total)
+                stream = ((t, train_task(keras, experiment, data, t, clock)) for t in tasks)
+            for task, record in stream:
+                _finish(out, task, record, results, timings)
                 status = "completed" if record["status"] == "completed" else f"FAILED: {record['error']}"
-                _say(f"{where}: {status}")
+                _say(f"{task.where}: {status}")
                 if record["status"] == "failed" and fail_fast:
                     _say("stopping at the first failure (--fail-fast)")
                     break
         except KeyboardInterrupt:
             interrupted = True
+        finally:
+            if pool is not None:
+                pool.close()
+            for task in tasks:  # models of runs that did not finish
+                Path(task.model_tmp).unlink(missing_ok=True)
         results.data["finished"] = None if interrupted else _now()
         results.data["timings"] = dict(timings.phases)
         results.save()
@@ -373,7 +421,7 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
         if profile:
             if before_runner is not None:
                 timings.phases = {"start-up (Python, spec)": before_runner, **timings.phases}
-            _say(timings.report(time.perf_counter() - wall_start + (before_runner or 0.0)))
+            _say(timings.report(time.perf_counter() - wall_start + (before_runner or 0.0), workers))
         if interrupted:
             _say(f"interrupted: finished runs are kept. Resume with:\n  python -m factory run {loaded.path} "
                  f"--out {out} --resume")
@@ -382,6 +430,32 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
     if failed:
         _say(f"{len(failed)} run(s) failed: " + "; ".join(f"{r['model']} seed {r['seed']}" for r in failed))
     return 1 if failed else 0
+
+
+def _tasks(experiment, todo: list[tuple[str, int]], out: Path) -> list[Task]:
+    models, total = list(experiment.models), len(plan(experiment))
+    tasks = []
+    for index, (name, seed) in enumerate(plan(experiment), start=1):
+        if (name, seed) in todo:
+            seeds = experiment.models[name].training.seeds
+            where = (f"[{index}/{total}] model {name} ({models.index(name) + 1}/{len(models)}) "
+                     f"seed {seed} ({seeds.index(seed) + 1}/{len(seeds)})")
+            tmp = out / "models" / f".{name}-seed{seed}.{os.getpid()}.tmp.keras"  # Keras wants .keras
+            tasks.append(Task(index, name, seed, where, str(tmp)))
+    return tasks
+
+
+def _finish(out: Path, task: Task, record: dict, results: Results, timings: Timings) -> None:
+    """Move a finished run's model to its final name, then record the run in results.json."""
+    for phase in ("build", "train", "validate", "save"):
+        timings.add(f"{task.name}: {phase}", record.get(f"{'validation' if phase == 'validate' else phase}_seconds", 0.0))
+    if record["status"] == "completed" and Path(task.model_tmp).is_file():
+        final = out / "models" / f"{task.name}-seed{task.seed}.keras"
+        os.replace(task.model_tmp, final)
+        record["model_file"] = str(final.relative_to(out))
+    results.runs.append(record)
+    with timings.phase("write results.json"):
+        results.save()
 
 
 def process_seconds() -> float | None:
@@ -428,3 +502,9 @@ def _clear(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
     for model in (out / "models").glob("*.keras"):
         model.unlink()
+
+
+def _remove_partial_models(out: Path) -> None:
+    """Models a killed run was still saving; we hold the folder's lock, so their writer is gone."""
+    for partial in (out / "models").glob(".*.tmp.keras"):
+        partial.unlink(missing_ok=True)

@@ -35,6 +35,12 @@ models:
 """
 
 
+@pytest.fixture(autouse=True)
+def serial_runs(monkeypatch):
+    """Runs train in-process unless a test asks for workers (spawning costs ~5 s of TensorFlow import)."""
+    monkeypatch.setenv("FACTORY_WORKERS", "1")
+
+
 @pytest.fixture
 def write(tmp_path):
     """write(text, name="spec.yaml") -> Path of a dedented spec file."""

@@ -1,0 +1,44 @@
+"""Runs in worker processes give the same results as serial runs, and stop cleanly."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from factory.loader import load
+from factory.runner import run_experiment
+from tests.conftest import ROOT, TINY
+from tests.test_faults import SLOW_SECOND, finished_runs, wait_for
+
+
+def histories(out):
+    return {(r["model"], r["seed"]): r["history"] for r in json.loads((out / "results.json").read_text())["runs"]}
+
+
+def test_two_workers_equal_serial(write, tmp_path):
+    spec = write(TINY.replace("seeds: [0]", "seeds: [0, 1]"))
+    assert run_experiment(load(spec), tmp_path / "serial", workers=1) == 0
+    assert run_experiment(load(spec), tmp_path / "parallel", workers=2) == 0
+    serial, parallel = histories(tmp_path / "serial"), histories(tmp_path / "parallel")
+    assert list(serial) == list(parallel)  # results.json keeps the plan's order
+    for key in serial:
+        for metric, values in serial[key].items():
+            assert max(abs(a - b) for a, b in zip(values, parallel[key][metric])) < 1e-6, (key, metric)
+    files = sorted(p.name for p in (tmp_path / "parallel" / "models").iterdir())
+    assert files == ["A-seed0.keras", "A-seed1.keras", "B-seed0.keras", "B-seed1.keras"]
+
+
+def test_ctrl_c_with_workers_stops_them_and_keeps_finished_runs(write, tmp_path):
+    spec, out = write(SLOW_SECOND.replace("epochs: 30", "epochs: 300")), tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "factory", "run", str(spec), "--out", str(out),
+                                "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    wait_for(lambda: finished_runs(out) == 1, process)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr
+    assert time.monotonic() - started < 15, "Ctrl-C stops the workers at once"
+    assert [r["model"] for r in json.loads((out / "results.json").read_text())["runs"]] == ["A"]
+    assert not list((out / "models").glob(".*.tmp.keras"))
