@@ -8,6 +8,7 @@ Flatten) raises `SpecError` naming the model and the layer.
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 from factory.errors import Issue, SpecError
@@ -16,16 +17,60 @@ from schemas import Compile, Model
 from schemas.layers import Input
 
 DEFAULT_STEPS_PER_EXECUTION = 64  # batches per compiled call; changes speed only (see README)
+BYTES_PER_PARAMETER = 16  # float32 weights + gradients + two optimizer slots (Adam's m and v)
+MEMORY_SHARE = 0.5  # a model may need at most this share of the machine's memory
 
 
 def build_model(name: str, spec: Model, input_shape: Sequence[int] | None = None):
-    """Build the Keras `Sequential` model for `spec`; `input_shape` is used if the spec gives none."""
+    """Build the Keras `Sequential` model for `spec`; `input_shape` is used if the spec gives none.
+
+    The model is first assembled without allocating any weight, to report a layer that cannot be
+    built and to refuse a model too large for this machine's memory, with its parameter count.
+    """
     keras = import_keras()
-    layers = list(spec.layers)
     shape = spec.declared_input_shape or (list(input_shape) if input_shape is not None else None)
     if shape is None:
         raise SpecError([Issue(f"model {name} has no input shape: give `input_shape:` on the model "
                                "or its first layer", loc=("models", name))])
+    params = parameter_count(name, spec, shape)
+    needed, memory = params * BYTES_PER_PARAMETER, _memory_bytes()
+    if memory and needed > memory * MEMORY_SHARE:
+        raise SpecError([Issue(
+            f"model {name} would have {params:,} parameters, needing about {_size(needed)} for weights, "
+            f"gradients and optimizer state: more than {MEMORY_SHARE:.0%} of this machine's "
+            f"{_size(memory)}; make its layers smaller", loc=("models", name))])
+    return _assemble(keras, name, spec, shape)
+
+
+def parameter_count(name: str, spec: Model, shape: Sequence[int]) -> int:
+    """The model's parameter count, found without allocating a single weight.
+
+    Keras creates variables lazily inside `StatelessScope(initialize_variables=False)`. Keras
+    keeps such variables on a global list for a later scope to initialize; removing ours keeps a
+    huge model from ever being allocated (a test trains a normal model afterwards to prove it).
+    Constructing layers draws default seeds from Python's `random`, so its state (and numpy's) is
+    restored: the real build after `set_random_seed` must get the weights a script would get.
+    """
+    keras = import_keras()
+    import random
+
+    import numpy as np
+    from keras.src.backend.common import global_state  # no public API drops deferred variables
+
+    pending = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)
+    before = len(pending)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            return int(_assemble(keras, name, spec, shape).count_params())
+    finally:
+        del pending[before:]
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+def _assemble(keras, name: str, spec: Model, shape: Sequence[int]):
+    layers = list(spec.layers)
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=tuple(shape)))
     if isinstance(layers[0].args, Input):
@@ -33,15 +78,29 @@ def build_model(name: str, spec: Model, input_shape: Sequence[int] | None = None
     offset = len(spec.layers) - len(layers)
     for i, entry in enumerate(layers, start=offset):
         args = entry.args
-        where = ("models", name, "layers", i)
         try:
             layer = getattr(keras.layers, args.keras_class)(**args.keras_arguments())
             model.add(layer)
         except (ValueError, TypeError) as e:
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise SpecError([Issue(f"model {name} cannot be built at layer {i} ({args.keras_class}): "
-                                   f"{reason}", loc=where)]) from None
+                                   f"{reason}", loc=("models", name, "layers", i))]) from None
     return model
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} PiB"  # pragma: no cover
 
 
 def compile_model(model, spec: Compile, steps_per_execution: int | None = None) -> None:

@@ -130,3 +130,50 @@ def test_no_input_shape_anywhere_is_a_clear_error(write):
     loaded = load(write("name: x\ndata: {dataset: digits}\ncompile: {loss: mse}\nmodels: {M: {layers: [Flatten]}}\n"))
     with pytest.raises(SpecError, match="model M has no input shape"):
         build_model("M", loaded.experiment.resolved().models["M"])
+
+
+HUGE = """\
+name: huge
+data: {dataset: digits}
+compile: {loss: mse}
+models:
+  M:
+    layers:
+      - Flatten: {input_shape: [28, 28]}
+      - Dense: {units: 1000000000000}
+      - Dense: 10
+"""
+
+
+def test_a_huge_model_is_refused_before_any_memory_is_allocated(write):
+    import resource
+
+    loaded = load(write(HUGE))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(SpecError) as e:
+        build_model("M", loaded.experiment.resolved().models["M"])
+    message = str(loaded.locate(e.value))
+    assert "models.M: model M would have 795,000,000,000,010 parameters" in message
+    assert "make its layers smaller" in message
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: < 200 MiB more
+    # the refused model's deferred weights are never allocated later on
+    model = build_model("A", load(ROOT / "experiments" / "abc.yaml").experiment.resolved().models["A"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    import numpy as np
+
+    model.fit(np.zeros((4, 28, 28)), np.zeros(4), verbose=0)
+    model.predict(np.zeros((1, 28, 28)), verbose=0)
+
+
+@pytest.mark.parametrize("name", ["A", "C"])
+def test_initial_weights_equal_a_hand_written_model_after_the_same_seed(name):
+    import numpy as np
+
+    spec = load(ROOT / "experiments" / "abc.yaml").experiment.resolved().models[name]
+    keras.utils.set_random_seed(0)
+    ours = build_model(name, spec)
+    keras.utils.set_random_seed(0)
+    theirs = SEED[name]()
+    assert len(ours.weights) == len(theirs.weights)
+    for a, b in zip(ours.weights, theirs.weights):
+        assert np.array_equal(a.numpy(), b.numpy()), a.path
