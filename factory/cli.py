@@ -67,11 +67,9 @@ def _show(args) -> int:
 
 
 def _schema(args) -> int:
-    from schemas import Experiment
+    from schemas import json_schema
 
-    schema = Experiment.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    print(json.dumps(schema, indent=2))
+    print(json.dumps(json_schema(), indent=2))
     return 0
 
 
@@ -82,6 +80,13 @@ def _run(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / loaded.experiment.name
     return run_experiment(loaded, out, resume=args.resume, fail_fast=args.fail_fast,
                           profile=args.profile, workers=args.workers)
+
+
+def _export(args) -> int:
+    from factory.export import export_file
+
+    print(export_file(Path(args.file), args.name), end="")
+    return 0
 
 
 def _compare(args) -> int:
@@ -142,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "else the number of CPU cores); 1 trains them one by one in this process")
     overrides(p)
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("export", help="print a saved .keras model as a spec (a library file to include)")
+    p.add_argument("file", metavar="MODEL.keras", help="a model saved by Keras (loaded with safe mode on)")
+    p.add_argument("--name", help="the model's name in the spec (default: the Keras model's name)")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("compare", help="put the runs of several output folders in one table and plot")
     p.add_argument("folders", nargs="+", metavar="DIR", help="output folders of `factory run`")

@@ -11,14 +11,23 @@ Loc = tuple  # a dotted location as a tuple of keys and list indices: ("models",
 
 @dataclass(frozen=True)
 class Position:
-    """Where something stands in a source: a file (or `<--set ...>`) and a 1-based line and column."""
+    """Where something stands in a source: a file (or `<--set ...>`) and a 1-based line and column.
+
+    `chain` holds the places that led here when the value came from another file or a block:
+    the `extends:` or `$block` reference that pulled it in, outermost first.
+    """
 
     source: str
     line: int
     column: int
+    chain: tuple["Position", ...] = ()
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}:{self.column}"
+
+    def via(self, *places: "Position") -> "Position":
+        """The same position, reached through `places` (outermost first) and then its own chain."""
+        return replace(self, chain=tuple(places) + self.chain)
 
 
 @dataclass(frozen=True)
@@ -33,7 +42,10 @@ class Issue:
     def __str__(self) -> str:
         where = str(self.position) if self.position else (self.source or "")
         parts = [p for p in (where, format_loc(self.loc), self.message) if p]
-        return ": ".join(parts)
+        text = ": ".join(parts)
+        if self.position and self.position.chain:
+            text += " (used from " + " -> ".join(str(p) for p in self.position.chain) + ")"
+        return text
 
 
 class SpecError(Exception):

@@ -1,4 +1,4 @@
-"""Load an experiment: read the YAML safely, apply `--set` overrides, validate, locate every error.
+"""Load an experiment: read the YAML safely, compose it, apply `--set` overrides, validate, locate errors.
 
 This is the Python API for specs: `load(path)` returns a `Loaded` experiment or raises `SpecError`
 with every mistake of the file at once, each with its file, line and column.
@@ -15,6 +15,7 @@ from typing import Any, Iterable, Sequence
 
 from pydantic import ValidationError
 
+from factory.compose import compose
 from factory.errors import Issue, Loc, Position, SpecError, did_you_mean
 from factory.yaml_reader import Document, read_file, read_text
 from schemas import Experiment, names
@@ -45,8 +46,8 @@ class Loaded:
 
 
 def load(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Loaded:
-    """Read, override and validate an experiment file. Raises `SpecError` listing every mistake."""
-    document = read_file(path)
+    """Read, compose, override and validate an experiment file. Raises `SpecError` listing every mistake."""
+    document = compose(read_file(path))
     if overrides:
         document = apply_overrides(document, overrides)
     experiment = validate(document)

@@ -9,6 +9,17 @@ from schemas.initializers import INITIALIZERS, INITIALIZER_ALIASES, InitializerS
 from schemas.regularizers import REGULARIZERS, REGULARIZER_ALIASES, RegularizerSpec
 from schemas.optimizers import OPTIMIZERS, OPTIMIZER_ALIASES, OptimizerSpec
 
-__all__ = ["Compile", "Data", "Experiment", "Model", "Training", "LAYERS", "LayerSpec",
+
+
+def json_schema() -> dict:
+    """The JSON Schema of experiment files as users write them, composition forms included."""
+    from schemas.composition import add_composition
+
+    schema = add_composition(Experiment.model_json_schema())
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+__all__ = ["json_schema", "Compile", "Data", "Experiment", "Model", "Training", "LAYERS", "LayerSpec",
            "INITIALIZERS", "INITIALIZER_ALIASES", "InitializerSpec", "REGULARIZERS",
            "REGULARIZER_ALIASES", "RegularizerSpec", "OPTIMIZERS", "OPTIMIZER_ALIASES", "OptimizerSpec"]

@@ -52,14 +52,16 @@ def test_seed_models_equal_hand_written(name, params):
 
 
 @pytest.mark.parametrize("path,name,hand", [
-    ("initializers.yaml", "glorot", lambda: L.Dense(256, activation="relu")),
-    ("initializers.yaml", "he_name", lambda: L.Dense(256, kernel_initializer="he_normal", activation="relu")),
-    ("initializers.yaml", "he_class", lambda: L.Dense(256, kernel_initializer=keras.initializers.HeNormal(seed=42),
+    ("initializers.yaml", "mlp-glorot_uniform", lambda: L.Dense(256, activation="relu")),
+    ("initializers.yaml", "mlp-he_normal", lambda: L.Dense(256, kernel_initializer="he_normal", activation="relu")),
+    ("initializers.yaml", "mlp-lecun_normal", lambda: L.Dense(256, kernel_initializer="lecun_normal", activation="relu")),
+    ("regularizers.yaml", "mlp-none", lambda: L.Dense(256, activation="relu")),
+    ("initializers.yaml", "mlp-HeNormal_seed_42", lambda: L.Dense(256, kernel_initializer=keras.initializers.HeNormal(seed=42),
                                                       activation="relu")),
-    ("regularizers.yaml", "l1", lambda: L.Dense(256, kernel_regularizer="l1", activation="relu")),
-    ("regularizers.yaml", "l1_strong", lambda: L.Dense(256, kernel_regularizer=keras.regularizers.l1(l1=0.1),
+    ("regularizers.yaml", "mlp-l1", lambda: L.Dense(256, kernel_regularizer="l1", activation="relu")),
+    ("regularizers.yaml", "mlp-l1_0.1", lambda: L.Dense(256, kernel_regularizer=keras.regularizers.l1(l1=0.1),
                                                        activation="relu")),
-    ("regularizers.yaml", "l1_l2", lambda: L.Dense(256, kernel_regularizer=keras.regularizers.L1L2(l1=1e-3, l2=1e-3),
+    ("regularizers.yaml", "mlp-L1L2_l1_0.001_l2_0.001", lambda: L.Dense(256, kernel_regularizer=keras.regularizers.L1L2(l1=1e-3, l2=1e-3),
                                                    activation="relu")),
 ])
 def test_initializer_and_regularizer_variants_equal_hand_written(path, name, hand):
@@ -70,7 +72,7 @@ def test_initializer_and_regularizer_variants_equal_hand_written(path, name, han
 def test_dropout_variant_equals_hand_written():
     expected = by_hand(L.Flatten(), L.Dense(256, activation="relu"), L.Dropout(0.25),
                        L.Dense(128, activation="relu"), L.Dropout(0.25), L.Dense(10, activation="softmax"))
-    assert configs(built("dropout.yaml", "dropout_25")) == configs(expected)
+    assert configs(built("dropout.yaml", "mlp-0.25")) == configs(expected)
 
 
 def test_every_layer_kind_builds(write):
