@@ -24,14 +24,14 @@ def read_results(folder: Path) -> dict:
         raise SpecError([Issue(f"cannot read {path}: {e}")]) from None
 
 
-def merge(folders: Sequence[Path]) -> tuple[list[dict], dict[str, dict]]:
-    """All runs, renamed `<experiment>/<model>` when a model name occurs in several folders."""
+def merge(folders: Sequence[Path]) -> tuple[list[dict], dict[str, dict], dict[str, list]]:
+    """All runs, models and their layers, renamed `<folder>/<model>` where a name occurs in several folders."""
     loaded = [(Path(f), read_results(f)) for f in folders]
     counts: dict[str, int] = {}
     for _, results in loaded:
         for name in results["experiment"]["models"]:
             counts[name] = counts.get(name, 0) + 1
-    runs, models = [], {}
+    runs, models, layers = [], {}, {}
     for folder, results in loaded:
         prefix = results["experiment"].get("name") or folder.name
         if sum(1 for f, r in loaded if (r["experiment"].get("name") or f.name) == prefix) > 1:
@@ -41,19 +41,23 @@ def merge(folders: Sequence[Path]) -> tuple[list[dict], dict[str, dict]]:
             models[shown] = {"label": f"{spec.get('label') or name}" + (f" ({prefix})" if counts[name] > 1 else ""),
                              "color": spec.get("color") if counts[name] == 1 else None,
                              "linestyle": spec.get("linestyle") if counts[name] == 1 else None}
+            layers[shown] = spec.get("layers") or []
             runs += [{**r, "model": shown} for r in results["runs"] if r["model"] == name]
-    return runs, models
+    return runs, models, layers
 
 
 def compare_folders(folders: Sequence[Path], out: Path) -> int:
-    runs, models = merge(folders)
+    runs, models, layers = merge(folders)
     rows = stats.comparison_rows(runs, models)
+    pairs = stats.pair_rows(runs, models, layers)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "comparison.md", "# Comparison of " + ", ".join(map(str, folders)) + "\n\n"
-               + stats.markdown(rows))
+               + stats.markdown(rows) + "\n## Differences between models\n\n" + stats.pair_markdown(pairs))
     write_text(out / "comparison.csv", stats.csv_text(rows))
     plots = write_plots(runs, models, out)
     print(stats.plain_text(rows))
+    for pair in pairs:
+        print(f"{pair['b']} vs {pair['a']}: {pair['differs']}: {pair['verdict']}")
     print(f"\nwritten to {out}/: comparison.md, comparison.csv, " + ", ".join(p.name for p in plots),
           file=sys.stderr)
     return 0

@@ -17,7 +17,7 @@ pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:13px}.failed{color:#b
 
 
 def render(title: str, rows: Sequence[dict], runs: Sequence[dict], images: dict[str, bytes],
-           spec_yaml: str, versions: dict[str, str]) -> str:
+           spec_yaml: str, versions: dict[str, str], pairs: Sequence[dict] = ()) -> str:
     """The report page as a string."""
     headings, cells = stats.table(rows)
     esc = html.escape
@@ -28,6 +28,14 @@ def render(title: str, rows: Sequence[dict], runs: Sequence[dict], images: dict[
     parts.append("</table><p>Values are the final (or best) epoch of each run; with several seeds, "
                  "mean ± sample standard deviation. 'Epochs to within 5% of best' is when val_loss "
                  "first came within 5% of the run's lowest val_loss.</p>")
+    if pairs:
+        headings, cells = stats.pair_table(pairs)
+        parts.append("<h2>Differences between models</h2><p>Each difference is the later model minus the "
+                     "earlier, over the seeds both completed; a paired t-test says whether it is larger "
+                     "than the seed-to-seed noise.</p><table><tr>"
+                     + "".join(f"<th>{esc(h)}</th>" for h in headings) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in cells]
+        parts.append("</table>")
     failed = [r for r in runs if r["status"] == "failed"]
     if failed:
         parts.append("<h2 class='failed'>Failed runs</h2><ul>")
@@ -45,6 +53,6 @@ def render(title: str, rows: Sequence[dict], runs: Sequence[dict], images: dict[
 
 
 def write_report(path: Path, title: str, rows, runs, plot_paths: Sequence[Path], spec_yaml: str,
-                 versions: dict) -> None:
+                 versions: dict, pairs: Sequence[dict] = ()) -> None:
     images = {Path(p).stem: Path(p).read_bytes() for p in plot_paths}
-    write_text(Path(path), render(title, rows, runs, images, spec_yaml, versions))
+    write_text(Path(path), render(title, rows, runs, images, spec_yaml, versions, pairs))

@@ -335,14 +335,19 @@ def write_artifacts(out: Path, results: Results) -> None:
     from factory.report import write_report
 
     runs, info = results.runs, results.model_info()
+    layers = {n: m["layers"] for n, m in results.data["experiment"]["models"].items()}
     rows = stats.comparison_rows(runs, info)
+    pairs = stats.pair_rows(runs, info, layers)
     title = f"Experiment {results.experiment.name}"
-    write_text(out / "comparison.md", f"# {title}\n\n" + stats.markdown(rows))
+    write_text(out / "comparison.md", f"# {title}\n\n" + stats.markdown(rows)
+               + ("\n## Differences between models\n\n" + stats.pair_markdown(pairs) if pairs else ""))
     write_text(out / "comparison.csv", stats.csv_text(rows))
     plots = write_plots(runs, info, out)
     spec_yaml = yaml.safe_dump(results.data["experiment"], sort_keys=False, allow_unicode=True)
-    write_report(out / "report.html", title, rows, runs, plots, spec_yaml, results.data["versions"])
+    write_report(out / "report.html", title, rows, runs, plots, spec_yaml, results.data["versions"], pairs)
     _say("\n" + stats.plain_text(rows))
+    for pair in pairs:
+        _say(f"{pair['b']} vs {pair['a']}: {pair['differs']}: {pair['verdict']}")
 
 
 def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: bool = False,

@@ -142,3 +142,91 @@ def csv_text(rows: Sequence[dict]) -> str:
             cells += [row[key]["mean"], row[key]["std"]]
         writer.writerow(["" if c is None else c for c in cells])
     return buf.getvalue()
+
+
+# paired comparisons over seeds --------------------------------------------------------------------
+
+SIGNIFICANCE = 0.05
+MAX_ALL_PAIRS = 8  # beyond this many models, each is compared with the first only
+
+
+def final_values(runs: Sequence[dict], model: str, metric: str) -> dict[int, float]:
+    return {r["seed"]: r["history"][metric][-1] for r in completed(runs, model) if r["history"].get(metric)}
+
+
+def paired(runs: Sequence[dict], a: str, b: str, metric: str) -> dict[str, Any]:
+    """Final `metric` of b minus a over the seeds both completed, with a two-sided paired t-test.
+
+    The same seed gives both models the same data order, so pairing by seed removes that part of
+    the noise; `p` is the chance of a mean difference this large if the models were equal.
+    """
+    fa, fb = final_values(runs, a, metric), final_values(runs, b, metric)
+    seeds = sorted(set(fa) & set(fb))
+    diffs = [fb[s] - fa[s] for s in seeds]
+    out = {**mean_std(diffs), "seeds": seeds, "p": None}
+    n = out["n"]
+    if n >= 2:
+        if out["std"] == 0:
+            out["p"] = 1.0 if out["mean"] == 0 else 0.0
+        else:
+            from scipy.stats import t as student_t  # scipy comes with scikit-learn
+
+            t = out["mean"] / (out["std"] / math.sqrt(n))
+            out["p"] = float(2 * student_t.sf(abs(t), df=n - 1))
+            out["t"] = t
+    return out
+
+
+def verdict(metric: str, comparison: dict, a: str, b: str) -> str:
+    if comparison["n"] < 2:
+        return "one seed: cannot tell from seed noise (train over several seeds)"
+    p, mean = comparison["p"], comparison["mean"]
+    if p is None or p >= SIGNIFICANCE:
+        return f"within seed-to-seed noise (p={p:.2f})"
+    better = (mean < 0) == metric.endswith("loss")
+    return f"{b} {'better' if better else 'worse'} than {a} beyond seed noise (p={p:.3f})"
+
+
+def pair_rows(runs: Sequence[dict], models: dict[str, dict], layers: dict[str, list] | None = None,
+              metrics: Sequence[str] = ("val_loss", "val_accuracy")) -> list[dict]:
+    """Paired comparisons of models: every pair for a few models, else each against the first."""
+    from factory.differences import describe
+
+    names = list(models)
+    if len(names) <= MAX_ALL_PAIRS:
+        pairs = [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
+    else:
+        pairs = [(names[0], other) for other in names[1:]]
+    rows = []
+    for a, b in pairs:
+        row = {"a": a, "b": b, "differs": describe(layers[a], layers[b]) if layers else ""}
+        for metric in metrics:
+            row[metric] = paired(runs, a, b, metric)
+        primary = next((m for m in metrics if row[m]["n"]), metrics[0])
+        row["verdict"] = verdict(primary, row[primary], a, b)
+        rows.append(row)
+    return rows
+
+
+def _signed(stat: dict, decimals: int = 4) -> str:
+    if not stat["n"]:
+        return "-"
+    text = f"{stat['mean']:+.{decimals}f}"
+    if stat["n"] > 1:
+        text += f" ± {stat['std']:.{decimals}f}"
+    return text + (f" (p={stat['p']:.3f})" if stat.get("p") is not None else "")
+
+
+def pair_table(rows: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
+    headings = ["models", "what differs (from the specs)", "Δ final val_loss", "Δ final val_accuracy",
+                "seeds", "verdict (paired t-test over seeds)"]
+    cells = [[f"{r['b']} vs {r['a']}", r["differs"], _signed(r["val_loss"]), _signed(r["val_accuracy"]),
+              str(r["val_loss"]["n"] or r["val_accuracy"]["n"]), r["verdict"]] for r in rows]
+    return headings, cells
+
+
+def pair_markdown(rows: Sequence[dict]) -> str:
+    headings, cells = pair_table(rows)
+    lines = ["| " + " | ".join(headings) + " |", "|" + "|".join("---" for _ in headings) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+    return "\n".join(lines) + "\n"

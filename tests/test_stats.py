@@ -50,3 +50,31 @@ def test_report_escapes_and_embeds():
     page = render("t", rows, runs, {"val_loss": b"\x89PNG"}, "name: t\n", {"keras": "3"})
     assert "&lt;b&gt;ReLU&lt;/b&gt;" in page and "<b>ReLU</b>" not in page
     assert "data:image/png;base64,iVBORw==" in page and "Failed runs" in page and "B seed 0: boom" in page
+
+
+def test_paired_t_test_against_numbers_computed_by_hand():
+    runs = [run("A", s, [1.0, v]) for s, v in enumerate([0.50, 0.60, 0.55])]
+    runs += [run("B", s, [1.0, v]) for s, v in enumerate([0.60, 0.80, 0.70])]  # differences .10 .20 .15
+    result = stats.paired(runs, "A", "B", "val_loss")
+    assert result["n"] == 3 and result["mean"] == pytest.approx(0.15) and result["std"] == pytest.approx(0.05)
+    # t = 0.15 / (0.05 / sqrt 3) = 5.196; two-sided p with 2 degrees of freedom = 0.0351
+    assert result["t"] == pytest.approx(5.196152, rel=1e-6) and result["p"] == pytest.approx(0.035098, abs=1e-5)
+    assert stats.verdict("val_loss", result, "A", "B") == "B worse than A beyond seed noise (p=0.035)"
+
+
+def test_noise_and_single_seed_verdicts():
+    runs = [run("A", s, [v]) for s, v in enumerate([0.5, 0.7])] + [run("B", s, [v]) for s, v in enumerate([0.6, 0.6])]
+    noisy = stats.paired(runs, "A", "B", "val_loss")
+    assert noisy["p"] == pytest.approx(1.0) and stats.verdict("val_loss", noisy, "A", "B").startswith("within seed-to-seed noise")
+    one = stats.paired(runs[:1] + runs[2:3], "A", "B", "val_loss")
+    assert stats.verdict("val_loss", one, "A", "B").startswith("one seed")
+
+
+def test_pair_rows_say_what_differs():
+    layers = {"A": [{"Dense": {"units": 4, "activation": "relu"}}],
+              "B": [{"Dense": {"units": 4}}, {"BatchNormalization": {}}, {"Activation": {"activation": "relu"}}]}
+    runs = [run(m, s, [0.5 + 0.1 * (m == "B") + 0.01 * s]) for m in "AB" for s in range(3)]
+    rows = stats.pair_rows(runs, {"A": {}, "B": {}}, layers)
+    assert rows[0]["differs"] == "Dense: -activation=relu, +BatchNormalization, +Activation(relu)"
+    assert rows[0]["val_loss"]["mean"] == pytest.approx(0.1) and rows[0]["val_loss"]["p"] == 0.0
+    assert "| B vs A | Dense: -activation=relu, +BatchNormalization, +Activation(relu) | +0.1000 ± 0.0000 (p=0.000) |" in stats.pair_markdown(rows)
