@@ -1,0 +1,58 @@
+"""Export: spec -> model -> spec -> model gives the same Keras configs; unexpressible layers are errors."""
+
+import pytest
+import yaml
+
+from factory.compiler import build_model
+from factory.errors import SpecError
+from factory.export import model_to_spec
+from factory.keras_setup import import_keras
+from factory.loader import load
+from schemas import Model
+from tests.conftest import EXPERIMENTS
+from tests.test_compiler import configs
+
+keras = import_keras()
+L = keras.layers
+ALL = [(path, name) for path in EXPERIMENTS for name in load(path).experiment.resolved().models]
+
+
+@pytest.mark.parametrize("path,name", ALL, ids=[f"{p.stem}:{n}" for p, n in ALL])
+def test_round_trip_of_every_experiment_model(path, name):
+    spec = load(path).experiment.resolved().models[name]
+    first = build_model(name, spec)
+    exported = model_to_spec(first)
+    second = build_model(name, Model.model_validate(exported))
+    assert configs(second) == configs(first)
+
+
+def test_export_leaves_out_defaults_and_uses_the_contract_syntax():
+    model = keras.Sequential([keras.Input((28, 28)), L.Flatten(), L.Dense(64), L.BatchNormalization(),
+                              L.LeakyReLU(negative_slope=0.2), L.Dropout(0.25),
+                              L.Dense(10, activation="softmax", kernel_initializer=keras.initializers.HeNormal(seed=42),
+                                      kernel_regularizer=keras.regularizers.L1L2(l1=0.01, l2=0.001))])
+    assert model_to_spec(model) == {"input_shape": [28, 28], "layers": [
+        {"Flatten": {}}, {"Dense": 64}, {"BatchNormalization": {}}, {"LeakyReLU": 0.2}, {"Dropout": 0.25},
+        {"Dense": {"units": 10, "activation": "softmax", "kernel_initializer": {"HeNormal": {"seed": 42}},
+                   "kernel_regularizer": {"L1L2": {"l1": 0.01, "l2": 0.001}}}}]}
+
+
+def test_a_layer_the_spec_cannot_express_is_named():
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3), L.UnitNormalization()])
+    with pytest.raises(SpecError, match=r"layer 1 \(UnitNormalization\) cannot be expressed in the spec language"):
+        model_to_spec(model)
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3, kernel_constraint="non_neg")])
+    with pytest.raises(SpecError, match=r"layer 0 \(Dense\): kernel_constraint=.* cannot be expressed"):
+        model_to_spec(model)
+
+
+def test_export_command_on_a_saved_model(cli, tmp_path):
+    model = keras.Sequential([keras.Input((8, 8)), L.Flatten(), L.Dense(16, activation="relu"), L.Dense(10)],
+                             name="saved")
+    model.save(tmp_path / "m.keras")
+    code, out, _ = cli("export", tmp_path / "m.keras")
+    assert code == 0
+    assert yaml.safe_load(out) == {"models": {"saved": {"input_shape": [8, 8], "layers": [
+        {"Flatten": {}}, {"Dense": {"units": 16, "activation": "relu"}}, {"Dense": 10}]}}}
+    code, _, err = cli("export", tmp_path / "missing.keras")
+    assert code == 2 and "missing.keras: no such file" in err
