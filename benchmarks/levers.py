@@ -25,12 +25,12 @@ def model_b(keras):
                              L.Dense(10, activation="softmax")])
 
 
-def measure(keras, data, name, epochs, spe=1, val_batch=None, dataset=False):
+def measure(keras, data, name, epochs, spe=1, val_batch=None, dataset=False, jit=False):
     x, y, xv, yv = data
     keras.utils.set_random_seed(0)
     model = model_b(keras)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  steps_per_execution=spe)
+                  steps_per_execution=spe, jit_compile=jit)
     times = []
 
     class Timer(keras.callbacks.Callback):
@@ -78,6 +78,7 @@ def main():
     measure(keras, data, "spe=64 + validation_batch_size=1024", args.epochs, spe=64, val_batch=1024)
     measure(keras, data, "spe=64 + val 1024 + tf.data cache/prefetch", args.epochs, spe=64, val_batch=1024,
             dataset=True)
+    measure(keras, data, "spe=64 + XLA (jit_compile=True)", args.epochs, spe=64, jit=True)
 
 
 if __name__ == "__main__":

@@ -115,3 +115,24 @@ def test_unwritable_output_folder_fails_before_training(write, tmp_path, cli):
     code, _, err = cli("run", write(SLOW_SECOND), "--out", target)
     assert code == 2 and f"cannot write to output folder {target}" in err
     assert "epoch" not in err
+
+
+def test_disk_full_while_writing_results_leaves_the_old_file_and_a_clear_error(write, tmp_path, monkeypatch, cli):
+    import errno
+
+    from factory import atomic
+
+    spec, out = write(SLOW_SECOND.replace("epochs: 30", "epochs: 1")), tmp_path / "out"
+    assert cli("run", spec, "--out", out)[0] == 0
+    before = (out / "results.json").read_bytes()
+    real_fsync = atomic.os.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full)
+    code, _, err = cli("run", spec, "--out", out, "--resume", "--set", "models.B.training.epochs=1")
+    monkeypatch.setattr(atomic.os, "fsync", real_fsync)
+    assert code == 2 and f"cannot write {out / 'results.json'}: No space left on device" in err
+    assert (out / "results.json").read_bytes() == before  # the complete old file, not a partial new one
+    assert not [p for p in out.iterdir() if p.name.startswith(".results.json.")]
