@@ -79,7 +79,8 @@ def _run(args) -> int:
     loaded = load(args.file, args.set)
     out = Path(args.out) if args.out else Path("runs") / loaded.experiment.name
     return run_experiment(loaded, out, resume=args.resume, fail_fast=args.fail_fast,
-                          profile=args.profile, workers=args.workers)
+                          profile=args.profile, workers=args.workers, backend=args.backend,
+                          address=args.address)
 
 
 def _export(args) -> int:
@@ -145,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive, default=_default_workers(), metavar="N",
                    help="train up to N runs at once in separate processes (default: $FACTORY_WORKERS, "
                         "else the number of CPU cores); 1 trains them one by one in this process")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local: worker processes on this machine; ray: each run as a Ray task "
+                        "(pip install 'factory[ray]')")
+    p.add_argument("--address", metavar="ADDR",
+                   help="with --backend ray: an existing Ray cluster (e.g. ray://head:10001); "
+                        "default: start a local Ray with --workers CPUs")
     overrides(p)
     p.set_defaults(func=_run)
 

@@ -179,3 +179,26 @@ def load_data(spec: Data, base: Path = Path(".")) -> Dataset:
     dataset = Dataset(x_train, np.asarray(y_train), x_test, np.asarray(y_test), source)
     _cache[key] = dataset
     return dataset
+
+
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def save_arrays(dataset: Dataset, folder: Path) -> Path:
+    """Write the prepared arrays once (`.npy`, atomically) for worker processes to map, not decode."""
+    from factory.atomic import replacing, write_text
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ARRAYS:
+        with replacing(folder / f"{name}.npy", suffix=".tmp.npy") as tmp:
+            np.save(tmp, getattr(dataset, name))
+    write_text(folder / "source.txt", dataset.source)
+    return folder
+
+
+def load_arrays(folder: Path) -> Dataset:
+    """The arrays `save_arrays` wrote, memory-mapped: processes on one machine share one copy."""
+    folder = Path(folder)
+    arrays = [np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAYS]
+    return Dataset(*arrays, source=(folder / "source.txt").read_text(encoding="utf-8"))

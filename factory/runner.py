@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from factory import __version__, stats
-from factory.atomic import replacing, write_json, write_text
+from factory.atomic import replacing, write_bytes, write_json, write_text
 from factory.errors import Issue, SpecError
 from factory.loader import Loaded
 
@@ -187,13 +188,12 @@ def _epoch_recorder(keras, where: str, epochs: int, eta):
 
 @dataclass(frozen=True)
 class Task:
-    """One (model, seed) to train, and where its model is saved before the driver renames it."""
+    """One (model, seed) to train."""
 
     index: int
     name: str
     seed: int
     where: str  # the progress prefix: "[2/3] model B (2/3) seed 0 (1/1)"
-    model_tmp: str
 
 
 class EtaClock:
@@ -221,19 +221,28 @@ class EtaClock:
         return _clock(total / done * left / self.workers)
 
 
-def train_task(keras, experiment, data, task: Task, clock: EtaClock) -> dict:
-    """Train one task; save its model (if completed) to `task.model_tmp`; return its record."""
+Finished = tuple  # (record, the trained model as .keras bytes or None): what every backend returns
+
+
+def train_task(keras, experiment, data, task: Task, clock: EtaClock) -> Finished:
+    """Train one task; return its record and its model as `.keras` bytes (None if it failed).
+
+    Bytes, not a file: the run may happen in another process or on another machine, and the
+    driver alone writes the output folder.
+    """
+    import tempfile
+
     spec = experiment.models[task.name]
     record, model = train_one(keras, task.name, spec, task.seed, data, task.where, clock.tick)
-    if model is not None:
-        started = time.perf_counter()
-        try:
-            model.save(task.model_tmp)
-        except OSError as e:  # disk full, folder removed: the run's figures stand, the model is lost
-            Path(task.model_tmp).unlink(missing_ok=True)
-            record.update(status="failed", error=f"cannot save the model: {e.strerror or e}")
-        record["save_seconds"] = time.perf_counter() - started
-    return record
+    if model is None:
+        return record, None
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="factory-model-") as folder:
+        path = Path(folder) / "model.keras"
+        model.save(path)
+        blob = path.read_bytes()
+    record["save_seconds"] = time.perf_counter() - started
+    return record, blob
 
 
 def failed_record(task: Task, label: str, error: str) -> dict:
@@ -247,10 +256,15 @@ def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple
     """Train one model at one seed; return its record (plain data) and the trained model (or None)."""
     from factory.compiler import build_model, compile_model
 
+    from factory import distribute
+
     started = time.perf_counter()
     keras.utils.set_random_seed(seed)  # as a hand-written script would, just before building
-    model = build_model(name, spec, data.input_shape)
-    compile_model(model, spec.compile)
+    with distribute.scope(spec.training):
+        model = build_model(name, spec, data.input_shape)
+        # Keras 3.15 with TF 2.21 fails ("You must feed a value for placeholder tensor") when
+        # steps_per_execution > 1 runs under a tf.distribute strategy: one step at a time there.
+        compile_model(model, spec.compile, 1 if spec.training.distribute != "none" else None)
     build_seconds = time.perf_counter() - started
     training = spec.training
     recorder = _epoch_recorder(keras, where, training.epochs, eta)
@@ -351,20 +365,33 @@ def write_artifacts(out: Path, results: Results) -> None:
 
 
 def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: bool = False,
-                   profile: bool = False, workers: int = 1) -> int:
+                   profile: bool = False, workers: int = 1, backend: str = "local",
+                   address: str | None = None) -> int:
     """Train every (model, seed) of the experiment into `out`; return the exit code (0, 1 or 130).
 
-    With `workers` > 1, independent runs train in that many processes (see factory.workers); each
-    still calls `set_random_seed(seed)` before building, so the results are the same.
+    With `workers` > 1, independent runs train in that many processes (see factory.workers); with
+    `backend="ray"`, as Ray tasks (see factory.ray_backend). Each run still calls
+    `set_random_seed(seed)` before building, so the results are the same.
     """
     wall_start = time.perf_counter()
     before_runner = process_seconds()  # interpreter start, imports, loading the spec
     experiment = loaded.experiment.resolved()
     resolved = experiment.model_dump(mode="json")
+    from factory import distribute
+
+    try:
+        distribute.check(experiment)
+    except SpecError as e:
+        raise loaded.locate(e) from None
+    if distribute.uses_multi_worker(experiment) and not distribute.is_chief():
+        import tempfile
+
+        out = Path(tempfile.mkdtemp(prefix="factory-worker-"))  # only the chief writes the output folder
+        _say(f"multi-worker: this worker is not the chief; its own results go to {out}")
     out = prepare_folder(out)
     with folder_lock(out):
         results = Results(out, loaded, experiment, resolved)
-        _remove_partial_models(out)
+        _remove_partial_files(out)
         kept = _previous_runs(out, resolved) if resume else []
         if not resume:
             _clear(out)
@@ -375,36 +402,52 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
             _say(f"resuming: {len(kept)} finished run(s) kept, {len(todo)} to train")
         tasks = _tasks(experiment, todo, out)
         workers = max(1, min(workers or 1, len(tasks)))
+        if any(m.training.distribute != "none" for m in experiment.models.values()):
+            workers = 1  # a distributed run already spans devices or processes of its own
         epochs_total = sum(experiment.models[t.name].training.epochs for t in tasks)
         interrupted = False
         pool = None
+        arrays = out / ".data"
         try:
-            if workers > 1:  # started first: the workers import TensorFlow while this process checks
-                from factory.workers import WorkerPool
-
-                _say(f"training {len(tasks)} runs in {workers} worker processes")
-                pool = WorkerPool(workers, resolved, str(loaded.path.parent), epochs_total)
-                stream = pool.run(tasks, {n: m.label for n, m in experiment.models.items()})
-            with timings.phase("import TensorFlow"):
-                from factory.keras_setup import import_keras
-
-                keras = import_keras()
-                results.data["versions"] = versions()
             with timings.phase("load data"):
-                from factory.data import load_data
+                from factory.data import load_data, save_arrays
 
                 try:
                     data = load_data(experiment.data, loaded.path.parent)
                 except SpecError as e:
                     raise loaded.locate(e) from None
             _say(f"data: {data.describe()}")
+            epochs = {n: m.training.epochs for n, m in experiment.models.items()}
+            labels = {n: m.label for n, m in experiment.models.items()}
+            if backend == "ray" and tasks:
+                from factory.ray_backend import RayPool
+
+                _say(f"training {len(tasks)} runs as Ray tasks ({address or f'local Ray, {workers} CPUs'})")
+                with timings.phase("start Ray"):
+                    pool = RayPool(address, workers, resolved, data)
+                stream = pool.run(tasks, labels, epochs)
+            elif workers > 1:  # started first: the workers import TensorFlow while this process checks
+                from factory.workers import WorkerPool
+
+                with timings.phase("write data for the workers"):
+                    save_arrays(data, arrays)
+                _say(f"training {len(tasks)} runs in {workers} worker processes")
+                pool = WorkerPool(workers, resolved, str(arrays), epochs_total)
+                stream = pool.run(tasks, labels)
+            with timings.phase("import TensorFlow"):
+                from factory import distribute
+                from factory.keras_setup import import_keras
+
+                keras = import_keras()
+                distribute.prepare(experiment)  # multi-worker strategies must come before other TF work
+                results.data["versions"] = versions()
             with timings.phase("build models (check)"):
                 _check_models(loaded, experiment, data)
             if pool is None:
                 clock = EtaClock(epochs_total)
                 stream = ((t, train_task(keras, experiment, data, t, clock)) for t in tasks)
-            for task, record in stream:
-                _finish(out, task, record, results, timings)
+            for task, (record, blob) in stream:
+                _finish(out, task, record, blob, results, timings)
                 status = "completed" if record["status"] == "completed" else f"FAILED: {record['error']}"
                 _say(f"{task.where}: {status}")
                 if record["status"] == "failed" and fail_fast:
@@ -415,8 +458,7 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
         finally:
             if pool is not None:
                 pool.close()
-            for task in tasks:  # models of runs that did not finish
-                Path(task.model_tmp).unlink(missing_ok=True)
+            shutil.rmtree(arrays, ignore_errors=True)
         results.data["finished"] = None if interrupted else _now()
         results.data["timings"] = dict(timings.phases)
         results.save()
@@ -445,18 +487,20 @@ def _tasks(experiment, todo: list[tuple[str, int]], out: Path) -> list[Task]:
             seeds = experiment.models[name].training.seeds
             where = (f"[{index}/{total}] model {name} ({models.index(name) + 1}/{len(models)}) "
                      f"seed {seed} ({seeds.index(seed) + 1}/{len(seeds)})")
-            tmp = out / "models" / f".{name}-seed{seed}.{os.getpid()}.tmp.keras"  # Keras wants .keras
-            tasks.append(Task(index, name, seed, where, str(tmp)))
+            tasks.append(Task(index, name, seed, where))
     return tasks
 
 
-def _finish(out: Path, task: Task, record: dict, results: Results, timings: Timings) -> None:
-    """Move a finished run's model to its final name, then record the run in results.json."""
+def _finish(out: Path, task: Task, record: dict, blob: bytes | None, results: Results, timings: Timings) -> None:
+    """Write a finished run's model (atomically), then record the run in results.json."""
     for phase in ("build", "train", "validate", "save"):
         timings.add(f"{task.name}: {phase}", record.get(f"{'validation' if phase == 'validate' else phase}_seconds", 0.0))
-    if record["status"] == "completed" and Path(task.model_tmp).is_file():
+    if record["status"] == "completed" and blob is not None:
         final = out / "models" / f"{task.name}-seed{task.seed}.keras"
-        os.replace(task.model_tmp, final)
+        try:
+            write_bytes(final, blob)
+        except OSError as e:
+            raise SpecError([Issue(f"cannot write {final}: {e.strerror or e}")]) from None
         record["model_file"] = str(final.relative_to(out))
     results.runs.append(record)
     with timings.phase("write results.json"):
@@ -509,7 +553,7 @@ def _clear(out: Path) -> None:
         model.unlink()
 
 
-def _remove_partial_models(out: Path) -> None:
-    """Models a killed run was still saving; we hold the folder's lock, so their writer is gone."""
-    for partial in (out / "models").glob(".*.tmp.keras"):
+def _remove_partial_files(out: Path) -> None:
+    """Temporary files a killed run left; we hold the folder's lock, so their writer is gone."""
+    for partial in [*out.glob(".*.tmp"), *(out / "models").glob(".*.tmp")]:
         partial.unlink(missing_ok=True)

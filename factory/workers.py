@@ -1,8 +1,9 @@
 """Train independent runs of one experiment in parallel worker processes.
 
 One TensorFlow process trains a small model with about one core busy, so on a machine with idle
-cores, several runs (models x seeds) train at once. Each worker imports TensorFlow once, loads the
-dataset once, and gets an equal share of the cores for TensorFlow's thread pools. Workers only
+cores, several runs (models x seeds) train at once. Each worker imports TensorFlow once, maps the
+arrays the driver prepared once (`factory.data.save_arrays`), and gets an equal share of the cores
+for TensorFlow's thread pools. Workers only
 train and save each model to a temporary file; the driver alone renames it and writes
 `results.json`, so resume, failures and exit codes behave exactly as in a serial run. A worker
 that dies becomes a failed run with the reason, not a hung experiment. Ctrl-C is handled by the
@@ -33,12 +34,10 @@ def _die_with_parent() -> None:
         pass  # elsewhere a dead driver's workers exit when they next ask for work
 
 
-def _start_worker(resolved: dict, base: str, threads: int, clock: EtaClock) -> None:
+def _start_worker(resolved: dict, arrays: str, threads: int, clock: EtaClock) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    from pathlib import Path
-
-    from factory.data import load_data
+    from factory.data import load_arrays
     from factory.keras_setup import import_keras
     from schemas import Experiment
 
@@ -47,42 +46,41 @@ def _start_worker(resolved: dict, base: str, threads: int, clock: EtaClock) -> N
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
-    experiment = Experiment.model_validate(resolved)
-    _state.update(keras=keras, experiment=experiment, clock=clock,
-                  data=load_data(experiment.data, Path(base)))
+    _state.update(keras=keras, experiment=Experiment.model_validate(resolved), clock=clock,
+                  data=load_arrays(arrays))  # prepared once by the driver, mapped, not decoded
 
 
-def _train(task: Task) -> dict:
+def _train(task: Task) -> tuple:
     return train_task(_state["keras"], _state["experiment"], _state["data"], task, _state["clock"])
 
 
 class WorkerPool:
     """A pool of worker processes for the runs of one experiment."""
 
-    def __init__(self, workers: int, resolved: dict, base: str, epochs_total: int):
+    def __init__(self, workers: int, resolved: dict, arrays: str, epochs_total: int):
         context = multiprocessing.get_context("spawn")  # never fork a process that holds TensorFlow
         threads = max(1, (os.cpu_count() or 1) // workers)
         clock = EtaClock(epochs_total, workers, context.Value("d", 0.0), context.Value("i", 0))
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                            initargs=(resolved, base, threads, clock))
+                                            initargs=(resolved, arrays, threads, clock))
 
-    def run(self, tasks: list[Task], labels: dict[str, str]) -> Iterator[tuple[Task, dict]]:
+    def run(self, tasks: list[Task], labels: dict[str, str]) -> Iterator[tuple[Task, tuple]]:
         """Submit every task now (the workers start at once); iterate to get (task, record) as each finishes."""
         pending: dict[Future, Task] = {self.executor.submit(_train, t): t for t in tasks}
         return self._finished(pending, labels)
 
-    def _finished(self, pending: dict[Future, Task], labels: dict[str, str]) -> Iterator[tuple[Task, dict]]:
+    def _finished(self, pending: dict[Future, Task], labels: dict[str, str]) -> Iterator[tuple[Task, tuple]]:
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 task = pending.pop(future)
                 try:
-                    record = future.result()
+                    finished = future.result()
                 except BrokenProcessPool as e:
-                    record = failed_record(task, labels[task.name], f"worker process died ({e})")
+                    finished = failed_record(task, labels[task.name], f"worker process died ({e})"), None
                 except Exception as e:  # noqa: BLE001 - e.g. an unpicklable error from the worker
-                    record = failed_record(task, labels[task.name], f"{type(e).__name__} in a worker: {e}")
-                yield task, record
+                    finished = failed_record(task, labels[task.name], f"{type(e).__name__} in a worker: {e}"), None
+                yield task, finished
 
     def close(self) -> None:
         """Stop every worker now (after the last run, on Ctrl-C, or at the first failure)."""

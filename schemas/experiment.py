@@ -68,6 +68,19 @@ class Training(Spec):
     validation_split: Optional[Annotated[Rate, Field(gt=0)]] = Field(
         None, description="hold out this fraction of the training data for validation; "
                           "the test split is used if not given")
+    distribute: Literal["none", "mirrored", "multi_worker"] = Field(
+        "none", description="train one model on several devices: mirrored (tf.distribute.MirroredStrategy, "
+                            "the listed devices or all local GPUs) or multi_worker "
+                            "(MultiWorkerMirroredStrategy, the cluster in TF_CONFIG). batch_size stays the "
+                            "global batch, split evenly over the replicas")
+    devices: Optional[list[str]] = Field(None, min_length=1, description="devices for mirrored, "
+                                                                         "e.g. ['/gpu:0', '/gpu:1']")
+
+    @model_validator(mode="after")
+    def _devices_need_mirrored(self) -> "Training":
+        if self.devices is not None and self.distribute != "mirrored":
+            fail_at([(("devices",), "devices are for `distribute: mirrored`")])
+        return self
 
     @field_validator("seeds")
     @classmethod

@@ -1,0 +1,85 @@
+"""Run each (model, seed) as a Ray task, on a local Ray instance or an existing cluster (`--address`).
+
+Ray is an optional extra (`pip install 'factory[ray]'`), imported only when `--backend ray` asks
+for it. The prepared arrays go into Ray's object store once and every task reads them from there;
+each task returns its record and its model as bytes, so the driver alone writes the output folder,
+exactly as with local workers. On a cluster, every node needs this package installed.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from factory.errors import Issue, SpecError
+from factory.runner import EtaClock, Task, failed_record, train_task
+
+_state: dict = {}  # per Ray worker process: keras and the parsed experiment
+
+
+def _train_remote(task: Task, resolved: dict, arrays: tuple, epochs: int) -> tuple:
+    from factory.data import Dataset
+    from factory.keras_setup import import_keras
+    from schemas import Experiment
+
+    if "keras" not in _state:
+        keras = import_keras()
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)  # each task asks Ray for one CPU
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        _state["keras"] = keras
+    key = id(resolved), repr(resolved)[:200]
+    if _state.get("key") != key:
+        _state.update(key=key, experiment=Experiment.model_validate(resolved))
+    data = Dataset(*arrays)
+    return train_task(_state["keras"], _state["experiment"], data, task, EtaClock(epochs))
+
+
+class RayPool:
+    """Submits runs as Ray tasks; iterating yields (task, (record, model bytes)) as each finishes."""
+
+    def __init__(self, address: str | None, cpus: int, resolved: dict, data):
+        import os
+
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")  # every run's progress line, not "repeated 3x"
+        try:
+            import ray
+        except ImportError:
+            raise SpecError([Issue("--backend ray needs Ray: pip install 'factory[ray]'")]) from None
+        self.ray = ray
+        self.started = not ray.is_initialized()
+        if self.started:
+            try:
+                ray.init(address=address, num_cpus=None if address else cpus, include_dashboard=False,
+                         logging_level="ERROR", configure_logging=True)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise SpecError([Issue(f"cannot start or reach Ray at {address or 'a new local instance'}: "
+                                       f"{e}")]) from None
+        self.resolved = resolved
+        self.arrays = ray.put((data.x_train, data.y_train, data.x_test, data.y_test, data.source))
+        self.remote = ray.remote(num_cpus=1, max_retries=0)(_train_remote)
+        self.pending: dict = {}
+
+    def run(self, tasks: list[Task], labels: dict[str, str], epochs: dict[str, int]) -> Iterator[tuple[Task, tuple]]:
+        self.pending = {self.remote.remote(t, self.resolved, self.arrays, epochs[t.name]): t for t in tasks}
+        return self._finished(labels)
+
+    def _finished(self, labels: dict[str, str]) -> Iterator[tuple[Task, tuple]]:
+        ray = self.ray
+        while self.pending:
+            done, _ = ray.wait(list(self.pending), num_returns=1)
+            for ref in done:
+                task = self.pending.pop(ref)
+                try:
+                    finished = ray.get(ref)
+                except ray.exceptions.RayError as e:  # a crashed worker, a lost node, a task error
+                    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    finished = failed_record(task, labels[task.name], f"Ray: {type(e).__name__}: {reason}"), None
+                yield task, finished
+
+    def close(self) -> None:
+        for ref in list(self.pending):
+            self.ray.cancel(ref, force=True)
+        self.pending.clear()
+        if self.started:
+            self.ray.shutdown()
