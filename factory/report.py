@@ -16,26 +16,26 @@ th{background:#f3f3f3}td:nth-child(-n+2){text-align:left}img{max-width:100%}
 pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:13px}.failed{color:#b00}"""
 
 
+def _html_table(headings, cells) -> str:
+    esc = html.escape
+    return ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headings) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in cells) + "</table>")
+
+
 def render(title: str, rows: Sequence[dict], runs: Sequence[dict], images: dict[str, bytes],
            spec_yaml: str, versions: dict[str, str], pairs: Sequence[dict] = ()) -> str:
     """The report page as a string."""
-    headings, cells = stats.table(rows)
     esc = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
              f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1>",
-             "<h2>Comparison</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headings) + "</tr>"]
-    parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in cells]
-    parts.append("</table><p>Values are the final (or best) epoch of each run; with several seeds, "
+             "<h2>Comparison</h2>" + _html_table(*stats.table(rows))]
+    parts.append("<p>Values are the final (or best) epoch of each run; with several seeds, "
                  "mean ± sample standard deviation. 'Epochs to within 5% of best' is when val_loss "
                  "first came within 5% of the run's lowest val_loss.</p>")
     if pairs:
-        headings, cells = stats.pair_table(pairs)
         parts.append("<h2>Differences between models</h2><p>Each difference is the later model minus the "
                      "earlier, over the seeds both completed; a paired t-test says whether it is larger "
-                     "than the seed-to-seed noise.</p><table><tr>"
-                     + "".join(f"<th>{esc(h)}</th>" for h in headings) + "</tr>")
-        parts += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in cells]
-        parts.append("</table>")
+                     "than the seed-to-seed noise.</p>" + _html_table(*stats.pair_table(pairs)))
     failed = [r for r in runs if r["status"] == "failed"]
     if failed:
         parts.append("<h2 class='failed'>Failed runs</h2><ul>")

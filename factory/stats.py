@@ -112,11 +112,14 @@ def table(rows: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
     return headings, cells
 
 
-def markdown(rows: Sequence[dict]) -> str:
-    headings, cells = table(rows)
+def markdown_table(headings: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(headings) + " |", "|" + "|".join("---" for _ in headings) + "|"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
     return "\n".join(lines) + "\n"
+
+
+def markdown(rows: Sequence[dict]) -> str:
+    return markdown_table(*table(rows))
 
 
 def plain_text(rows: Sequence[dict]) -> str:
@@ -226,7 +229,4 @@ def pair_table(rows: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
 
 
 def pair_markdown(rows: Sequence[dict]) -> str:
-    headings, cells = pair_table(rows)
-    lines = ["| " + " | ".join(headings) + " |", "|" + "|".join("---" for _ in headings) + "|"]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
-    return "\n".join(lines) + "\n"
+    return markdown_table(*pair_table(rows))

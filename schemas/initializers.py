@@ -26,70 +26,66 @@ class Constant(Initializer):
     value: Finite = Field(description="the value of every weight")  # Keras cannot rebuild a Constant without it
 
 
-class RandomNormal(Initializer):
-    """Normal distribution."""
-    mean: Finite = Field(0.0, description="mean")
-    stddev: PositiveFloat = Field(0.05, description="standard deviation")
+class Seeded(Initializer):
+    """The seed every random initializer takes (not an initializer itself)."""
     seed: Optional[Seed] = None
 
 
-class RandomUniform(Initializer):
+class Normal(Seeded):
+    """The arguments of the normal initializers (not an initializer itself)."""
+    mean: Finite = Field(0.0, description="mean")
+    stddev: PositiveFloat = Field(0.05, description="standard deviation")
+
+
+class RandomNormal(Normal):
+    """Normal distribution."""
+
+
+class RandomUniform(Seeded):
     """Uniform distribution on [minval, maxval]."""
     minval: Finite = Field(-0.05, description="lower bound")
     maxval: Finite = Field(0.05, description="upper bound")
-    seed: Optional[Seed] = None
 
 
-class TruncatedNormal(Initializer):
+class TruncatedNormal(Normal):
     """Normal distribution cut at two standard deviations."""
-    mean: Finite = Field(0.0, description="mean")
-    stddev: PositiveFloat = Field(0.05, description="standard deviation")
-    seed: Optional[Seed] = None
 
 
-class GlorotNormal(Initializer):
+class GlorotNormal(Seeded):
     """Glorot (Xavier) normal: stddev sqrt(2 / (fan_in + fan_out))."""
-    seed: Optional[Seed] = None
 
 
-class GlorotUniform(Initializer):
+class GlorotUniform(Seeded):
     """Glorot (Xavier) uniform; the default of Dense and Conv2D kernels."""
-    seed: Optional[Seed] = None
 
 
-class HeNormal(Initializer):
+class HeNormal(Seeded):
     """He normal: stddev sqrt(2 / fan_in); suits ReLU."""
-    seed: Optional[Seed] = None
 
 
-class HeUniform(Initializer):
+class HeUniform(Seeded):
     """He uniform: limit sqrt(6 / fan_in)."""
-    seed: Optional[Seed] = None
 
 
-class LecunNormal(Initializer):
+class LecunNormal(Seeded):
     """LeCun normal: stddev sqrt(1 / fan_in); suits SELU."""
-    seed: Optional[Seed] = None
 
 
-class LecunUniform(Initializer):
+class LecunUniform(Seeded):
     """LeCun uniform: limit sqrt(3 / fan_in)."""
-    seed: Optional[Seed] = None
 
 
-class VarianceScaling(Initializer):
+class VarianceScaling(Seeded):
     """The general form of the Glorot, He and LeCun initializers."""
     scale: PositiveFloat = Field(1.0, description="scaling factor")
     mode: Literal["fan_in", "fan_out", "fan_avg"] = Field("fan_in", description="which fan to scale by")
     distribution: Literal["truncated_normal", "untruncated_normal", "uniform"] = Field(
         "truncated_normal", description="the distribution drawn from")
-    seed: Optional[Seed] = None
 
 
-class Orthogonal(Initializer):
+class Orthogonal(Seeded):
     """A random orthogonal matrix."""
     gain: Finite = Field(1.0, description="multiplicative factor")
-    seed: Optional[Seed] = None
 
 
 class Identity(Initializer):

@@ -161,34 +161,35 @@ class Conv2D(Layer):
     activity_regularizer: Regularizer = Field(None, description="penalty on the output")
 
 
-class MaxPooling2D(Layer):
+class Pooling2D(Layer):
+    """The arguments Keras's 2D pooling layers share (not a layer itself)."""
+    main_argument = "pool_size"
+    pool_size: IntOrPair = Field(2, description="height and width of the window")
+    strides: Optional[IntOrPair] = Field(None, description="step of the window (pool_size if not given)")
+    padding: Padding = Field("valid", description="valid (no padding) or same")
+    data_format: DataFormat = Field(None, description="channels_last or channels_first")
+
+
+class MaxPooling2D(Pooling2D):
     """Maximum over windows."""
-    main_argument = "pool_size"
-    pool_size: IntOrPair = Field(2, description="height and width of the window")
-    strides: Optional[IntOrPair] = Field(None, description="step of the window (pool_size if not given)")
-    padding: Padding = Field("valid", description="valid (no padding) or same")
-    data_format: DataFormat = Field(None, description="channels_last or channels_first")
 
 
-class AveragePooling2D(Layer):
+class AveragePooling2D(Pooling2D):
     """Average over windows."""
-    main_argument = "pool_size"
-    pool_size: IntOrPair = Field(2, description="height and width of the window")
-    strides: Optional[IntOrPair] = Field(None, description="step of the window (pool_size if not given)")
-    padding: Padding = Field("valid", description="valid (no padding) or same")
+
+
+class GlobalPooling2D(Layer):
+    """The arguments Keras's global 2D pooling layers share (not a layer itself)."""
     data_format: DataFormat = Field(None, description="channels_last or channels_first")
+    keepdims: bool = Field(False, description="keep the pooled axes with length 1")
 
 
-class GlobalAveragePooling2D(Layer):
+class GlobalAveragePooling2D(GlobalPooling2D):
     """Average over height and width."""
-    data_format: DataFormat = Field(None, description="channels_last or channels_first")
-    keepdims: bool = Field(False, description="keep the pooled axes with length 1")
 
 
-class GlobalMaxPooling2D(Layer):
+class GlobalMaxPooling2D(GlobalPooling2D):
     """Maximum over height and width."""
-    data_format: DataFormat = Field(None, description="channels_last or channels_first")
-    keepdims: bool = Field(False, description="keep the pooled axes with length 1")
 
 
 LAYERS = (Input, Flatten, Dense, Dropout, GaussianNoise, BatchNormalization, LayerNormalization,
