@@ -42,9 +42,12 @@ def render(title: str, rows: Sequence[dict], runs: Sequence[dict], images: dict[
         parts += [f"<li class='failed'>{esc(r['model'])} seed {r['seed']}: {esc(r.get('error') or '')}</li>"
                   for r in failed]
         parts.append("</ul>")
+    from factory.plots import TITLES
+
     for name, png in images.items():
         data = base64.b64encode(png).decode("ascii")
-        parts.append(f"<h2>{esc(name)}</h2><img alt='{esc(name)}' src='data:image/png;base64,{data}'>")
+        heading = TITLES.get(name, name)
+        parts.append(f"<h2>{esc(heading)}</h2><img alt='{esc(heading)}' src='data:image/png;base64,{data}'>")
     parts.append("<h2>Resolved experiment</h2><pre>" + esc(spec_yaml) + "</pre>")
     parts.append("<h2>Versions</h2><ul>" + "".join(
         f"<li>{esc(k)}: {esc(str(v))}</li>" for k, v in versions.items()) + "</ul>")
