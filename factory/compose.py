@@ -80,10 +80,7 @@ class Piece:
         parent = self.data
         for seg in loc[:-1]:
             parent = parent[seg]
-        if isinstance(parent, list):
-            parent[loc[-1]] = piece.data
-        else:
-            parent[loc[-1]] = piece.data
+        parent[loc[-1]] = piece.data
         n = len(loc)
         for table, new in ((self.positions, piece.positions), (self.key_positions, piece.key_positions),
                            (self.texts, piece.texts)):

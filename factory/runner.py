@@ -493,8 +493,9 @@ def _tasks(experiment, todo: list[tuple[str, int]], out: Path) -> list[Task]:
 
 def _finish(out: Path, task: Task, record: dict, blob: bytes | None, results: Results, timings: Timings) -> None:
     """Write a finished run's model (atomically), then record the run in results.json."""
-    for phase in ("build", "train", "validate", "save"):
-        timings.add(f"{task.name}: {phase}", record.get(f"{'validation' if phase == 'validate' else phase}_seconds", 0.0))
+    for phase, key in (("build", "build_seconds"), ("train", "train_seconds"),
+                       ("validate", "validation_seconds"), ("save", "save_seconds")):
+        timings.add(f"{task.name}: {phase}", record.get(key, 0.0))
     if record["status"] == "completed" and blob is not None:
         final = out / "models" / f"{task.name}-seed{task.seed}.keras"
         try:

@@ -34,7 +34,7 @@ def keys_accepted(root: type[BaseModel], loc: tuple) -> list[str]:
         for tp in current:
             origin = typing.get_origin(tp)
             if isinstance(tp, type) and issubclass(tp, BaseModel):
-                if issubclass(tp, KerasEntry) and seg in tp.model_fields and len(tp.model_fields) >= 1:
+                if issubclass(tp, KerasEntry) and seg in tp.model_fields:
                     following.add(tp)  # the union's tag step keeps us on the entry
                 if seg in tp.model_fields:
                     following.update(_expand(tp.model_fields[seg].annotation))
