@@ -41,7 +41,7 @@ def merge(folders: Sequence[Path]) -> tuple[list[dict], dict[str, dict], dict[st
             models[shown] = {"label": f"{spec.get('label') or name}" + (f" ({prefix})" if counts[name] > 1 else ""),
                              "color": spec.get("color") if counts[name] == 1 else None,
                              "linestyle": spec.get("linestyle") if counts[name] == 1 else None}
-            layers[shown] = spec.get("layers") or []
+            layers[shown] = models[shown]["layers"] = spec.get("layers") or []
             runs += [{**r, "model": shown} for r in results["runs"] if r["model"] == name]
     return runs, models, layers
 

@@ -28,6 +28,25 @@ def _matplotlib():
     return plt
 
 
+def legend_labels(models: dict[str, dict]) -> dict[str, str]:
+    """Each model's legend text: its label, or, where it has none, what differs from the first model.
+
+    `models` entries may carry `layers` (the written syntax); a label equal to the model's name
+    counts as none.
+    """
+    from factory.differences import describe
+
+    names = list(models)
+    first = models[names[0]].get("layers") if names else None
+    out = {}
+    for name, info in models.items():
+        label = info.get("label") or name
+        if label == name and first is not None and info.get("layers") is not None and name != names[0]:
+            label = f"{name}: {describe(first, info['layers'], limit=2)}"
+        out[name] = label
+    return out
+
+
 def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, title: str | None = None) -> bytes | None:
     """PNG bytes of `metric` per epoch for every model, or None if no run recorded it."""
     series = []
@@ -40,6 +59,7 @@ def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, ti
         return None
     plt = _matplotlib()
     palette = plt.get_cmap("tab10").colors
+    legends = legend_labels(models)
     fig, ax = plt.subplots(figsize=(9, 6), dpi=100)
     for i, name, info, curves in series:
         length = min(len(c) for c in curves)
@@ -48,7 +68,7 @@ def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, ti
         mean = values.mean(axis=0)
         color = info.get("color") or palette[i % len(palette)]
         style = info.get("linestyle") or LINESTYLES[i % len(LINESTYLES)]
-        label = info.get("label") or name
+        label = legends[name]
         if len(curves) > 1:
             std = values.std(axis=0, ddof=1)
             ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15, linewidth=0)

@@ -324,7 +324,8 @@ class Results:
         return self.data["runs"]
 
     def model_info(self) -> dict[str, dict]:
-        return {n: {"label": m.label, "color": m.color, "linestyle": m.linestyle}
+        specs = self.data["experiment"]["models"]
+        return {n: {"label": m.label, "color": m.color, "linestyle": m.linestyle, "layers": specs[n]["layers"]}
                 for n, m in self.experiment.models.items()}
 
     def save(self) -> None:
@@ -349,9 +350,8 @@ def write_artifacts(out: Path, results: Results) -> None:
     from factory.report import write_report
 
     runs, info = results.runs, results.model_info()
-    layers = {n: m["layers"] for n, m in results.data["experiment"]["models"].items()}
     rows = stats.comparison_rows(runs, info)
-    pairs = stats.pair_rows(runs, info, layers)
+    pairs = stats.pair_rows(runs, info, {n: m["layers"] for n, m in info.items()})
     title = f"Experiment {results.experiment.name}"
     write_text(out / "comparison.md", f"# {title}\n\n" + stats.markdown(rows)
                + ("\n## Differences between models\n\n" + stats.pair_markdown(pairs) if pairs else ""))

@@ -44,6 +44,17 @@ def test_plot_is_a_png_per_model_and_none_without_data():
     assert metric_figure(runs, {"A": {}}, "accuracy") is None
 
 
+def test_legends_say_what_differs_where_a_model_has_no_label():
+    from factory.plots import legend_labels
+
+    models = {"A": {"label": "A", "layers": [{"Dense": {"units": 4, "activation": "relu"}}]},
+              "B": {"label": "B", "layers": [{"Dense": {"units": 4}}, {"BatchNormalization": {}},
+                                             {"Activation": {"activation": "relu"}}]},
+              "C": {"label": "mine", "layers": []}}
+    assert legend_labels(models) == {"A": "A", "B": "B: Dense: -activation=relu, +BatchNormalization (+1 more)",
+                                     "C": "mine"}
+
+
 def test_report_escapes_and_embeds():
     runs = [run("A", 0, [0.9]), run("B", 0, [1.0], status="failed")]
     rows = stats.comparison_rows(runs, {"A": {"label": "<b>ReLU</b>"}, "B": {}})
