@@ -24,10 +24,18 @@ MEMORY_SHARE = 0.5  # a model may need at most this share of the machine's memor
 def build_model(name: str, spec: Model, input_shape: Sequence[int] | None = None):
     """Build the Keras `Sequential` model for `spec`; `input_shape` is used if the spec gives none.
 
-    The model is first assembled without allocating any weight, to report a layer that cannot be
-    built and to refuse a model too large for this machine's memory, with its parameter count.
+    The model is first assembled without allocating any weight (`check_model`), to report a layer
+    that cannot be built and to refuse a model too large for this machine's memory.
     """
-    keras = import_keras()
+    shape = check_model(name, spec, input_shape)
+    return _assemble(import_keras(), name, spec, shape)
+
+
+def check_model(name: str, spec: Model, input_shape: Sequence[int] | None = None) -> list[int]:
+    """Raise `SpecError` for a model that cannot be built or would not fit; allocates no weight.
+
+    Returns the input shape the model will have.
+    """
     shape = spec.declared_input_shape or (list(input_shape) if input_shape is not None else None)
     if shape is None:
         raise SpecError([Issue(f"model {name} has no input shape: give `input_shape:` on the model "
@@ -39,7 +47,7 @@ def build_model(name: str, spec: Model, input_shape: Sequence[int] | None = None
             f"model {name} would have {params:,} parameters, needing about {_size(needed)} for weights, "
             f"gradients and optimizer state: more than {MEMORY_SHARE:.0%} of this machine's "
             f"{_size(memory)}; make its layers smaller", loc=("models", name))])
-    return _assemble(keras, name, spec, shape)
+    return list(shape)
 
 
 def parameter_count(name: str, spec: Model, shape: Sequence[int]) -> int:

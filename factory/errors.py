@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
+
+from schemas.base import suggestion as did_you_mean  # noqa: F401 - one implementation, TF-free
 
 Loc = tuple  # a dotted location as a tuple of keys and list indices: ("models", "B", "layers", 3)
 
@@ -93,15 +94,3 @@ def format_loc(loc: Sequence) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
-
-
-def did_you_mean(name: object, candidates: Iterable[str]) -> str:
-    """A `; did you mean 'x'?` suffix when a candidate is close to `name`, else an empty string."""
-    if not isinstance(name, str):
-        return ""
-    candidates = list(dict.fromkeys(candidates))
-    by_lower = {c.lower(): c for c in candidates}
-    if name.lower() in by_lower and by_lower[name.lower()] != name:
-        return f"; did you mean '{by_lower[name.lower()]}'?"
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
-    return f"; did you mean '{by_lower[close[0]]}'?" if close else ""

@@ -190,7 +190,6 @@ def _epoch_recorder(keras, where: str, epochs: int, eta):
 class Task:
     """One (model, seed) to train."""
 
-    index: int
     name: str
     seed: int
     where: str  # the progress prefix: "[2/3] model B (2/3) seed 0 (1/1)"
@@ -487,7 +486,7 @@ def _tasks(experiment, todo: list[tuple[str, int]], out: Path) -> list[Task]:
             seeds = experiment.models[name].training.seeds
             where = (f"[{index}/{total}] model {name} ({models.index(name) + 1}/{len(models)}) "
                      f"seed {seed} ({seeds.index(seed) + 1}/{len(seeds)})")
-            tasks.append(Task(index, name, seed, where))
+            tasks.append(Task(name, seed, where))
     return tasks
 
 
@@ -519,12 +518,12 @@ def process_seconds() -> float | None:
 
 
 def _check_models(loaded: Loaded, experiment, data) -> None:
-    """Build every model once before training, so a spec that cannot be built fails in seconds."""
-    from factory.compiler import build_model
+    """Check every model before training (no weights allocated), so a bad spec fails in seconds."""
+    from factory.compiler import check_model
 
     for name, spec in experiment.models.items():
         try:
-            build_model(name, spec, data.input_shape)
+            check_model(name, spec, data.input_shape)
         except SpecError as e:
             raise loaded.locate(e) from None
 

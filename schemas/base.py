@@ -10,7 +10,7 @@ describes them in the JSON Schema.
 from __future__ import annotations
 
 import difflib
-from typing import Annotated, Any, ClassVar, Literal, Mapping, Optional, Sequence, Union
+from typing import Annotated, Any, ClassVar, Iterable, Literal, Mapping, Optional, Sequence, Union
 
 from pydantic import (
     AfterValidator,
@@ -36,12 +36,15 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-def suggestion(name: object, candidates: Sequence[str]) -> str:
-    """`; did you mean 'x'?` when a candidate is close to `name`, else ''."""
+def suggestion(name: object, candidates: Iterable[str]) -> str:
+    """`; did you mean 'x'?` when a candidate is close to `name` (but not `name` itself), else ''.
+
+    The one "did you mean" of the project; `factory.errors.did_you_mean` is this function.
+    """
     if not isinstance(name, str):
         return ""
     by_lower = {c.lower(): c for c in candidates}
-    if name.lower() in by_lower:
+    if name.lower() in by_lower and by_lower[name.lower()] != name:
         return f"; did you mean '{by_lower[name.lower()]}'?"
     close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
     return f"; did you mean '{by_lower[close[0]]}'?" if close else ""
