@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from factory.errors import Issue, SpecError
-from factory.runner import EtaClock, Task, failed_record, train_task
+from factory.runner import EtaClock, Task, check_stop, failed_record, train_task
 
 _state: dict = {}  # per Ray worker process: keras, imported once
 
@@ -64,7 +64,8 @@ class RayPool:
     def _finished(self, labels: dict[str, str]) -> Iterator[tuple[Task, tuple]]:
         ray = self.ray
         while self.pending:
-            done, _ = ray.wait(list(self.pending), num_returns=1)
+            done, _ = ray.wait(list(self.pending), num_returns=1, timeout=0.5)
+            check_stop()
             for ref in done:
                 task = self.pending.pop(ref)
                 try:

@@ -13,7 +13,9 @@ import math
 import os
 import platform
 import shutil
+import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +45,39 @@ def _clock(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
         else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+_stop = threading.Event()
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Make Ctrl-C stop the run at the next safe point, never inside a finalizer.
+
+    A KeyboardInterrupt raised while a finalizer or weakref callback runs is only printed
+    ("Exception ignored in ...", with a traceback) and training goes on. So the handler only sets
+    a flag; `check_stop` raises KeyboardInterrupt from ordinary code: after each compiled call and
+    test batch during training, every 0.5 s while waiting for workers, and between phases.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _stop.clear()
+
+    def handler(signum, frame):
+        _stop.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def check_stop() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed, wherever its first raise was swallowed."""
+    if _stop.is_set():
+        raise KeyboardInterrupt
 
 
 class Timings:
@@ -171,6 +206,12 @@ def _epoch_recorder(keras, where: str, epochs: int, eta):
 
         def on_test_begin(self, logs=None):
             self._test_start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            check_stop()  # once per compiled call (steps_per_execution batches)
+
+        def on_test_batch_end(self, batch, logs=None):
+            check_stop()
 
         def on_test_end(self, logs=None):
             self.validation_seconds += time.perf_counter() - self._test_start
@@ -388,7 +429,7 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
         out = Path(tempfile.mkdtemp(prefix="factory-worker-"))  # only the chief writes the output folder
         _say(f"multi-worker: this worker is not the chief; its own results go to {out}")
     out = prepare_folder(out)
-    with folder_lock(out):
+    with folder_lock(out), interruptible():
         results = Results(out, loaded, experiment, resolved)
         _remove_partial_files(out)
         kept = _previous_runs(out, resolved) if resume else []
@@ -416,6 +457,7 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                 except SpecError as e:
                     raise loaded.locate(e) from None
             _say(f"data: {data.describe()}")
+            check_stop()
             epochs = {n: m.training.epochs for n, m in experiment.models.items()}
             labels = {n: m.label for n, m in experiment.models.items()}
             if backend == "ray" and tasks:
@@ -442,10 +484,12 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                 results.data["versions"] = versions()
             with timings.phase("build models (check)"):
                 _check_models(loaded, experiment, data)
+            check_stop()
             if pool is None:
                 clock = EtaClock(epochs_total)
                 stream = ((t, train_task(keras, experiment, data, t, clock)) for t in tasks)
             for task, (record, blob) in stream:
+                check_stop()
                 _finish(out, task, record, blob, results, timings)
                 status = "completed" if record["status"] == "completed" else f"FAILED: {record['error']}"
                 _say(f"{task.where}: {status}")

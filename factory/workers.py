@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterator
 
-from factory.runner import EtaClock, Task, failed_record, train_task
+from factory.runner import EtaClock, Task, check_stop, failed_record, train_task
 
 _state: dict = {}  # per worker process: keras, experiment, data, clock
 
@@ -71,7 +71,8 @@ class WorkerPool:
 
     def _finished(self, pending: dict[Future, Task], labels: dict[str, str]) -> Iterator[tuple[Task, tuple]]:
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            check_stop()
             for future in done:
                 task = pending.pop(future)
                 try:
