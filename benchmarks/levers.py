@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from factory.keras_setup import import_keras  # noqa: E402
+from factory.build.keras_setup import import_keras  # noqa: E402
 
 
 def model_b(keras):

@@ -11,12 +11,12 @@ Python API (TensorFlow is imported only by the functions that build or train):
 __version__ = "0.1.0"
 
 from factory.errors import SpecError  # noqa: E402
-from factory.loader import load  # noqa: E402
+from factory.spec.loader import load  # noqa: E402
 
 
 def build_model(name, spec, input_shape=None):
     """Build one model of an experiment as a tf.keras model (imports TensorFlow)."""
-    from factory.compiler import build_model as _build
+    from factory.build.compiler import build_model as _build
 
     return _build(name, spec, input_shape)
 

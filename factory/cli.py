@@ -17,7 +17,7 @@ from typing import Sequence
 
 from factory import __version__
 from factory.errors import SpecError
-from factory.loader import load
+from factory.spec.loader import load
 
 
 def _validate(args) -> int:
@@ -47,7 +47,7 @@ def _show(args) -> int:
         print(yaml.safe_dump(loaded.experiment.resolved().model_dump(mode="json", exclude_none=True),
                              sort_keys=False, allow_unicode=True), end="")
         return 0
-    from factory.compiler import build_model
+    from factory.build.compiler import build_model
 
     experiment = loaded.experiment.resolved()
     input_shape = None
@@ -74,7 +74,7 @@ def _schema(args) -> int:
 
 
 def _run(args) -> int:
-    from factory.runner import run_experiment
+    from factory.train.runner import run_experiment
 
     loaded = load(args.file, args.set)
     out = Path(args.out) if args.out else Path("runs") / loaded.experiment.name
@@ -84,14 +84,14 @@ def _run(args) -> int:
 
 
 def _export(args) -> int:
-    from factory.export import export_file
+    from factory.build.export import export_file
 
     print(export_file(Path(args.file), args.name), end="")
     return 0
 
 
 def _compare(args) -> int:
-    from factory.compare import compare_folders
+    from factory.results.compare import compare_folders
 
     return compare_folders([Path(d) for d in args.folders], Path(args.out))
 

@@ -97,7 +97,7 @@ def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: boo
             if npz.is_file():
                 return _npz_arrays(npz), str(npz)
         try:
-            from factory.keras_setup import import_keras
+            from factory.build.keras_setup import import_keras
 
             (xt, yt), (xv, yv) = getattr(import_keras().datasets, keras_loader).load_data()
             return (xt, yt, xv, yv), f"keras.datasets.{keras_loader} (downloaded)"

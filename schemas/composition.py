@@ -1,6 +1,6 @@
 """The composition forms (include, blocks, extends, edit, sweep, `$block`) in the JSON Schema.
 
-`factory.compose` expands these before validation, so the Pydantic models never see them; this
+`factory.spec.compose` expands these before validation, so the Pydantic models never see them; this
 adds them to the JSON Schema that editors use, so a composed experiment gets completion and
 checking too.
 """

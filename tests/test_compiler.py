@@ -2,10 +2,10 @@
 
 import pytest
 
-from factory.compiler import build_model
+from factory.build.compiler import build_model
 from factory.errors import SpecError
-from factory.keras_setup import import_keras
-from factory.loader import load
+from factory.build.keras_setup import import_keras
+from factory.spec.loader import load
 from tests.conftest import ROOT
 
 keras = import_keras()

@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from factory.errors import SpecError
-from factory.loader import load
+from factory.spec.loader import load
 from tests.conftest import ROOT
 
 CONTRACT = """\

@@ -62,7 +62,7 @@ def test_keras_cache_is_used_next(tmp_path):
 
 
 def test_missing_dataset_says_where_it_looked(tmp_path, monkeypatch):
-    from factory.keras_setup import import_keras
+    from factory.build.keras_setup import import_keras
 
     def offline():
         raise OSError("network unreachable")

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from factory.loader import load
-from factory.runner import run_experiment
+from factory.spec.loader import load
+from factory.train.runner import run_experiment
 from tests.conftest import ROOT, TINY
 
 SMALL = """\
@@ -29,8 +29,8 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from pathlib import Path
-from factory.loader import load
-from factory.runner import run_experiment
+from factory.spec.loader import load
+from factory.train.runner import run_experiment
 sets = ["training.distribute=mirrored", "training.devices=['/cpu:0', '/cpu:1']"] if sys.argv[3] == "mirrored" else []
 sys.exit(run_experiment(load(sys.argv[1], sets), Path(sys.argv[2])))
 """

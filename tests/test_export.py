@@ -3,11 +3,11 @@
 import pytest
 import yaml
 
-from factory.compiler import build_model
+from factory.build.compiler import build_model
 from factory.errors import SpecError
-from factory.export import model_to_spec
-from factory.keras_setup import import_keras
-from factory.loader import load
+from factory.build.export import model_to_spec
+from factory.build.keras_setup import import_keras
+from factory.spec.loader import load
 from schemas import Model
 from tests.conftest import EXPERIMENTS
 from tests.test_compiler import configs

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from factory.loader import load
-from factory.runner import LOCK, run_experiment
+from factory.spec.loader import load
+from factory.train.runner import LOCK, run_experiment
 from tests.conftest import ROOT
 
 SLOW_SECOND = """\

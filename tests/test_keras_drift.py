@@ -4,7 +4,7 @@ import inspect
 
 import pytest
 
-from factory.keras_setup import import_keras
+from factory.build.keras_setup import import_keras
 from schemas import INITIALIZERS, LAYERS, OPTIMIZERS, REGULARIZERS, names
 from schemas.base import KerasArgs
 from schemas.initializers import INITIALIZER_ALIASES

@@ -5,8 +5,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factory.errors import SpecError
-from factory.loader import validate
-from factory.yaml_reader import Document, read_bytes, read_text
+from factory.spec.loader import validate
+from factory.spec.yaml_reader import Document, read_bytes, read_text
 from schemas import LAYERS
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from factory.data import DEBIAN_FASHION_MNIST, load_data
-from factory.keras_setup import import_keras
-from factory.loader import load
-from factory.runner import run_experiment
+from factory.build.keras_setup import import_keras
+from factory.spec.loader import load
+from factory.train.runner import run_experiment
 from tests.conftest import ROOT, TINY
 
 keras = import_keras()

@@ -6,8 +6,8 @@ import jsonschema
 import pytest
 
 from factory.errors import SpecError
-from factory.loader import load
-from factory.yaml_reader import read_file
+from factory.spec.loader import load
+from factory.spec.yaml_reader import read_file
 from schemas import Experiment, json_schema
 from tests.conftest import EXPERIMENTS, TINY
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from factory import stats
-from factory.plots import metric_figure
-from factory.report import render
+from factory.results import stats
+from factory.results.plots import metric_figure
+from factory.results.report import render
 
 
 def run(model, seed, val_loss, status="completed"):
@@ -45,7 +45,7 @@ def test_plot_is_a_png_per_model_and_none_without_data():
 
 
 def test_legends_say_what_differs_where_a_model_has_no_label():
-    from factory.plots import legend_labels
+    from factory.results.plots import legend_labels
 
     models = {"A": {"label": "A", "layers": [{"Dense": {"units": 4, "activation": "relu"}}]},
               "B": {"label": "B", "layers": [{"Dense": {"units": 4}}, {"BatchNormalization": {}},

@@ -6,8 +6,8 @@ import subprocess
 import sys
 import time
 
-from factory.loader import load
-from factory.runner import run_experiment
+from factory.spec.loader import load
+from factory.train.runner import run_experiment
 from tests.conftest import ROOT, TINY
 from tests.test_faults import SLOW_SECOND, finished_runs, wait_for
 

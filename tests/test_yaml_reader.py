@@ -5,7 +5,7 @@ import time
 import pytest
 
 from factory.errors import SpecError
-from factory.yaml_reader import MAX_BYTES, read_bytes, read_file, read_text
+from factory.spec.yaml_reader import MAX_BYTES, read_bytes, read_file, read_text
 
 
 def error_of(text: str) -> str:

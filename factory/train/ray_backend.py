@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import Iterator
 
 from factory.errors import Issue, SpecError
-from factory.runner import EtaClock, Task, check_stop, failed_record, train_task
+from factory.train.runner import EtaClock, Task, check_stop, failed_record, train_task
 
 _state: dict = {}  # per Ray worker process: keras, imported once
 
 
 def _train_remote(task: Task, resolved: dict, arrays: tuple, epochs: int) -> tuple:
     from factory.data import Dataset
-    from factory.keras_setup import import_keras
+    from factory.build.keras_setup import import_keras
     from schemas import Experiment
 
     if "keras" not in _state:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from factory.errors import Issue, Loc, Position, SpecError, did_you_mean
-from factory.yaml_reader import Document, read_file
+from factory.spec.yaml_reader import Document, read_file
 
 PACKAGE_PREFIX = "pkg://"
 EDIT_OPERATIONS = ("replace", "remove", "set", "insert_before", "insert_after")

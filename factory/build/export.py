@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.errors import Issue, SpecError
-from factory.keras_setup import import_keras
+from factory.build.keras_setup import import_keras
 from schemas import INITIALIZERS, LAYERS, REGULARIZERS
 
 _LAYERS = {cls.keras_class: cls for cls in LAYERS}

@@ -193,7 +193,7 @@ def verdict(metric: str, comparison: dict, a: str, b: str) -> str:
 def pair_rows(runs: Sequence[dict], models: dict[str, dict], layers: dict[str, list] | None = None,
               metrics: Sequence[str] = ("val_loss", "val_accuracy")) -> list[dict]:
     """Paired comparisons of models: every pair for a few models, else each against the first."""
-    from factory.differences import describe
+    from factory.results.differences import describe
 
     names = list(models)
     if len(names) <= MAX_ALL_PAIRS:

@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterator
 
-from factory.runner import EtaClock, Task, check_stop, failed_record, train_task
+from factory.train.runner import EtaClock, Task, check_stop, failed_record, train_task
 
 _state: dict = {}  # per worker process: keras, experiment, data, clock
 
@@ -38,7 +38,7 @@ def _start_worker(resolved: dict, arrays: str, threads: int, clock: EtaClock) ->
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     from factory.data import load_arrays
-    from factory.keras_setup import import_keras
+    from factory.build.keras_setup import import_keras
     from schemas import Experiment
 
     keras = import_keras()

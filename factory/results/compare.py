@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from factory import stats
+from factory.results import stats
 from factory.atomic import write_text
 from factory.errors import Issue, SpecError
-from factory.plots import write_plots
-from factory.runner import RESULTS
+from factory.results.plots import write_plots
+from factory.train.runner import RESULTS
 
 
 def read_results(folder: Path) -> dict:

@@ -12,7 +12,7 @@ import os
 from typing import Sequence
 
 from factory.errors import Issue, SpecError
-from factory.keras_setup import import_keras
+from factory.build.keras_setup import import_keras
 from schemas import Compile, Model
 from schemas.layers import Input
 

@@ -15,9 +15,9 @@ from typing import Any, Iterable, Sequence
 
 from pydantic import ValidationError
 
-from factory.compose import compose
+from factory.spec.compose import compose
 from factory.errors import Issue, Loc, Position, SpecError, did_you_mean
-from factory.yaml_reader import Document, read_file, read_text
+from factory.spec.yaml_reader import Document, read_file, read_text
 from schemas import Experiment, names
 from schemas.introspect import keys_accepted
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from factory import __version__, stats
+from factory import __version__
+from factory.results import stats
 from factory.atomic import replacing, write_bytes, write_json, write_text
 from factory.errors import Issue, SpecError
-from factory.loader import Loaded
+from factory.spec.loader import Loaded
 
 RESULTS = "results.json"
 RESULTS_FORMAT = 1
@@ -294,9 +295,9 @@ def failed_record(task: Task, label: str, error: str) -> dict:
 
 def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple[dict, Any]:
     """Train one model at one seed; return its record (plain data) and the trained model (or None)."""
-    from factory.compiler import build_model, compile_model
+    from factory.build.compiler import build_model, compile_model
 
-    from factory import distribute
+    from factory.build import distribute
 
     started = time.perf_counter()
     keras.utils.set_random_seed(seed)  # as a hand-written script would, just before building
@@ -386,8 +387,8 @@ def write_artifacts(out: Path, results: Results) -> None:
     """comparison.md/.csv, the plots and report.html, from the plain data in `results`."""
     import yaml
 
-    from factory.plots import write_plots
-    from factory.report import write_report
+    from factory.results.plots import write_plots
+    from factory.results.report import write_report
 
     runs, info = results.runs, results.model_info()
     rows = stats.comparison_rows(runs, info)
@@ -409,15 +410,15 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                    address: str | None = None) -> int:
     """Train every (model, seed) of the experiment into `out`; return the exit code (0, 1 or 130).
 
-    With `workers` > 1, independent runs train in that many processes (see factory.workers); with
-    `backend="ray"`, as Ray tasks (see factory.ray_backend). Each run still calls
+    With `workers` > 1, independent runs train in that many processes (see factory.train.workers); with
+    `backend="ray"`, as Ray tasks (see factory.train.ray_backend). Each run still calls
     `set_random_seed(seed)` before building, so the results are the same.
     """
     wall_start = time.perf_counter()
     before_runner = process_seconds()  # interpreter start, imports, loading the spec
     experiment = loaded.experiment.resolved()
     resolved = experiment.model_dump(mode="json")
-    from factory import distribute
+    from factory.build import distribute
 
     try:
         distribute.check(experiment)
@@ -461,14 +462,14 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
             epochs = {n: m.training.epochs for n, m in experiment.models.items()}
             labels = {n: m.label for n, m in experiment.models.items()}
             if backend == "ray" and tasks:
-                from factory.ray_backend import RayPool
+                from factory.train.ray_backend import RayPool
 
                 _say(f"training {len(tasks)} runs as Ray tasks ({address or f'local Ray, {workers} CPUs'})")
                 with timings.phase("start Ray"):
                     pool = RayPool(address, workers, resolved, data)
                 stream = pool.run(tasks, labels, epochs)
             elif workers > 1:  # started first: the workers import TensorFlow while this process checks
-                from factory.workers import WorkerPool
+                from factory.train.workers import WorkerPool
 
                 with timings.phase("write data for the workers"):
                     save_arrays(data, arrays)
@@ -476,8 +477,8 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                 pool = WorkerPool(workers, resolved, str(arrays), epochs_total)
                 stream = pool.run(tasks, labels)
             with timings.phase("import TensorFlow"):
-                from factory import distribute
-                from factory.keras_setup import import_keras
+                from factory.build import distribute
+                from factory.build.keras_setup import import_keras
 
                 keras = import_keras()
                 distribute.prepare(experiment)  # multi-worker strategies must come before other TF work
@@ -563,7 +564,7 @@ def process_seconds() -> float | None:
 
 def _check_models(loaded: Loaded, experiment, data) -> None:
     """Check every model before training (no weights allocated), so a bad spec fails in seconds."""
-    from factory.compiler import check_model
+    from factory.build.compiler import check_model
 
     for name, spec in experiment.models.items():
         try:

@@ -34,7 +34,7 @@ def legend_labels(models: dict[str, dict]) -> dict[str, str]:
     `models` entries may carry `layers` (the written syntax); a label equal to the model's name
     counts as none.
     """
-    from factory.differences import describe
+    from factory.results.differences import describe
 
     names = list(models)
     first = models[names[0]].get("layers") if names else None

@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 from typing import Sequence
 
-from factory import stats
+from factory.results import stats
 from factory.atomic import write_text
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
@@ -42,7 +42,7 @@ def render(title: str, rows: Sequence[dict], runs: Sequence[dict], images: dict[
         parts += [f"<li class='failed'>{esc(r['model'])} seed {r['seed']}: {esc(r.get('error') or '')}</li>"
                   for r in failed]
         parts.append("</ul>")
-    from factory.plots import TITLES
+    from factory.results.plots import TITLES
 
     for name, png in images.items():
         data = base64.b64encode(png).decode("ascii")

@@ -1,0 +1,2 @@
+"""Training: one task trained into plain data, the backends that execute tasks, the output folder, the run.
+"""
