@@ -47,7 +47,19 @@ class Data(Spec):
              or "; use one of " + ", ".join(names.DATASETS) + ", or a .npz or .csv file"})
 
 
-class Compile(Spec):
+class Settings(Spec):
+    """A section a model's own section overrides key by key (compile, training).
+
+    A model's section is partial, so its cross-field rules (`problems`) are checked on each model's
+    merge with the experiment's section, never on either alone.
+    """
+
+    def problems(self) -> list[tuple[tuple[str, ...], str]]:
+        """Cross-field mistakes as (the fields involved, the one to point at first; message)."""
+        return []
+
+
+class Compile(Settings):
     """Arguments of `model.compile`. A model's own `compile:` overrides these one key at a time."""
 
     optimizer: OptimizerSpec = Field("rmsprop", description="optimizer name or {Class: {arguments}}")
@@ -58,7 +70,7 @@ class Compile(Spec):
                           "a fast value if not given")
 
 
-class Training(Spec):
+class Training(Settings):
     """Arguments of `model.fit`, and the seeds to repeat it over. A model's own `training:` overrides these."""
 
     epochs: PositiveInt = Field(1, description="passes over the training data")
@@ -76,11 +88,10 @@ class Training(Spec):
     devices: Optional[list[str]] = Field(None, min_length=1, description="devices for mirrored, "
                                                                          "e.g. ['/gpu:0', '/gpu:1']")
 
-    @model_validator(mode="after")
-    def _devices_need_mirrored(self) -> "Training":
+    def problems(self) -> list[tuple[tuple[str, ...], str]]:
         if self.devices is not None and self.distribute != "mirrored":
-            fail_at([(("devices",), "devices are for `distribute: mirrored`")])
-        return self
+            return [(("devices", "distribute"), "devices are for `distribute: mirrored`")]
+        return []
 
     @field_validator("seeds")
     @classmethod
@@ -153,6 +164,26 @@ class Experiment(Spec):
                                                  "set compile.loss")])
         return self
 
+    @model_validator(mode="after")
+    def _merged_settings_agree(self) -> Experiment:
+        """Each model's compile and training, merged onto the experiment's, obey their cross-field rules.
+
+        A mistake is reported at the model's override when the override gives one of the fields
+        involved, else at the experiment's section (once, however many models inherit it).
+        """
+        problems = []
+        for name, model in self.models.items():
+            for section in MERGED:
+                override = getattr(model, section)
+                for fields, message in _merge(getattr(self, section), override).problems():
+                    given = [f for f in fields if override is not None and f in override.model_fields_set]
+                    loc = ("models", name, section, given[0]) if given else (section, fields[0])
+                    if (loc, message) not in problems:
+                        problems.append((loc, message))
+        if problems:
+            fail_at(problems)
+        return self
+
     def resolved(self) -> Experiment:
         """The same experiment with every model's compile and training settings spelled out."""
         models = {}
@@ -163,6 +194,25 @@ class Experiment(Spec):
                 "training": _merge(self.training, model.training),
             })
         return self.model_copy(update={"models": models})
+
+
+class Block(Spec):
+    """A block of a library checked on its own: its layers with the parameters' defaults."""
+
+    layers: list[LayerSpec] = Field(description="layers, first to last")
+
+
+class Library(Spec):
+    """A file of models and blocks for experiments to include (`include: {lib: FILE}`); no name or data."""
+
+    model_config = {"title": "factory library"}
+
+    description: Optional[str] = Field(None, description="free text")
+    models: dict[Identifier, Model] = Field(default_factory=dict, description="the models, by name")
+    blocks: dict[Identifier, Block] = Field(default_factory=dict, description="the blocks, by name")
+
+
+MERGED = ("compile", "training")
 
 
 def _merge(base: Any, override: Any) -> Any:

@@ -165,7 +165,7 @@ def test_sweep_variants_are_named_and_labelled_by_what_differs():
     assert [m["layers"][4]["Dropout"]["rate"] for m in dropout.values()] == [0.0, 0.25, 0.5]
 
 
-def test_a_grid_sweep_and_overrides_after_composition(write):
+def test_a_grid_sweep_and_an_override_of_the_swept_model(write):
     path = write(HEAD + textwrap.dedent("""\
         models:
           m:
@@ -175,10 +175,16 @@ def test_a_grid_sweep_and_overrides_after_composition(write):
               layers.1.Dense.units: [4, 8]
               layers.1.Dense.activation: [relu, tanh]
         """))
-    models = models_of(path, "models.m-4-tanh.training.epochs=7")
-    assert list(models) == ["m-4-relu", "m-4-tanh", "m-8-relu", "m-8-tanh"]
+    models = models_of(path, "models.m.training.epochs=7")
+    assert list(models) == ["m-4-relu", "m-4-tanh", "m-8-relu", "m-8-tanh"]  # no phantom model `m`
     assert models["m-8-tanh"]["label"] == "m (units=8, activation=tanh)"
-    assert models["m-4-tanh"]["training"]["epochs"] == 7 and models["m-4-relu"]["training"]["epochs"] == 1
+    assert {m["training"]["epochs"] for m in models.values()} == {7}
+    with pytest.raises(SpecError) as e:
+        load(path, ["models.m-4-tanh.training.epochs=7"])
+    assert [str(i) for i in e.value.issues] == [
+        "<--set models.m-4-tanh.training.epochs=7>:1:1: models.m-4-tanh.training.epochs: 'm-4-tanh' is a "
+        "variant of the sweep of model 'm', made after overrides apply: set models.m.<field> to change "
+        "every variant, or change models.m.sweep"]
 
 
 def test_an_error_in_an_included_file_names_that_file_and_the_chain(write):

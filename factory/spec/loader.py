@@ -1,27 +1,29 @@
-"""Load an experiment: read the YAML safely, compose it, apply `--set` overrides, validate, locate errors.
+"""Load an experiment: read the YAML safely, apply `--set` to the file as written, compose, validate.
 
 This is the Python API for specs: `load(path)` returns a `Loaded` experiment or raises `SpecError`
-with every mistake of the file at once, each with its file, line and column.
+with every mistake of the file at once (composition mistakes and the validation mistakes of the
+models they do not break), each with its file, line and column. `load_spec` also accepts a library
+file (models and blocks, no name or data) and checks it as one.
 """
 
 from __future__ import annotations
 
-import copy
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from factory.spec.compose import compose
 from factory.errors import Issue, Loc, Position, SpecError, did_you_mean
-from factory.spec.yaml_reader import Document, read_file, read_text
+from factory.spec.compose import Composed, compose, compose_library, is_library
+from factory.spec.document import Document
+from factory.spec.overrides import apply_overrides
+from factory.spec.yaml_reader import read_file
 from schemas import Experiment, names
+from schemas.experiment import Library
 from schemas.introspect import keys_accepted
 
-_OVERRIDE = re.compile(r"^\s*([A-Za-z0-9_.+-]+?)\s*=(.*)$", re.S)
 _YAML_WORDS = {"true", "false", "True", "False", "TRUE", "FALSE"}
 
 
@@ -45,20 +47,66 @@ class Loaded:
         return (self.path.parent / dataset).resolve()
 
 
+@dataclass(frozen=True)
+class LoadedLibrary:
+    """A validated library file: models and blocks for experiments to include."""
+
+    library: Library
+    document: Document
+    path: Path
+
+
 def load(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Loaded:
-    """Read, compose, override and validate an experiment file. Raises `SpecError` listing every mistake."""
-    document = compose(read_file(path))
+    """Read, override, compose and validate an experiment file. Raises `SpecError` listing every mistake."""
+    loaded = load_spec(path, overrides)
+    if isinstance(loaded, LoadedLibrary):
+        raise SpecError([Issue("this is a library file (models and blocks, no name or data): include it "
+                               "from an experiment (`include: {lib: FILE}`) to train its models",
+                               source=str(path))])
+    return loaded
+
+
+def load_spec(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Loaded | LoadedLibrary:
+    """`load`, or for a library file (no name or data; models and/or blocks) the library, checked as one."""
+    document = read_file(path)
     if overrides:
         document = apply_overrides(document, overrides)
-    experiment = validate(document)
-    loaded = Loaded(experiment, document, Path(path))
+    if is_library(document.data):
+        composed = compose_library(document)
+        return LoadedLibrary(_validated(composed, Library), composed.document, Path(path))
+    composed = compose(document)
+    experiment = _validated(composed, Experiment)
+    loaded = Loaded(experiment, composed.document, Path(path))
     data_path = loaded.data_path()
     if data_path is not None and not data_path.is_file():
         raise loaded.locate(SpecError([Issue(f"no such data file: {data_path}", loc=("data", "dataset"))]))
     return loaded
 
 
-def validate(document: Document) -> Experiment:
+def _validated(composed: Composed, schema: type[BaseModel]) -> Any:
+    """Validate the composed document; raise the composition mistakes with every validation mistake
+    outside the models they broke, in file order."""
+    issues = list(composed.issues)
+    result = None
+    try:
+        result = validate(composed.document, schema)
+    except SpecError as e:
+        issues += [i for i in e.issues if not _in_broken(i.loc, composed)]
+    if issues:
+        main = composed.document.source
+        raise SpecError(sorted(issues, key=lambda i: (
+            (0, i.position.line, i.position.column) if i.position and i.position.source == main else (1, 0, 0))))
+    return result
+
+
+def _in_broken(loc: Loc, composed: Composed) -> bool:
+    """Whether a validation mistake is about a model left out because its composition failed."""
+    if loc[:1] != ("models",) or not composed.broken:
+        return False
+    return len(loc) == 1 or loc[1] in composed.broken
+
+
+def validate(document: Document, schema: type[BaseModel] = Experiment) -> Any:
     """Validate a document against the spec schema; every error becomes a located issue."""
     if not isinstance(document.data, dict):
         kind = type(document.data).__name__ if document.data is not None else "nothing"
@@ -68,18 +116,18 @@ def validate(document: Document) -> Experiment:
                                f"not {kind}", position=document.positions.get(()),
                                source=document.source)])
     try:
-        return Experiment.model_validate(document.data)
+        return schema.model_validate(document.data)
     except ValidationError as exc:
-        raise SpecError(_issues(exc, document)) from None
+        raise SpecError(_issues(exc, document, schema)) from None
 
 
-def _issues(exc: ValidationError, document: Document) -> list[Issue]:
+def _issues(exc: ValidationError, document: Document, schema: type[BaseModel]) -> list[Issue]:
     grouped: dict[tuple, list[str]] = {}
     positions: dict[tuple, Position | None] = {}
     for err in exc.errors(include_url=False):
         raw = tuple(err["loc"])
         loc = _user_loc(document.data, raw)
-        message = _message(err, raw, loc, document)
+        message = _message(err, raw, loc, document, schema)
         is_key = err["type"] == "extra_forbidden"
         locate = document.key_locator() if is_key else document.locator()
         key = (loc, is_key)
@@ -125,11 +173,11 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def _message(err: dict, raw: tuple, loc: Loc, document: Document) -> str:
+def _message(err: dict, raw: tuple, loc: Loc, document: Document, schema: type[BaseModel]) -> str:
     kind, msg, value = err["type"], err["msg"], err.get("input")
     if kind == "extra_forbidden":
         name = raw[-1]
-        return f"unknown key '{name}'" + did_you_mean(name, keys_accepted(Experiment, raw[:-1]))
+        return f"unknown key '{name}'" + did_you_mean(name, keys_accepted(schema, raw[:-1]))
     if kind == "missing":
         return f"missing required key '{raw[-1]}'"
     if kind.startswith("value_error") or kind.startswith("assertion_error"):
@@ -145,76 +193,3 @@ def _message(err: dict, raw: tuple, loc: Loc, document: Document) -> str:
     elif isinstance(value, str) and kind in {"int_type", "float_type"}:
         message += " (write the number without quotes)"
     return message
-
-
-# --set overrides -----------------------------------------------------------------------------------
-
-
-def apply_overrides(document: Document, overrides: Iterable[str]) -> Document:
-    """Apply `key.path=value` overrides (the value read as YAML) to a copy of the document.
-
-    Positions under an overridden key point into the `--set` argument, so a bad value there gets
-    the same located error as a bad value in the file.
-    """
-    data = copy.deepcopy(document.data) if isinstance(document.data, dict) else {}
-    positions, key_positions, texts = dict(document.positions), dict(document.key_positions), dict(document.texts)
-    issues: list[Issue] = []
-    for text in overrides:
-        source = f"<--set {text}>"
-        match = _OVERRIDE.match(text)
-        if not match:
-            issues.append(Issue("expected key.path=value, e.g. training.epochs=1", source=source))
-            continue
-        path_text, value_text = match.group(1), match.group(2)
-        offset = text.index("=") + 1
-        try:
-            value_doc = read_text(value_text if value_text.strip() else "null", source)
-        except SpecError as e:
-            issues.extend(_shift(i, offset) for i in e.issues)
-            continue
-        path = tuple(int(p) if p.isdigit() else p for p in path_text.split("."))
-        error = _set(data, path, value_doc.data)
-        if error:
-            issues.append(Issue(error, loc=path, position=Position(source, 1, 1)))
-            continue
-        for table in (positions, key_positions, texts):
-            for loc in [loc for loc in table if loc[:len(path)] == path]:
-                del table[loc]
-        key_positions[path] = Position(source, 1, 1)
-        for loc, pos in value_doc.positions.items():
-            positions[path + loc] = Position(source, 1, pos.column + offset) if pos.line == 1 else pos
-        for loc, value in value_doc.texts.items():
-            texts[path + loc] = value
-    if issues:
-        raise SpecError(issues)
-    return Document(data, document.source, positions, key_positions, texts)
-
-
-def _set(data: dict, path: tuple, value: Any) -> str | None:
-    current: Any = data
-    for i, seg in enumerate(path[:-1]):
-        if isinstance(current, dict):
-            if not isinstance(current.get(seg), (dict, list)):
-                if seg in current and current[seg] is not None:
-                    return f"cannot set below '{seg}': it is {_describe(current[seg])}, not a mapping"
-                current[seg] = {}
-            current = current[seg]
-        elif isinstance(current, list):
-            if not isinstance(seg, int) or not 0 <= seg < len(current):
-                return f"'{seg}' is not an index of this list of {len(current)} item(s)"
-            current = current[seg]
-        else:  # pragma: no cover - guarded above
-            return "cannot set below a scalar"
-    last = path[-1]
-    if isinstance(current, list):
-        if not isinstance(last, int) or not 0 <= last < len(current):
-            return f"'{last}' is not an index of this list of {len(current)} item(s)"
-    current[last] = value
-    return None
-
-
-def _shift(issue: Issue, offset: int) -> Issue:
-    pos = issue.position
-    if pos is None or pos.line != 1:
-        return issue
-    return Issue(issue.message, issue.loc, Position(pos.source, 1, pos.column + offset), issue.source)

@@ -18,7 +18,8 @@ import yaml
 from yaml import events
 from yaml.nodes import ScalarNode
 
-from factory.errors import Issue, Loc, Locator, Position, SpecError
+from factory.errors import Issue, Loc, Position, SpecError
+from factory.spec.document import Document
 
 MAX_BYTES = 2 * 1024 * 1024  # specs are a few kilobytes; a bigger file is refused unread
 MAX_DEPTH = 64  # a spec nests about six levels deep
@@ -37,23 +38,6 @@ _CONTAINER_TAGS = {None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 # YAML 1.1 wants a dot in a float (`1.0e-3`); users write `1e-3` and mean a number.
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(\d[\d_]*(\.\d*)?|\.\d+)[eE][-+]?\d+$")
 _MERGE = object()
-
-
-@dataclass
-class Document:
-    """A parsed YAML file: its data and where each value (and each mapping key) stands."""
-
-    data: Any
-    source: str
-    positions: dict[Loc, Position] = field(default_factory=dict)
-    key_positions: dict[Loc, Position] = field(default_factory=dict)
-    texts: dict[Loc, str] = field(default_factory=dict)  # source text of each plain scalar
-
-    def locator(self) -> Locator:
-        return Locator(self.positions)
-
-    def key_locator(self) -> Locator:
-        return Locator({**self.positions, **self.key_positions})
 
 
 def read_file(path: str | os.PathLike) -> Document:

@@ -1,0 +1,175 @@
+"""Blocks: named lists of layers with parameters, used in a layer list as `$name` or `{$name: {params}}`.
+
+    blocks:
+      dense_bn:
+        params: {units: 64, activation: {Activation: relu}}   # name: default (a list: all required)
+        layers: [Dense: ${units}, BatchNormalization: {}, ${activation}]
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from factory.errors import Loc, did_you_mean
+from factory.spec.document import Document, unshared
+from factory.spec.files import Files
+
+PARAM = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+BLOCK_KEYS = ("params", "layers", "description")
+REQUIRED = object()  # a parameter declared without a default
+UNSET = object()  # a required parameter's value when a block is checked on its own
+
+
+class _Unset(Exception):
+    """A layer of a block checked on its own uses a required parameter: it cannot be checked yet."""
+
+
+def layers(files: Files, doc: Document, loc: Loc, via: tuple, params: dict | None = None,
+           stack: tuple = ()) -> Document:
+    """The layer list at `loc` of `doc` with every `$block` reference expanded."""
+    raw = doc.get(loc)
+    if not isinstance(raw, list):
+        return doc.at(loc, via)
+    items: list[Document] = []
+    for i, layer in enumerate(raw):
+        ref, args = reference(layer)
+        if ref is None:
+            item = doc.at(loc + (i,), via)
+            if params is not None:
+                try:
+                    item = _substitute(files, item, params)
+                except _Unset:
+                    continue
+            items.append(item)
+            continue
+        block_doc, name = files.find(doc, "blocks", ref, loc + (i,))
+        key = (block_doc.source, name)
+        if key in stack:
+            cycle = " -> ".join(n for _, n in stack[stack.index(key):] + (key,))
+            files.fail(f"blocks use each other in a cycle: {cycle}", doc, loc + (i,), fatal=True)
+        values = _values(files, doc, loc + (i,), block_doc, name, args)
+        if values is None:
+            continue
+        reference_position = doc.positions.get(loc + (i,))
+        chain = via + ((reference_position,) if reference_position else ())
+        expanded = layers(files, block_doc, ("blocks", name, "layers"), chain, values, stack + (key,))
+        if isinstance(expanded.data, list):
+            items += [expanded.at((j,)) for j in range(len(expanded.data))]
+    return Document.list_of(items, doc.source)
+
+
+def on_its_own(files: Files, doc: Document, name: str) -> Document | None:
+    """Block `name`'s layers with its defaults, for checking a library; layers needing a required parameter left out."""
+    if not _well_formed(files, doc, name):
+        return None
+    declared = _declared(doc.get(("blocks", name)))
+    if declared is None:
+        files.fail("`params` is a mapping of parameter names to defaults, or a list of names",
+                   doc, ("blocks", name, "params"))
+        return None
+    values = {p: (UNSET, doc, ()) if d is REQUIRED else (d, doc, ("blocks", name, "params", p))
+              for p, d in declared.items()}
+    return layers(files, doc, ("blocks", name, "layers"), (), values, ((doc.source, name),))
+
+
+def reference(layer: Any) -> tuple[str | None, Any]:
+    """(`name`, its arguments) when `layer` uses a block (`$name` or `{$name: {...}}`), else (None, None)."""
+    if isinstance(layer, str) and layer.startswith("$") and not PARAM.fullmatch(layer):
+        return layer[1:], None
+    if isinstance(layer, dict) and len(layer) == 1:
+        (key, value), = layer.items()
+        if isinstance(key, str) and key.startswith("$") and not PARAM.fullmatch(key):
+            return key[1:], value
+    return None, None
+
+
+def _well_formed(files: Files, block_doc: Document, name: str) -> bool:
+    block = block_doc.get(("blocks", name))
+    bloc = ("blocks", name)
+    if not isinstance(block, dict) or not isinstance(block.get("layers"), list):
+        files.fail(f"block '{name}' needs `layers:`, a list of layers", block_doc, bloc)
+        return False
+    for unknown in (k for k in block if k not in BLOCK_KEYS):
+        files.fail(f"unknown key '{unknown}' in block '{name}'{did_you_mean(str(unknown), list(BLOCK_KEYS))}",
+                   block_doc, bloc + (unknown,), key=True)
+    return True
+
+
+def _declared(block: dict) -> dict | None:
+    declared = block.get("params") or {}
+    if isinstance(declared, list):
+        declared = {p: REQUIRED for p in declared}
+    return declared if isinstance(declared, dict) else None
+
+
+def _values(files: Files, doc: Document, loc: Loc, block_doc: Document, name: str, args: Any) -> dict | None:
+    """Each parameter's (value, document, location) for one use of block `name`; None if it cannot be used."""
+    if not _well_formed(files, block_doc, name):
+        return None
+    bloc = ("blocks", name)
+    declared = _declared(block_doc.get(bloc))
+    if declared is None:
+        files.fail("`params` is a mapping of parameter names to defaults, or a list of names",
+                   block_doc, bloc + ("params",))
+        return None
+    given = {} if args is None else args
+    if not isinstance(given, dict):
+        files.fail(f"block '{name}' takes a mapping of its parameters ({', '.join(declared) or 'none'})",
+                   doc, loc)
+        return None
+    values = {}
+    key = _reference_key(doc.get(loc))
+    for p, default in declared.items():
+        if p in given:
+            values[p] = (given[p], doc, loc + (key, p))
+        elif default is REQUIRED:
+            files.fail(f"block '{name}' needs parameter '{p}'", doc, loc)
+        else:
+            values[p] = (default, block_doc, bloc + ("params", p))
+    for p in given:
+        if p not in declared:
+            files.fail(f"block '{name}' has no parameter '{p}'{did_you_mean(p, list(declared))}", doc,
+                       loc + (key, p), key=True)
+    return values
+
+
+def _reference_key(layer: Any) -> str:
+    return next(iter(layer)) if isinstance(layer, dict) else layer
+
+
+def _substitute(files: Files, item: Document, values: dict) -> Document:
+    """Replace `${param}` in a block's layer: a whole value by the parameter's value (any type)."""
+
+    def walk(value: Any, loc: Loc) -> None:
+        if isinstance(value, dict):
+            for k, v in list(value.items()):
+                walk(v, loc + (k,))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, loc + (i,))
+        elif isinstance(value, str) and PARAM.search(value):
+            whole = PARAM.fullmatch(value)
+            names = [m.group(1) for m in PARAM.finditer(value)]
+            missing = [n for n in names if n not in values]
+            if missing:
+                files.fail(f"unknown parameter '${{{missing[0]}}}'{did_you_mean(missing[0], list(values))}",
+                           item, loc)
+                return
+            if any(values[n][0] is UNSET for n in names):
+                raise _Unset
+            if whole:
+                given, src_doc, src_loc = values[whole.group(1)]
+                replacement = src_doc.at(src_loc) if src_doc.has(src_loc) else Document(unshared(given))
+                if loc:
+                    item.put(loc, replacement)
+                else:
+                    item.data, item.positions = replacement.data, {**item.positions, **replacement.positions}
+            else:
+                text = PARAM.sub(lambda m: str(values[m.group(1)][0]), value)
+                where = item.where(loc)
+                item.put(loc, Document(text, positions={(): where} if where else {}))
+
+    walk(item.data, ())
+    return item
+

@@ -1,0 +1,150 @@
+"""`--set key.path=value` overrides, applied to a spec file as written, before composition.
+
+An override changes exactly what editing the file at that place would: `models.A...` reaches the
+models that extend A, `include.lib=...`, `models.D={extends: A}` and `models.m.sweep=...` work, and
+a value the YAML file shares through an alias changes at the one place named. The value is read as
+YAML; its positions point into the `--set` argument, so a bad value gets the same located error as
+a bad value in the file.
+
+Path syntax: keys and list indices separated by dots; a key holding dots (a model named `mlp-0.5`)
+is quoted: `models."mlp-0.5".training.epochs=1`. A quoted number is a key, not an index.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from factory.errors import Issue, Loc, Position, SpecError, did_you_mean, format_loc
+from factory.spec.document import Document, parse_path
+from factory.spec.shorthand import is_keras_name, main_argument, spelled_out
+from factory.spec.yaml_reader import read_text
+
+_SEGMENT = r'(?:"[^"]*"|\'[^\']*\'|[^.="\'\s]+)'
+_OVERRIDE = re.compile(rf"^\s*({_SEGMENT}(?:\.{_SEGMENT})*)\s*=(.*)$", re.S)
+
+
+def apply_overrides(document: Document, overrides: Iterable[str]) -> Document:
+    """Apply `key.path=value` overrides to a copy of the file as written; raise SpecError for every bad one."""
+    out = document.copy()  # shares nothing, so an alias's other uses keep their value
+    if not isinstance(out.data, dict):
+        out.data = {}
+    issues: list[Issue] = []
+    for text in overrides:
+        source = f"<--set {text}>"
+        match = _OVERRIDE.match(text)
+        if not match:
+            issues.append(Issue("expected key.path=value, e.g. training.epochs=1 "
+                                '(quote a key that holds dots: models."mlp-0.5".training.epochs=1)',
+                                source=source))
+            continue
+        path, value_text = parse_path(match.group(1)), match.group(2)
+        offset = match.start(2)
+        try:
+            value = read_text(value_text if value_text.strip() else "null", source)
+        except SpecError as e:
+            issues.extend(_shift(i, offset) for i in e.issues)
+            continue
+        here = Position(source, 1, 1)
+        error = _set(out, path, _shifted(value, offset), here)
+        if error:
+            issues.append(Issue(error, loc=path, position=here))
+    if issues:
+        raise SpecError(issues)
+    return out
+
+
+def _set(doc: Document, path: Loc, value: Document, here: Position) -> str | None:
+    """Put `value` at `path`, creating missing mappings on the way; the reason when it cannot."""
+    current = doc.data
+    for i, seg in enumerate(path[:-1]):
+        loc, following = path[:i + 1], path[i + 1]
+        if isinstance(current, list):
+            if not isinstance(seg, int) or not 0 <= seg < len(current):
+                return _not_an_index(seg, path[:i], len(current))
+        elif seg not in current or current[seg] is None:
+            if path[:i] == ("models",):
+                return _no_model(doc, seg)
+            current[seg] = {}
+            doc.positions[loc] = doc.key_positions[loc] = here
+        child = current[seg]
+        if isinstance(child, str) and child == following and is_keras_name(child):
+            child = current[seg] = {child: {}}  # a bare `Flatten` in a list: {Flatten: {}}
+        elif isinstance(current, dict) and len(current) == 1 and not isinstance(child, (dict, list)):
+            arguments = spelled_out(seg, child)  # `Dense: 64` -> `Dense: {units: 64}`
+            if arguments is not None:
+                _spell_out(doc, loc, arguments)
+                child = current[seg]
+        if not isinstance(child, (dict, list)):
+            return _not_a_mapping(loc, seg, child, following)
+        current = child
+    last = path[-1]
+    if isinstance(current, list) and (not isinstance(last, int) or not 0 <= last < len(current)):
+        return _not_an_index(last, path[:-1], len(current))
+    doc.put(path, value)
+    doc.key_positions[path] = here
+    return None
+
+
+def _spell_out(doc: Document, loc: Loc, arguments: dict) -> None:
+    """Replace the short form at `loc` by its arguments mapping, keeping the value's position."""
+    position, text = doc.positions.get(loc), doc.texts.pop(loc, None)
+    parent = doc.get(loc[:-1])
+    parent[loc[-1]] = arguments
+    for name in arguments:
+        if position:
+            doc.positions[loc + (name,)] = doc.key_positions[loc + (name,)] = position
+        if text is not None:
+            doc.texts[loc + (name,)] = text
+
+
+def _variant_of(doc: Document, name: Any) -> str | None:
+    """The swept model whose variant `name` looks like, if any (variants are named `model-value`)."""
+    models = doc.get(("models",))
+    if not isinstance(name, str) or not isinstance(models, dict):
+        return None
+    for model, spec in models.items():
+        if isinstance(spec, dict) and "sweep" in spec and name.startswith(f"{model}-"):
+            return model
+    return None
+
+
+def _no_model(doc: Document, name: Any) -> str:
+    swept = _variant_of(doc, name)
+    if swept:
+        return (f"'{name}' is a variant of the sweep of model '{swept}', made after overrides apply: "
+                f"set models.{swept}.<field> to change every variant, or change models.{swept}.sweep")
+    models = doc.get(("models",))
+    known = list(models) if isinstance(models, dict) else []
+    return (f"no model '{name}'{did_you_mean(str(name), known)} (to add a model, set it whole: "
+            f"models.{name}={{layers: [...]}} or models.{name}={{extends: ...}})")
+
+
+def _not_an_index(seg: Any, where: Loc, n: int) -> str:
+    return f"'{seg}' is not an index of {format_loc(where) or 'the file'}, a list of {n} item(s)"
+
+
+def _not_a_mapping(loc: Loc, seg: Any, value: Any, following: Any) -> str:
+    shown = "nothing" if value is None else repr(value)
+    message = f"cannot set below '{seg}': it is {shown}, not a mapping"
+    if isinstance(loc[-1], str) and main_argument(loc[-1]) is None and is_keras_name(loc[-1]):
+        return message + f"; {loc[-1]} takes no scalar, so write its arguments: {format_loc(loc)}={{{following}: ...}}"
+    return message + f"; set {format_loc(loc)}=... itself"
+
+
+def _shifted(value: Document, offset: int) -> Document:
+    """Positions on the value's first line moved to its column in the whole `--set` argument."""
+    value.positions = {loc: _moved(p, offset) for loc, p in value.positions.items()}
+    value.key_positions = {loc: _moved(p, offset) for loc, p in value.key_positions.items()}
+    return value
+
+
+def _moved(pos: Position, offset: int) -> Position:
+    return Position(pos.source, 1, pos.column + offset) if pos.line == 1 else pos
+
+
+def _shift(issue: Issue, offset: int) -> Issue:
+    pos = issue.position
+    if pos is None or pos.line != 1:
+        return issue
+    return Issue(issue.message, issue.loc, Position(pos.source, 1, pos.column + offset), issue.source)
