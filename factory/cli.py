@@ -17,18 +17,23 @@ from typing import Sequence
 
 from factory import __version__
 from factory.errors import SpecError
-from factory.spec.loader import load
+from factory.spec.loader import LoadedLibrary, load, load_spec
 
 
 def _validate(args) -> int:
     failed = 0
     for path in args.files:
         try:
-            loaded = load(path, args.set)
+            loaded = load_spec(path, args.set)
         except SpecError as e:
             failed += 1
             for issue in e.issues:
                 print(issue, file=sys.stderr)
+            continue
+        if isinstance(loaded, LoadedLibrary):
+            lib = loaded.library
+            print(f"{path}: ok: library, {len(lib.models)} model(s) ({', '.join(lib.models) or 'none'}), "
+                  f"{len(lib.blocks)} block(s) ({', '.join(lib.blocks) or 'none'})")
             continue
         exp = loaded.experiment.resolved()
         epochs = sorted({m.training.epochs for m in exp.models.values()})
@@ -121,8 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a field, the value read as YAML (training.epochs=1); repeatable")
 
-    p = sub.add_parser("validate", help="check experiment files without building anything (fast)")
-    p.add_argument("files", nargs="+", metavar="FILE", help="experiment YAML files")
+    p = sub.add_parser("validate", help="check experiment (or library) files without building anything (fast)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="experiment YAML files, or library files (models and blocks, no name or data)")
     overrides(p)
     p.set_defaults(func=_validate)
 

@@ -197,9 +197,9 @@ class Experiment(Spec):
 
 
 class Block(Spec):
-    """A block of a library checked on its own: its layers with the parameters' defaults."""
+    """A block of a library checked on its own: its layers, by index, with the parameters' defaults."""
 
-    layers: list[LayerSpec] = Field(description="layers, first to last")
+    layers: dict[int, LayerSpec] = Field(description="layers by their index in the block")
 
 
 class Library(Spec):

@@ -60,17 +60,32 @@ def layers(files: Files, doc: Document, loc: Loc, via: tuple, params: dict | Non
 
 
 def on_its_own(files: Files, doc: Document, name: str) -> Document | None:
-    """Block `name`'s layers with its defaults, for checking a library; layers needing a required parameter left out."""
+    """Block `name`'s own layers by their index, its defaults filled in, for checking a library.
+
+    Layers that need a required parameter, and uses of other blocks (checked as those blocks), are
+    left out; keeping each layer's own index keeps every mistake's location as written.
+    """
     if not _well_formed(files, doc, name):
         return None
-    declared = _declared(doc.get(("blocks", name)))
+    bloc = ("blocks", name)
+    declared = _declared(doc.get(bloc))
     if declared is None:
-        files.fail("`params` is a mapping of parameter names to defaults, or a list of names",
-                   doc, ("blocks", name, "params"))
+        files.fail("`params` is a mapping of parameter names to defaults, or a list of names", doc,
+                   bloc + ("params",))
         return None
-    values = {p: (UNSET, doc, ()) if d is REQUIRED else (d, doc, ("blocks", name, "params", p))
-              for p, d in declared.items()}
-    return layers(files, doc, ("blocks", name, "layers"), (), values, ((doc.source, name),))
+    values = {p: (UNSET, doc, ()) if d is REQUIRED else (d, doc, bloc + ("params", p)) for p, d in declared.items()}
+    out = Document({}, doc.source, {(): doc.positions[bloc + ("layers",)]} if bloc + ("layers",) in doc.positions else {})
+    for i, layer in enumerate(doc.get(bloc + ("layers",))):
+        ref, args = reference(layer)
+        if ref is not None:
+            block_doc, used = files.find(doc, "blocks", ref, bloc + ("layers", i))
+            _values(files, doc, bloc + ("layers", i), block_doc, used, args)
+            continue
+        try:
+            out.put((i,), _substitute(files, doc.at(bloc + ("layers", i)), values))
+        except _Unset:
+            continue
+    return out
 
 
 def reference(layer: Any) -> tuple[str | None, Any]:

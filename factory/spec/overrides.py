@@ -46,7 +46,7 @@ def apply_overrides(document: Document, overrides: Iterable[str]) -> Document:
             issues.extend(_shift(i, offset) for i in e.issues)
             continue
         here = Position(source, 1, 1)
-        error = _set(out, path, _shifted(value, offset), here)
+        error = _set(out, path, _shifted(value, offset), here, match.group(1))
         if error:
             issues.append(Issue(error, loc=path, position=here))
     if issues:
@@ -54,7 +54,7 @@ def apply_overrides(document: Document, overrides: Iterable[str]) -> Document:
     return out
 
 
-def _set(doc: Document, path: Loc, value: Document, here: Position) -> str | None:
+def _set(doc: Document, path: Loc, value: Document, here: Position, written: str) -> str | None:
     """Put `value` at `path`, creating missing mappings on the way; the reason when it cannot."""
     current = doc.data
     for i, seg in enumerate(path[:-1]):
@@ -64,7 +64,7 @@ def _set(doc: Document, path: Loc, value: Document, here: Position) -> str | Non
                 return _not_an_index(seg, path[:i], len(current))
         elif seg not in current or current[seg] is None:
             if path[:i] == ("models",):
-                return _no_model(doc, seg)
+                return _no_model(doc, seg, written)
             current[seg] = {}
             doc.positions[loc] = doc.key_positions[loc] = here
         child = current[seg]
@@ -109,13 +109,18 @@ def _variant_of(doc: Document, name: Any) -> str | None:
     return None
 
 
-def _no_model(doc: Document, name: Any) -> str:
+def _no_model(doc: Document, name: Any, written: str) -> str:
     swept = _variant_of(doc, name)
     if swept:
         return (f"'{name}' is a variant of the sweep of model '{swept}', made after overrides apply: "
                 f"set models.{swept}.<field> to change every variant, or change models.{swept}.sweep")
     models = doc.get(("models",))
     known = list(models) if isinstance(models, dict) else []
+    dotted = [m for m in known if isinstance(m, str) and "." in m and written.startswith(f"models.{m}.")]
+    if dotted:
+        rest = written[len(f"models.{dotted[0]}."):]
+        return (f"no model '{name}'{did_you_mean(str(name), known)} (a key that holds dots is quoted: "
+                f'models."{dotted[0]}".{rest}=...)')
     return (f"no model '{name}'{did_you_mean(str(name), known)} (to add a model, set it whole: "
             f"models.{name}={{layers: [...]}} or models.{name}={{extends: ...}})")
 
