@@ -146,7 +146,7 @@ def _values(files: Files, doc: Document, loc: Loc, block_doc: Document, name: st
         if p not in declared:
             files.fail(f"block '{name}' has no parameter '{p}'{did_you_mean(p, list(declared))}", doc,
                        loc + (key, p), key=True)
-    return values
+    return values if len(values) == len(declared) else None  # a missing one: its layers would only repeat it
 
 
 def _reference_key(layer: Any) -> str:
