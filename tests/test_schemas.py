@@ -198,3 +198,34 @@ def test_json_schema_describes_the_written_syntax():
         assert list(validator.iter_errors({**base, "models": {"A": {"layers": [bad]}}})), bad
     assert "description" in schema["$defs"]["Dense"]["properties"]["units"]
     json.dumps(schema)
+
+
+MIRRORED = """\
+name: t
+data: {dataset: digits}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+training: {distribute: mirrored, devices: ['/cpu:0']}
+models:
+  A: {layers: [Flatten, Dense: 10]}
+  B:
+    training: {devices: ['/cpu:0', '/cpu:1']}
+    layers: [Flatten, Dense: 10]
+"""
+
+
+def test_a_model_overriding_one_training_key_is_checked_on_its_merge(write):
+    exp = load(write(MIRRORED)).experiment.resolved()
+    assert exp.models["B"].training.distribute == "mirrored"
+    assert exp.models["B"].training.devices == ["/cpu:0", "/cpu:1"]
+
+
+def test_an_invalid_merge_is_reported_at_the_override(write):
+    text = MIRRORED.replace("training: {devices: ['/cpu:0', '/cpu:1']}", "training: {distribute: none}")
+    path = write(text)
+    assert errors_of(write, text) == [
+        f"{path}:8:28: models.B.training.distribute: devices are for `distribute: mirrored`"]
+    text = MIRRORED.replace("distribute: mirrored, ", "")
+    path = write(text)
+    assert errors_of(write, text) == [f"{path}:4:21: training.devices: devices are for `distribute: mirrored`",
+                                      f"{path}:8:25: models.B.training.devices: devices are for "
+                                      "`distribute: mirrored`"]
