@@ -93,7 +93,8 @@ class Files:
         if not isinstance(entries, dict) or name not in entries:
             known = list(entries) if isinstance(entries, dict) else []
             where = "" if target is doc else f" in {target.source}"
-            self.fail(f"no {section[:-1]} '{name}'{where}{did_you_mean(name, known)}", doc, loc, fatal=True)
+            hint = did_you_mean(name, known) or (f"; known: {', '.join(map(str, known))}" if known else "")
+            self.fail(f"no {section[:-1]} '{name}'{where}{hint}", doc, loc, fatal=True)
         return target, name
 
 
