@@ -182,9 +182,9 @@ def test_a_grid_sweep_and_an_override_of_the_swept_model(write):
     with pytest.raises(SpecError) as e:
         load(path, ["models.m-4-tanh.training.epochs=7"])
     assert [str(i) for i in e.value.issues] == [
-        "<--set models.m-4-tanh.training.epochs=7>:1:1: models.m-4-tanh.training.epochs: 'm-4-tanh' is a "
-        "variant of the sweep of model 'm', made after overrides apply: set models.m.<field> to change "
-        "every variant, or change models.m.sweep"]
+        "<--set models.m-4-tanh.training.epochs=7>:1:1: models.m-4-tanh.training.epochs: no model 'm-4-tanh': "
+        "the variants of model 'm' (m-...) are made by its sweep, after overrides apply; set models.m.<field> "
+        "to change every variant, or change models.m.sweep"]
 
 
 def test_an_error_in_an_included_file_names_that_file_and_the_chain(write):
@@ -243,6 +243,7 @@ def test_every_malformed_edit_is_a_located_error_never_a_skipped_step(write):
               - replace
               - {replace: 1, remove: 2}
               - {insert_before: 0, with: Dense}
+              - {set: 7, with: []}
         """))
     assert errors(path) == [f"{path}:{e}" for e in [
         "9:28: models.B.edit[0].with: `replace` takes `with:` a list of layers, e.g. with: [Dense: 64], "
@@ -258,6 +259,10 @@ def test_every_malformed_edit_is_a_located_error_never_a_skipped_step(write):
         "this one has replace, remove",
         "15:34: models.B.edit[6].with: `insert_before` takes `with:` a list of layers, e.g. with: [Dense: 64], "
         "got 'Dense' (write it as a list: with: [...])",
+        "16:15: models.B.edit[7].set: '7' is not a layer of the parent model: it has 3 layers (0 to 2, "
+        "negative counts from the end, or a layer's name)",
+        "16:25: models.B.edit[7].with: `set` takes `with:` a mapping of arguments, e.g. with: {units: 16}, "
+        "got a list",
     ]]
 
 

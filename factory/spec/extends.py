@@ -86,7 +86,7 @@ def _edit(files: Files, doc: Document, loc: Loc, piece: Document, via: tuple) ->
     touched: dict[int, Loc] = {}
     for k, change in enumerate(edits):
         here = loc + ("edit", k)
-        op = _operation(files, doc, here, change)
+        op, well_formed = _operation(files, doc, here, change)
         if op is None or n is None:  # n is None: the parent's layers are wrong, and reported there
             continue
         target = change[op]
@@ -94,6 +94,8 @@ def _edit(files: Files, doc: Document, loc: Loc, piece: Document, via: tuple) ->
         if isinstance(index, bool) or not isinstance(index, int) or not -n <= index < n:
             files.fail(f"'{target}' is not a layer of the parent model: it has {n} layers (0 to {n - 1}, "
                        f"negative counts from the end, or a layer's name)", doc, here + (op,))
+            continue
+        if not well_formed:
             continue
         index %= n
         if op in ("replace", "remove", "set"):
@@ -121,13 +123,16 @@ def _edit(files: Files, doc: Document, loc: Loc, piece: Document, via: tuple) ->
         piece.put(("layers",), Document.list_of(result, piece.source))
 
 
-def _operation(files: Files, doc: Document, here: Loc, change: Any) -> str | None:
-    """The operation of one edit, with every mistake in its form reported; None if it cannot apply."""
+def _operation(files: Files, doc: Document, here: Loc, change: Any) -> tuple[str | None, bool]:
+    """The operation of one edit (None if there is not exactly one) and whether its `with:` is right.
+
+    Every mistake in the edit's form is reported here.
+    """
     forms = ", ".join(EDIT_OPERATIONS)
     if not isinstance(change, dict):
         files.fail(f"an edit is a mapping: one of {forms} with a layer position, "
                    "e.g. {replace: 1, with: [Dense: 64]}", doc, here)
-        return None
+        return None, False
     ok = True
     for bad in (x for x in change if x not in EDIT_OPERATIONS and x != "with"):
         files.fail(f"unknown key '{bad}'{did_you_mean(str(bad), [*EDIT_OPERATIONS, 'with'])}",
@@ -138,7 +143,7 @@ def _operation(files: Files, doc: Document, here: Loc, change: Any) -> str | Non
         if ok or ops:
             files.fail(f"an edit is exactly one of {forms}; this one has "
                        + (", ".join(ops) if ops else "none"), doc, here)
-        return None
+        return None, False
     op = ops[0]
     given = change.get("with")
     if op == "remove":
@@ -160,7 +165,7 @@ def _operation(files: Files, doc: Document, here: Loc, change: Any) -> str | Non
         files.fail(f"`set` takes `with:` a mapping of arguments, e.g. with: {{units: 16}}, got {_kind(given)}",
                    doc, here + ("with",))
         ok = False
-    return op if ok else None
+    return op, ok
 
 
 def _set_arguments(files: Files, doc: Document, here: Loc, layer: Document, via: tuple) -> Document | None:

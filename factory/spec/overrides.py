@@ -112,8 +112,9 @@ def _variant_of(doc: Document, name: Any) -> str | None:
 def _no_model(doc: Document, name: Any, written: str) -> str:
     swept = _variant_of(doc, name)
     if swept:
-        return (f"'{name}' is a variant of the sweep of model '{swept}', made after overrides apply: "
-                f"set models.{swept}.<field> to change every variant, or change models.{swept}.sweep")
+        return (f"no model '{name}': the variants of model '{swept}' ({swept}-...) are made by its sweep, "
+                f"after overrides apply; set models.{swept}.<field> to change every variant, or change "
+                f"models.{swept}.sweep")
     models = doc.get(("models",))
     known = list(models) if isinstance(models, dict) else []
     dotted = [m for m in known if isinstance(m, str) and "." in m and written.startswith(f"models.{m}.")]
