@@ -261,7 +261,7 @@ def test_every_malformed_edit_is_a_located_error_never_a_skipped_step(write):
         "got 'Dense' (write it as a list: with: [...])",
         "16:15: models.B.edit[7].set: '7' is not a layer of the parent model: it has 3 layers (0 to 2, "
         "negative counts from the end, or a layer's name)",
-        "16:25: models.B.edit[7].with: `set` takes `with:` a mapping of arguments, e.g. with: {units: 16}, "
+        "16:24: models.B.edit[7].with: `set` takes `with:` a mapping of arguments, e.g. with: {units: 16}, "
         "got a list",
     ]]
 
