@@ -8,9 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factory.errors import SpecError
-from factory.spec.loader import validate
+from factory.spec.compose import compose
+from factory.spec.loader import validate, validate_composed
+from factory.spec.overrides import apply_overrides
 from factory.spec.yaml_reader import Document, read_bytes, read_text
-from schemas import LAYERS
+from schemas import LAYERS, Experiment
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -99,3 +101,36 @@ def test_spec_shaped_yaml_end_to_end(data):
     def both():
         validate(read_text(text, "t.yaml"))
     clean_or_spec_error(both)
+
+
+edit = st.fixed_dictionaries({}, optional={
+    op: st.one_of(st.integers(-3, 3), st.sampled_from(["hidden", "x"]))
+    for op in ("replace", "remove", "set", "insert_before", "insert_after")} | {"with": st.one_of(plain, st.lists(layer, max_size=2))})
+composing_model = st.fixed_dictionaries({"layers": st.lists(st.one_of(layer, st.sampled_from(["$b", {"$b": {"n": 2}}])), max_size=3)}, optional={
+    "extends": st.sampled_from(["A", "B", "nope", "lib.A", 3]),
+    "edit": st.one_of(st.lists(edit, max_size=3), plain),
+    "sweep": st.one_of(st.dictionaries(st.sampled_from(["layers.0.Dense.units", "compile.optimizer", "training.epochs",
+                                                        "x.y", "layers.1", "layers.0, layers.1"]),
+                                       st.one_of(st.lists(scalars, max_size=2), scalars), max_size=2), plain),
+    "training": plain})
+composing_spec = st.fixed_dictionaries(
+    {"name": st.just("x"), "data": st.just({"dataset": "digits"}), "compile": st.just({"loss": "mse"}),
+     "models": st.dictionaries(st.sampled_from(["A", "B", "C"]), composing_model, min_size=1, max_size=3)},
+    optional={"blocks": st.one_of(plain, st.just({"b": {"params": {"n": 1}, "layers": [{"Dense": "${n}"}]}}))})
+overrides = st.lists(st.sampled_from([
+    "models.A.layers.0.Dense.units=3", "models.A.edit=[{remove: 0}]", "models.Z.x=1", 'models."A".training.epochs=2',
+    "include.lib=nowhere.yaml", "blocks.b={layers: [Dense: 1]}", "models.A.layers.0=$b", "models.B.sweep={x: [1]}",
+    "models.A.layers.0.Flatten.data_format=channels_last", "models.C={extends: A}", "models.A-1.x=2", "=", "a..b=1"]),
+    max_size=3)
+
+
+@SETTINGS
+@given(composing_spec, overrides)
+def test_any_composition_with_overrides_gives_a_clean_result_or_spec_error(data, sets):
+    def load_data():
+        document = Document(data, "/nonexistent/t.yaml")
+        if sets:
+            document = apply_overrides(document, sets)
+        composed = compose(document, reader=lambda path: (_ for _ in ()).throw(SpecError("no files here")))
+        validate_composed(composed, Experiment)
+    clean_or_spec_error(load_data)

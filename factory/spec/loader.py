@@ -73,9 +73,9 @@ def load_spec(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Loaded 
         document = apply_overrides(document, overrides)
     if is_library(document.data):
         composed = compose_library(document)
-        return LoadedLibrary(_validated(composed, Library), composed.document, Path(path))
+        return LoadedLibrary(validate_composed(composed, Library), composed.document, Path(path))
     composed = compose(document)
-    experiment = _validated(composed, Experiment)
+    experiment = validate_composed(composed, Experiment)
     loaded = Loaded(experiment, composed.document, Path(path))
     data_path = loaded.data_path()
     if data_path is not None and not data_path.is_file():
@@ -83,7 +83,7 @@ def load_spec(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Loaded 
     return loaded
 
 
-def _validated(composed: Composed, schema: type[BaseModel]) -> Any:
+def validate_composed(composed: Composed, schema: type[BaseModel]) -> Any:
     """Validate the composed document; raise the composition mistakes with every validation mistake
     outside the models they broke, in file order."""
     issues = list(composed.issues)
