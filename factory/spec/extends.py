@@ -162,7 +162,8 @@ def _operation(files: Files, doc: Document, here: Loc, change: Any) -> tuple[str
                    doc, here + ("with",))
         ok = False
     elif op == "set" and (not isinstance(given, dict) or not given):
-        files.fail(f"`set` takes `with:` a mapping of arguments, e.g. with: {{units: 16}}, got {_kind(given)}",
+        got = "an empty mapping" if given == {} else _kind(given)
+        files.fail(f"`set` takes `with:` a mapping of arguments, e.g. with: {{units: 16}}, got {got}",
                    doc, here + ("with",))
         ok = False
     return op, ok
