@@ -84,8 +84,10 @@ def load_spec(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Loaded 
 
 
 def validate_composed(composed: Composed, schema: type[BaseModel]) -> Any:
-    """Validate the composed document; raise the composition mistakes with every validation mistake
-    outside the models they broke, in file order."""
+    """The composed document validated against `schema`; else SpecError with every mistake, in file order.
+
+    The mistakes are those of composition and the validation mistakes outside the models they broke.
+    """
     issues = list(composed.issues)
     result = None
     try:
