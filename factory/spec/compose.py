@@ -84,8 +84,7 @@ def compose_library(document: Document, reader: Callable[[Path], Document] = rea
     raw_blocks = document.get(("blocks",))
     if not isinstance(raw_blocks, dict):
         return composed
-    if composed.document is document:  # nothing was composed: add the blocks to a copy, not the input
-        composed.document = document.copy()
+    # `blocks:` makes compose() copy the document, so the blocks go into that copy, never the input
     files = Files(reader)
     checked = Document({}, document.source, _at(document, ("blocks",)))
     for name in raw_blocks:
