@@ -295,6 +295,7 @@ def test_a_broken_extends_hides_no_other_mistake(write):
         "4:20: training.epochs: input should be greater than 0, got 0",
         "6:46: models.A.layers[1]: unknown layer 'Dens'; did you mean 'Dense'?",
         "7:16: models.B.extends: no model 'nope'; known: A, B, C",
+        "7:41: models.B.training.epochs: input should be greater than 0, got 0",
         "11:13: models.C.sweep.layers.5.Dense.units: 'layers.5.Dense.units' is not a field of model C "
         "(after its extends and edits)",
         "11:62: models.C.sweep.layers.1.Dense.units.x: 'layers.1.Dense.units.x' is not a field of model C "

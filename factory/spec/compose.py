@@ -38,7 +38,15 @@ class Composed:
 
     document: Document
     issues: list[Issue] = field(default_factory=list)
-    broken: set[str] = field(default_factory=set)  # left out: validation says nothing more about them
+    broken: set[str] = field(default_factory=set)  # left out of `document`
+    written: Document | None = None  # the document as written, for checking what a broken model gives itself
+
+    def own_settings(self, name: str) -> dict[str, Document]:
+        """The compile/training sections broken model `name` writes itself: they depend on no parent."""
+        if self.written is None:
+            return {}
+        return {k: self.written.at(("models", name, k)) for k in extends.MERGED
+                if isinstance(self.written.get(("models", name, k)), dict)}
 
 
 def compose(document: Document, reader: Callable[[Path], Document] = read_file) -> Composed:
@@ -71,7 +79,7 @@ def compose(document: Document, reader: Callable[[Path], Document] = read_file) 
             for variant, variant_piece in made:
                 built.put((variant,), variant_piece)
         out.put(("models",), built)
-    return Composed(out, list(dict.fromkeys(files.issues)), broken)  # a shared parent's mistake once
+    return Composed(out, list(dict.fromkeys(files.issues)), broken, document)  # a shared parent's mistake once
 
 
 def compose_library(document: Document, reader: Callable[[Path], Document] = read_file) -> Composed:

@@ -9,7 +9,7 @@ file (models and blocks, no name or data) and checks it as one.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,10 +20,11 @@ from factory.spec.compose import Composed, compose, compose_library, is_library
 from factory.spec.document import Document
 from factory.spec.overrides import apply_overrides
 from factory.spec.yaml_reader import read_file
-from schemas import Experiment, names
+from schemas import Compile, Experiment, Training, names
 from schemas.experiment import Library
 from schemas.introspect import keys_accepted
 
+SETTINGS = {"compile": Compile, "training": Training}  # a model's own sections, checked alone when it is broken
 _YAML_WORDS = {"true", "false", "True", "False", "TRUE", "FALSE"}
 
 
@@ -94,6 +95,12 @@ def validate_composed(composed: Composed, schema: type[BaseModel]) -> Any:
         result = validate(composed.document, schema)
     except SpecError as e:
         issues += [i for i in e.issues if not _in_broken(i.loc, composed)]
+    for name in sorted(composed.broken):
+        for section, written in composed.own_settings(name).items():
+            try:
+                validate(written, SETTINGS[section])
+            except SpecError as e:
+                issues += [replace(i, loc=("models", name, section) + i.loc) for i in e.issues]
     if issues:
         main = composed.document.source
         raise SpecError(sorted(issues, key=lambda i: (
