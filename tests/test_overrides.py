@@ -113,3 +113,10 @@ def test_a_sweep_over_a_setting_the_model_inherits(write):
     assert models["m-sgd-1-relu"]["compile"]["loss"] == "sparse_categorical_crossentropy"
     assert models["m-sgd-1-relu"]["layers"][1] == {"Dense": {"units": 64, "activation": "relu"}}
     assert models["m-sgd-1-relu"]["training"]["epochs"] == 1
+
+
+def test_the_layers_a_model_takes_through_extends_are_set_on_its_parent():
+    assert errors_of(ROOT / "experiments" / "abc.yaml", "models.B.layers.3.Activation=tanh") == [
+        "<--set models.B.layers.3.Activation=tanh>:1:1: models.B.layers[3].Activation: models.B.layers is not "
+        "written in the file, so it has no item 3: model B takes its layers from A through `extends` (set them "
+        "on A, which changes both, or change B with `edit:`)"]

@@ -65,6 +65,8 @@ def _set(doc: Document, path: Loc, value: Document, here: Position, written: str
         elif seg not in current or current[seg] is None:
             if path[:i] == ("models",):
                 return _no_model(doc, seg, written)
+            if isinstance(following, int):
+                return _not_written(doc, loc, following)
             current[seg] = {}
             doc.positions[loc] = doc.key_positions[loc] = here
         child = current[seg]
@@ -124,6 +126,17 @@ def _no_model(doc: Document, name: Any, written: str) -> str:
                 f'models."{dotted[0]}".{rest}=...)')
     return (f"no model '{name}'{did_you_mean(str(name), known)} (to add a model, set it whole: "
             f"models.{name}={{layers: [...]}} or models.{name}={{extends: ...}})")
+
+
+def _not_written(doc: Document, loc: Loc, index: int) -> str:
+    """Why a list that the file does not write has no item `index`, and what to set instead."""
+    message = f"{format_loc(loc)} is not written in the file, so it has no item {index}"
+    model = doc.get(loc[:2]) if loc[:1] == ("models",) and len(loc) == 3 else None
+    if isinstance(model, dict) and "extends" in model:
+        parent = model["extends"]
+        message += (f": model {loc[1]} takes its {loc[2]} from {parent} through `extends` (set them on "
+                    f"{parent}, which changes both, or change {loc[1]} with `edit:`)")
+    return message
 
 
 def _not_an_index(seg: Any, where: Loc, n: int) -> str:
