@@ -338,3 +338,12 @@ def test_validate_checks_a_library_file_as_a_library(write, cli):
         "22:38: models.B.edit[0].with: `remove` takes no `with:`: it removes the layer (to put layers in its "
         "place, use `replace`)",
     ]]
+
+
+def test_include_and_blocks_of_the_wrong_shape_or_unused_and_missing_are_errors(write):
+    path = write(HEAD + "include: {lib: nowhere.yaml}\nblocks: [a]\nmodels:\n  A: {input_shape: [2], layers: [Dense: 1]}\n")
+    assert errors(path) == [f"{path}:4:16: include.lib: no such file: {path.parent}/nowhere.yaml",
+                            f"{path}:5:9: blocks: `blocks` maps block names to {{params: ..., layers: [...]}}"]
+    path = write(HEAD + "include: [lib.yaml]\nmodels:\n  A: {input_shape: [2], layers: [Dense: 1]}\n")
+    assert errors(path) == [f"{path}:4:10: include: `include` maps short names to files, e.g. "
+                            "include: {lib: specs/mlp.yaml}"]

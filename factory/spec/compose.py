@@ -57,6 +57,7 @@ def compose(document: Document, reader: Callable[[Path], Document] = read_file) 
     out = document.at(())
     for k in ROOT_KEYS:
         out.drop(k)
+    _check_root(files, document)
     broken: set[str] = set()
     models = document.get(("models",))
     if isinstance(models, dict):
@@ -106,6 +107,23 @@ def compose_library(document: Document, reader: Callable[[Path], Document] = rea
     composed.document.put(("blocks",), checked)
     composed.issues = list(dict.fromkeys(composed.issues + files.issues))
     return composed
+
+
+def _check_root(files: Files, document: Document) -> None:
+    """`include:` and `blocks:` have the right shape, and every included file is there, used or not."""
+    includes = document.get(("include",))
+    if includes is not None and not isinstance(includes, dict):
+        files.fail("`include` maps short names to files, e.g. include: {lib: specs/mlp.yaml}", document,
+                   ("include",))
+    elif isinstance(includes, dict):
+        for alias in includes:
+            try:
+                files.include(document, alias, ("include", alias))
+            except Broken:
+                pass
+    found = document.get(("blocks",))
+    if found is not None and not isinstance(found, dict):
+        files.fail("`blocks` maps block names to {params: ..., layers: [...]}", document, ("blocks",))
 
 
 def is_library(data: Any) -> bool:
