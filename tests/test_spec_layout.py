@@ -1,7 +1,6 @@
 """factory/spec: imports flow one way, as its package docstring lists them."""
 
 import ast
-from pathlib import Path
 
 from tests.conftest import ROOT
 
