@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import tarfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -78,6 +80,23 @@ def _npz_arrays(path: Path) -> tuple:
         return f["x_train"], f["y_train"], f["x_test"], f["y_test"]
 
 
+# What a failed download means "not available here": no network, refused or missing URL (Keras
+# re-raises URLError and HTTPError as a bare Exception, chained), a full or unwritable disk, or a
+# damaged archive or file in the cache.
+UNAVAILABLE = (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError)
+
+
+def _unavailable(error: BaseException) -> bool:
+    """Whether `error`, or an exception it was raised from or while handling, is in UNAVAILABLE."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, UNAVAILABLE):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: bool) -> Callable:
     """A loader for an MNIST-like set: IDX files or Keras's npz, searched in the documented order."""
 
@@ -101,7 +120,9 @@ def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: boo
 
             (xt, yt), (xv, yv) = getattr(import_keras().datasets, keras_loader).load_data()
             return (xt, yt, xv, yv), f"keras.datasets.{keras_loader} (downloaded)"
-        except Exception as e:  # any network or file failure means: not available here
+        except Exception as e:
+            if not _unavailable(e):
+                raise  # our bug or Keras's, not a missing dataset: show its traceback
             looked = "\n  ".join(str(p) for p in places)
             hint = " or `apt-get install dataset-fashion-mnist`" if debian_package else ""
             raise _error(
