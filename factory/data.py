@@ -100,7 +100,7 @@ def _unavailable(error: BaseException) -> bool:
 def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: bool) -> Callable:
     """A loader for an MNIST-like set: IDX files or Keras's npz, searched in the documented order."""
 
-    def load(spec: Data, base: Path) -> tuple[tuple, str]:
+    def load(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
         places: list[Path] = []
         env = os.environ.get("FACTORY_DATA_DIR")
         if env:
@@ -115,6 +115,8 @@ def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: boo
             npz = folder.with_suffix(".npz") if folder.name == keras_dir else folder / f"{keras_dir}.npz"
             if npz.is_file():
                 return _npz_arrays(npz), str(npz)
+        if not download:
+            raise _error(f"{name} is not on this machine (not downloaded now)")
         try:
             from factory.build.keras_setup import import_keras
 
@@ -133,7 +135,7 @@ def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: boo
     return load
 
 
-def _digits(spec: Data, base: Path) -> tuple[tuple, str]:
+def _digits(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -142,12 +144,12 @@ def _digits(spec: Data, base: Path) -> tuple[tuple, str]:
     return (x[:-n_test], y[:-n_test], x[-n_test:], y[-n_test:]), "scikit-learn's digits"
 
 
-def _npz(spec: Data, base: Path) -> tuple[tuple, str]:
+def _npz(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
     path = (base / spec.dataset).resolve()
     return _npz_arrays(path), str(path)
 
 
-def _csv(spec: Data, base: Path) -> tuple[tuple, str]:
+def _csv(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
     path = (base / spec.dataset).resolve()
     with open(path, encoding="utf-8") as f:
         header = f.readline().strip().split(",")
@@ -176,15 +178,19 @@ FILE_LOADERS: dict[str, Callable] = {".npz": _npz, ".csv": _csv}
 _cache: dict[tuple, Dataset] = {}
 
 
-def load_data(spec: Data, base: Path = Path(".")) -> Dataset:
-    """The prepared dataset `spec` names (loaded once per process, then shared by every run)."""
+def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Dataset:
+    """The prepared dataset `spec` names (loaded once per process, then shared by every run).
+
+    With `download=False` a built-in set not already on this machine is a `SpecError` at once
+    (for commands that only want the data when it is cheap to have).
+    """
     key = (spec.model_dump_json(), str(Path(base).resolve()), os.environ.get("FACTORY_DATA_DIR"),
            str(Path.home()))
     if key in _cache:
         return _cache[key]
     loader = DATASETS.get(spec.dataset) or FILE_LOADERS[Path(spec.dataset).suffix.lower()]
     try:
-        (x_train, y_train, x_test, y_test), source = loader(spec, Path(base))
+        (x_train, y_train, x_test, y_test), source = loader(spec, Path(base), download)
     except OSError as e:
         raise _error(f"cannot read {spec.dataset}: {e}") from None
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):
