@@ -66,5 +66,5 @@ def test_a_huge_model_is_refused_through_the_cli_before_allocating(tmp_path):
     result = subprocess.run([sys.executable, "-m", "factory", "show", str(spec)], capture_output=True, text=True,
                             cwd=ROOT, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"{spec}:6:5: models.M: model M would have 785,000,000,000,000 parameters" in result.stderr
+    assert f"{spec}:8:24: models.M.layers[1].Dense.units: model M would have 785,000,000,000,000 parameters" in result.stderr
     assert time.perf_counter() - start < 60  # TensorFlow's import, no allocation of petabytes
