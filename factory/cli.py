@@ -48,20 +48,24 @@ def _show(args) -> int:
                              sort_keys=False, allow_unicode=True), end="")
         return 0
     from factory.build.checks import check_against_data
-    from factory.build.compiler import build_model
+    from factory.build.compiler import build_model, check_model
 
     experiment = loaded.experiment.resolved()
     data = _data_if_cheap(loaded, experiment)
     input_shape = data.input_shape if data is not None else None
-    if data is not None:
-        issues = [i for name, spec in experiment.models.items() for i in check_against_data(name, spec, data)]
-        if issues:
-            raise loaded.locate(SpecError(issues))
+    issues = []
+    for name, spec in experiment.models.items():  # every model's mistakes at once, nothing allocated
+        found = check_against_data(name, spec, data) if data is not None else []
+        if not found:
+            try:
+                check_model(name, spec, input_shape)
+            except SpecError as e:
+                found = e.issues
+        issues += found
+    if issues:
+        raise loaded.locate(SpecError(issues))
     for name, spec in experiment.models.items():
-        try:
-            model = build_model(name, spec, input_shape)
-        except SpecError as e:
-            raise loaded.locate(e) from None
+        model = build_model(name, spec, input_shape)
         print(f"model {name}: {spec.label}")
         model.summary()
         print(f"model {name}: {model.count_params():,} parameters\n")

@@ -152,3 +152,20 @@ def test_show_without_the_data_here_checks_what_it_can_and_downloads_nothing(wri
     assert code == 0 and "model A: 7,850 parameters" in out
     assert err == ("note: fashion_mnist is not on this machine: models not checked against the data "
                    "(`run` downloads it and checks them)\n")
+
+
+def test_show_reports_every_model_s_mistakes_at_once(write, cli):
+    path = write("""\
+    name: two
+    data: {dataset: digits}
+    compile: {loss: sparse_categorical_crossentropy}
+    models:
+      A: {layers: [Flatten, {Dense: 5}]}
+      B: {layers: [Flatten, {Dense: 1000000000000}, {Dense: 10}]}
+    """)
+    code, out, err = cli("show", path)
+    lines = err.splitlines()
+    assert code == 2 and len(lines) == 2 and out == ""
+    assert lines[0].startswith(f"{path}:5:33: models.A.layers[1].Dense.units: model A's output has 5 values")
+    assert lines[1].startswith(f"{path}:6:33: models.B.layers[1].Dense.units: model B would have 75,000,000,000,010 "
+                               "parameters")
