@@ -47,21 +47,13 @@ def _show(args) -> int:
         print(yaml.safe_dump(loaded.experiment.resolved().model_dump(mode="json", exclude_none=True),
                              sort_keys=False, allow_unicode=True), end="")
         return 0
-    from factory.build.checks import check_against_data
-    from factory.build.compiler import build_model, check_model
+    from factory.build.checks import check_models
+    from factory.build.compiler import build_model
 
     experiment = loaded.experiment.resolved()
     data = _data_if_cheap(loaded, experiment)
     input_shape = data.input_shape if data is not None else None
-    issues = []
-    for name, spec in experiment.models.items():  # every model's mistakes at once, nothing allocated
-        found = check_against_data(name, spec, data) if data is not None else []
-        if not found:
-            try:
-                check_model(name, spec, input_shape)
-            except SpecError as e:
-                found = e.issues
-        issues += found
+    issues = check_models(experiment, data)  # every model's mistakes at once, nothing allocated
     if issues:
         raise loaded.locate(SpecError(issues))
     for name, spec in experiment.models.items():

@@ -5,7 +5,7 @@ import pytest
 
 from factory.build.checks import check_against_data
 from factory.data import DEBIAN_FASHION_MNIST, Dataset, load_data
-from factory.errors import SpecError
+from factory.errors import SpecError, format_loc
 from factory.spec.loader import load
 from tests.conftest import EXPERIMENTS
 
@@ -169,3 +169,31 @@ def test_show_reports_every_model_s_mistakes_at_once(write, cli):
     assert lines[0].startswith(f"{path}:5:33: models.A.layers[1].Dense.units: model A's output has 5 values")
     assert lines[1].startswith(f"{path}:6:33: models.B.layers[1].Dense.units: model B would have 75,000,000,000,010 "
                                "parameters")
+
+
+def test_labels_that_are_not_class_numbers_are_named_so(write):
+    loaded = load(write(HEAD % ("digits", "sparse_categorical_crossentropy") + "    layers: [Flatten, {Dense: 1}]\n"))
+    spec = loaded.experiment.resolved().models["A"]
+    y = np.array([0.5, 1.5], np.float32)
+    data = Dataset(np.zeros((2, 8, 8), np.float32), y, np.zeros((2, 8, 8), np.float32), y, "regression")
+    assert [i.message for i in check_against_data("A", spec, data)] == [
+        "sparse_categorical_crossentropy takes class numbers, but the labels are numbers that are not whole: "
+        "use a regression loss (mse)"]
+
+
+def test_check_models_is_every_mistake_of_every_model(write):
+    from factory.build.checks import check_models
+
+    loaded = load(write("""\
+    name: two
+    data: {dataset: digits}
+    compile: {loss: sparse_categorical_crossentropy}
+    models:
+      A: {layers: [Flatten, {Dense: 5}]}
+      B: {layers: [Flatten, {Dense: 1000000000000}, {Dense: 10}]}
+      C: {layers: [Flatten, {Dense: 10}]}
+    """))
+    experiment = loaded.experiment.resolved()
+    issues = check_models(experiment, load_data(experiment.data))
+    assert [format_loc(i.loc) for i in issues] == ["models.A.layers[1].Dense.units", "models.B.layers[1].Dense.units"]
+    assert "model B would have 75,000,000,000,010 parameters" in issues[1].message
