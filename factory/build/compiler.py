@@ -39,7 +39,7 @@ def check_model(name: str, spec: Model, input_shape: Sequence[int] | None = None
     Returns the input shape the model will have. A model too large is reported at the layer with
     the most parameters, which is nearly always the one to make smaller.
     """
-    shape = model_input_shape(name, spec, input_shape)
+    shape = _input_shape(name, spec, input_shape)
     dry = dry_build(name, spec, shape)
     needed, memory = dry.params * BYTES_PER_PARAMETER, _memory_bytes()
     if memory and needed > memory * MEMORY_SHARE:
@@ -52,7 +52,7 @@ def check_model(name: str, spec: Model, input_shape: Sequence[int] | None = None
     return list(shape)
 
 
-def model_input_shape(name: str, spec: Model, input_shape: Sequence[int] | None = None) -> list[int]:
+def _input_shape(name: str, spec: Model, input_shape: Sequence[int] | None = None) -> list[int]:
     """The shape the model's input will have: the spec's own, else `input_shape` (the data's)."""
     shape = spec.declared_input_shape or (list(input_shape) if input_shape is not None else None)
     if shape is None:
@@ -69,11 +69,6 @@ class DryBuild:
     output_shape: tuple  # with the batch axis as None
     layer_params: list[int]  # per spec layer, index for index (an Input layer has 0)
     layer_shapes: list[tuple[tuple, tuple]]  # per spec layer: its input and output shapes
-
-
-def parameter_count(name: str, spec: Model, shape: Sequence[int]) -> int:
-    """The model's parameter count, found without allocating a single weight."""
-    return dry_build(name, spec, shape).params
 
 
 def dry_build(name: str, spec: Model, shape: Sequence[int]) -> DryBuild:
