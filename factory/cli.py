@@ -52,23 +52,39 @@ def _show(args) -> int:
         print(yaml.safe_dump(loaded.experiment.resolved().model_dump(mode="json", exclude_none=True),
                              sort_keys=False, allow_unicode=True), end="")
         return 0
+    from factory.build.checks import check_models
     from factory.build.compiler import build_model
 
     experiment = loaded.experiment.resolved()
-    input_shape = None
-    if any(m.declared_input_shape is None for m in experiment.models.values()):
-        from factory.data import load_data
-
-        input_shape = load_data(experiment.data, loaded.path.parent).input_shape
+    data = _data_if_cheap(loaded, experiment)
+    input_shape = data.input_shape if data is not None else None
+    issues = check_models(experiment, data)  # every model's mistakes at once, nothing allocated
+    if issues:
+        raise loaded.locate(SpecError(issues))
     for name, spec in experiment.models.items():
-        try:
-            model = build_model(name, spec, input_shape)
-        except SpecError as e:
-            raise loaded.locate(e) from None
+        model = build_model(name, spec, input_shape)
         print(f"model {name}: {spec.label}")
         model.summary()
         print(f"model {name}: {model.count_params():,} parameters\n")
     return 0
+
+
+def _data_if_cheap(loaded, experiment):
+    """The experiment's data for `show`, or None when it would have to be downloaded first.
+
+    A model without an input shape needs the data, so it is then loaded whatever it costs.
+    """
+    from factory.data import load_data
+
+    needed = any(m.declared_input_shape is None for m in experiment.models.values())
+    try:
+        return load_data(experiment.data, loaded.path.parent, download=needed)
+    except SpecError:
+        if needed:
+            raise
+        print(f"note: {experiment.data.dataset} is not on this machine: models not checked against "
+              "the data (`run` downloads it and checks them)", file=sys.stderr)
+        return None
 
 
 def _schema(args) -> int:

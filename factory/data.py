@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import tarfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -78,10 +80,27 @@ def _npz_arrays(path: Path) -> tuple:
         return f["x_train"], f["y_train"], f["x_test"], f["y_test"]
 
 
+# What a failed download means "not available here": no network, refused or missing URL (Keras
+# re-raises URLError and HTTPError as a bare Exception, chained), a full or unwritable disk, or a
+# damaged archive or file in the cache.
+UNAVAILABLE = (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError)
+
+
+def _unavailable(error: BaseException) -> bool:
+    """Whether `error`, or an exception it was raised from or while handling, is in UNAVAILABLE."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, UNAVAILABLE):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: bool) -> Callable:
     """A loader for an MNIST-like set: IDX files or Keras's npz, searched in the documented order."""
 
-    def load(spec: Data, base: Path) -> tuple[tuple, str]:
+    def load(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
         places: list[Path] = []
         env = os.environ.get("FACTORY_DATA_DIR")
         if env:
@@ -96,12 +115,16 @@ def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: boo
             npz = folder.with_suffix(".npz") if folder.name == keras_dir else folder / f"{keras_dir}.npz"
             if npz.is_file():
                 return _npz_arrays(npz), str(npz)
+        if not download:
+            raise _error(f"{name} is not on this machine (not downloaded now)")
         try:
             from factory.build.keras_setup import import_keras
 
             (xt, yt), (xv, yv) = getattr(import_keras().datasets, keras_loader).load_data()
             return (xt, yt, xv, yv), f"keras.datasets.{keras_loader} (downloaded)"
-        except Exception as e:  # any network or file failure means: not available here
+        except Exception as e:
+            if not _unavailable(e):
+                raise  # our bug or Keras's, not a missing dataset: show its traceback
             looked = "\n  ".join(str(p) for p in places)
             hint = " or `apt-get install dataset-fashion-mnist`" if debian_package else ""
             raise _error(
@@ -112,7 +135,7 @@ def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: boo
     return load
 
 
-def _digits(spec: Data, base: Path) -> tuple[tuple, str]:
+def _digits(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -121,12 +144,12 @@ def _digits(spec: Data, base: Path) -> tuple[tuple, str]:
     return (x[:-n_test], y[:-n_test], x[-n_test:], y[-n_test:]), "scikit-learn's digits"
 
 
-def _npz(spec: Data, base: Path) -> tuple[tuple, str]:
+def _npz(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
     path = (base / spec.dataset).resolve()
     return _npz_arrays(path), str(path)
 
 
-def _csv(spec: Data, base: Path) -> tuple[tuple, str]:
+def _csv(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
     path = (base / spec.dataset).resolve()
     with open(path, encoding="utf-8") as f:
         header = f.readline().strip().split(",")
@@ -155,15 +178,19 @@ FILE_LOADERS: dict[str, Callable] = {".npz": _npz, ".csv": _csv}
 _cache: dict[tuple, Dataset] = {}
 
 
-def load_data(spec: Data, base: Path = Path(".")) -> Dataset:
-    """The prepared dataset `spec` names (loaded once per process, then shared by every run)."""
+def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Dataset:
+    """The prepared dataset `spec` names (loaded once per process, then shared by every run).
+
+    With `download=False` a built-in set not already on this machine is a `SpecError` at once
+    (for commands that only want the data when it is cheap to have).
+    """
     key = (spec.model_dump_json(), str(Path(base).resolve()), os.environ.get("FACTORY_DATA_DIR"),
            str(Path.home()))
     if key in _cache:
         return _cache[key]
     loader = DATASETS.get(spec.dataset) or FILE_LOADERS[Path(spec.dataset).suffix.lower()]
     try:
-        (x_train, y_train, x_test, y_test), source = loader(spec, Path(base))
+        (x_train, y_train, x_test, y_test), source = loader(spec, Path(base), download)
     except OSError as e:
         raise _error(f"cannot read {spec.dataset}: {e}") from None
     if len(x_train) != len(y_train) or len(x_test) != len(y_test):

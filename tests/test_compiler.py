@@ -75,7 +75,7 @@ def test_dropout_variant_equals_hand_written():
     assert configs(built("dropout.yaml", "mlp-0.25")) == configs(expected)
 
 
-def test_every_layer_kind_builds(write):
+def test_every_layer_kind_builds_as_written_by_hand(write):
     text = """\
     name: every
     data: {dataset: digits}
@@ -102,11 +102,31 @@ def test_every_layer_kind_builds(write):
         input_shape: [8, 8, 1]
         layers: [GlobalMaxPooling2D, {Dense: 2}]
     """
+    hand = {
+        "conv": by_hand(L.Reshape((8, 8, 1)), L.GaussianNoise(0.1),
+                        L.Conv2D(4, 3, padding="same", kernel_initializer="lecun_normal"), L.ReLU(max_value=6.0),
+                        L.MaxPooling2D(2), L.Conv2D(4, (2, 2), bias_regularizer=keras.regularizers.L2(0.01)),
+                        L.ELU(1.0), L.AveragePooling2D(pool_size=1), L.PReLU(), L.GlobalAveragePooling2D(),
+                        L.LayerNormalization(),
+                        L.Dense(3, kernel_initializer=keras.initializers.VarianceScaling(scale=2.0, mode="fan_avg")),
+                        L.Softmax(-1), L.Dropout(0.1), shape=(8, 8)),
+        "pool": by_hand(L.GlobalMaxPooling2D(), L.Dense(2), shape=(8, 8, 1)),
+    }
     exp = load(write(text)).experiment.resolved()
     for name, spec in exp.models.items():
-        model = build_model(name, spec)
-        assert len(model.layers) == len(spec.layers) - (name == "conv")  # Input is not a layer
-    assert type(build_model("conv", exp.models["conv"]).layers[0]).__name__ == "Reshape"
+        ours, theirs = configs(build_model(name, spec)), configs(hand[name])
+        assert len(ours) == len(theirs) == len(spec.layers) - (name == "conv")  # Input is not a layer
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            assert a == b, f"{name} layer {i}"
+
+
+def test_auto_layer_names_do_not_depend_on_what_was_built_before():
+    experiment = load(ROOT / "experiments" / "abc.yaml").experiment.resolved()
+    build_model("B", experiment.models["B"])
+    L.Dense(3), L.Flatten()  # layers a user's own code made in the same process
+    names = [layer.name for layer in build_model("A", experiment.models["A"]).layers]
+    assert names == ["flatten", "dense", "dense_1", "dense_2"]  # what a script building only A gets
+    assert L.Dense(3).name != "dense"  # the process's own numbering goes on
 
 
 def test_a_model_that_cannot_be_built_names_model_and_layer(write):
@@ -147,24 +167,59 @@ models:
 """
 
 
-def test_a_huge_model_is_refused_before_any_memory_is_allocated(write):
-    import resource
-
+def test_a_huge_model_is_refused_at_its_largest_layer(write):
     loaded = load(write(HUGE))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(SpecError) as e:
         build_model("M", loaded.experiment.resolved().models["M"])
-    message = str(loaded.locate(e.value))
-    assert "models.M: model M would have 795,000,000,000,010 parameters" in message
-    assert "make its layers smaller" in message
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: < 200 MiB more
-    # the refused model's deferred weights are never allocated later on
-    model = build_model("A", load(ROOT / "experiments" / "abc.yaml").experiment.resolved().models["A"])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    import numpy as np
+    assert str(loaded.locate(e.value).issues[0]).startswith(
+        f"{loaded.path}:8:24: models.M.layers[1].Dense.units: model M would have 795,000,000,000,010 "
+        "parameters, needing about 11.3 PiB")
+    assert str(e.value).endswith("this layer alone has 785,000,000,000,000 parameters: make it smaller")
 
-    model.fit(np.zeros((4, 28, 28)), np.zeros(4), verbose=0)
-    model.predict(np.zeros((1, 28, 28)), verbose=0)
+
+# In a fresh process, so its peak memory (ru_maxrss, a high-water mark) starts low: checking a
+# model of 100 million parameters (400 MB of float32 weights) must not allocate them, neither then
+# nor when a normal model is trained afterwards (the deferred variables must be dropped).
+NO_ALLOCATION = """
+import resource, sys
+import numpy as np
+from factory.build.compiler import check_model, build_model
+from factory.build.keras_setup import import_keras
+from factory.spec.loader import load
+
+keras = import_keras()
+experiment = load(sys.argv[1]).experiment.resolved()
+warm = build_model("small", experiment.models["small"])  # TensorFlow's own start-up memory first
+warm.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+warm.fit(np.zeros((4, 8, 8)), np.zeros(4), verbose=0)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+check_model("big", experiment.models["big"])
+with keras.StatelessScope():  # leaving any stateless scope initializes the variables still deferred
+    pass
+model = build_model("small", experiment.models["small"])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(np.zeros((4, 8, 8)), np.zeros(4), verbose=0)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)  # MiB
+"""
+
+
+def test_checking_a_large_model_allocates_none_of_its_weights(write):
+    import subprocess
+    import sys
+
+    path = write("""\
+    name: big
+    data: {dataset: digits}
+    compile: {loss: sparse_categorical_crossentropy}
+    models:
+      big: {input_shape: [8, 8], layers: [Flatten, {Dense: 1562500}, {Dense: 10}]}
+      small: {input_shape: [8, 8], layers: [Flatten, {Dense: 10}]}
+    """)
+    result = subprocess.run([sys.executable, "-c", NO_ALLOCATION, str(path)], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    grew = int(result.stdout.split()[-1])
+    assert grew < 100, f"checking the model raised the peak memory by {grew} MiB"
 
 
 @pytest.mark.parametrize("name", ["A", "C"])

@@ -96,3 +96,40 @@ def test_digits_are_offline():
     data = load_data(Data(dataset="digits"))
     assert data.x_train.shape == (1437, 8, 8) and data.x_test.shape == (360, 8, 8)
     assert data.x_train.max() == 1.0
+
+
+def _keras_offline():
+    """What keras.utils.get_file raises without a network: a bare Exception chained to a URLError."""
+    import urllib.error
+
+    try:
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+    except urllib.error.URLError as e:
+        raise Exception(f"URL fetch failure on https://example.invalid: None -- {e.reason}")
+
+
+@pytest.mark.parametrize("failure,shown", [
+    (_keras_offline, "Exception: URL fetch failure on https://example.invalid"),
+    (lambda: (_ for _ in ()).throw(__import__("zipfile").BadZipFile("File is not a zip file")),
+     "BadZipFile: File is not a zip file"),
+    (lambda: (_ for _ in ()).throw(EOFError("Compressed file ended before the end-of-stream marker")),
+     "EOFError: Compressed file ended"),
+])
+def test_a_download_that_cannot_happen_here_is_a_user_error(monkeypatch, failure, shown):
+    from factory.build.keras_setup import import_keras
+
+    monkeypatch.setattr(import_keras().datasets.mnist, "load_data", failure)
+    with pytest.raises(SpecError) as e:
+        load_data(Data(dataset="mnist"))
+    assert f"MNIST is not on this machine and could not be downloaded ({shown}" in str(e.value)
+
+
+def test_a_bug_during_the_download_is_not_turned_into_a_user_error(monkeypatch):
+    from factory.build.keras_setup import import_keras
+
+    def buggy():
+        return None  # unpacking None: a TypeError, a bug in our code or Keras's, not a missing dataset
+
+    monkeypatch.setattr(import_keras().datasets.mnist, "load_data", buggy)
+    with pytest.raises(TypeError, match="cannot unpack non-iterable NoneType"):
+        load_data(Data(dataset="mnist"))

@@ -102,8 +102,17 @@ def test_initializer_names_cover_keras():
 def test_regularizer_and_optimizer_names_resolve_in_keras():
     from keras.src import optimizers, regularizers
 
+    from pydantic import TypeAdapter
+
+    from schemas.regularizers import RegularizerSpec
+
     for name, target in REGULARIZER_ALIASES.items():
-        keras.regularizers.get({"class_name": target, "config": {}})
+        # what Keras itself means by the name: get() knows l1l2, the module attribute l1_l2
+        keras_means = regularizers.ALL_OBJECTS_DICT.get(name) or getattr(keras.regularizers, name)
+        assert keras_means is getattr(keras.regularizers, target), name
+        ours = TypeAdapter(RegularizerSpec).validate_python(name)  # the alias as a spec writes it
+        built = keras.regularizers.get(ours.keras_config())
+        assert type(built) is keras_means and built.get_config() == keras_means().get_config(), name
     assert {c.__name__ for c in REGULARIZERS} == set(regularizers.ALL_OBJECTS_DICT) - {"Regularizer", "regularizer", "l1", "l2", "l1l2", "orthogonal_regularizer"}
     for name in OPTIMIZER_ALIASES:
         assert name in optimizers.ALL_OBJECTS_DICT

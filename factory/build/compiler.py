@@ -8,11 +8,13 @@ Flatten) raises `SpecError` naming the model and the layer.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 from factory.errors import Issue, SpecError
-from factory.build.keras_setup import import_keras
+from factory.build.keras_setup import fresh_layer_names, import_keras
 from schemas import Compile, Model
 from schemas.layers import Input
 
@@ -34,30 +36,76 @@ def build_model(name: str, spec: Model, input_shape: Sequence[int] | None = None
 def check_model(name: str, spec: Model, input_shape: Sequence[int] | None = None) -> list[int]:
     """Raise `SpecError` for a model that cannot be built or would not fit; allocates no weight.
 
-    Returns the input shape the model will have.
+    Returns the input shape the model will have. A model too large is reported at the layer with
+    the most parameters, which is nearly always the one to make smaller.
     """
+    shape = _input_shape(name, spec, input_shape)
+    dry = dry_build(name, spec, shape)
+    needed, memory = dry.params * BYTES_PER_PARAMETER, _memory_bytes()
+    if memory and needed > memory * MEMORY_SHARE:
+        i = max(range(len(dry.layer_params)), key=dry.layer_params.__getitem__)
+        raise SpecError([Issue(
+            f"model {name} would have {dry.params:,} parameters, needing about {_size(needed)} for "
+            f"weights, gradients and optimizer state: more than {MEMORY_SHARE:.0%} of this machine's "
+            f"{_size(memory)}; this layer alone has {dry.layer_params[i]:,} parameters: make it smaller",
+            loc=main_argument_loc(name, spec, i))])
+    return list(shape)
+
+
+def _input_shape(name: str, spec: Model, input_shape: Sequence[int] | None = None) -> list[int]:
+    """The shape the model's input will have: the spec's own, else `input_shape` (the data's)."""
     shape = spec.declared_input_shape or (list(input_shape) if input_shape is not None else None)
     if shape is None:
         raise SpecError([Issue(f"model {name} has no input shape: give `input_shape:` on the model "
                                "or its first layer", loc=("models", name))])
-    params = parameter_count(name, spec, shape)
-    needed, memory = params * BYTES_PER_PARAMETER, _memory_bytes()
-    if memory and needed > memory * MEMORY_SHARE:
-        raise SpecError([Issue(
-            f"model {name} would have {params:,} parameters, needing about {_size(needed)} for weights, "
-            f"gradients and optimizer state: more than {MEMORY_SHARE:.0%} of this machine's "
-            f"{_size(memory)}; make its layers smaller", loc=("models", name))])
     return list(shape)
 
 
-def parameter_count(name: str, spec: Model, shape: Sequence[int]) -> int:
-    """The model's parameter count, found without allocating a single weight.
+@dataclass(frozen=True)
+class DryBuild:
+    """What a model would be, learnt without allocating a weight."""
 
-    Keras creates variables lazily inside `StatelessScope(initialize_variables=False)`. Keras
-    keeps such variables on a global list for a later scope to initialize; removing ours keeps a
-    huge model from ever being allocated (a test trains a normal model afterwards to prove it).
-    Constructing layers draws default seeds from Python's `random`, so its state (and numpy's) is
-    restored: the real build after `set_random_seed` must get the weights a script would get.
+    params: int
+    output_shape: tuple  # with the batch axis as None
+    layer_params: list[int]  # per spec layer, index for index (an Input layer has 0)
+    layer_shapes: list[tuple[tuple, tuple]]  # per spec layer: its input and output shapes
+
+
+def dry_build(name: str, spec: Model, shape: Sequence[int]) -> DryBuild:
+    """Assemble the model without allocating any weight; raise `SpecError` for a layer that cannot be built.
+
+    Shapes come from Keras's own symbolic build, so they are the shapes training will see.
+    """
+    keras = import_keras()
+    with _without_side_effects():
+        model = _assemble(keras, name, spec, shape)
+        skipped = len(spec.layers) - len(model.layers)  # a leading Input is not a layer
+        first = (None, *shape)
+        shapes = [(first, first)] * skipped + [(tuple(layer.input.shape), tuple(layer.output.shape))
+                                               for layer in model.layers]
+        return DryBuild(params=int(model.count_params()), output_shape=tuple(model.output_shape),
+                        layer_params=[0] * skipped + [int(layer.count_params()) for layer in model.layers],
+                        layer_shapes=shapes)
+
+
+def input_rank(args) -> int | None:
+    """The rank (batch axis included) that the Keras layer for `args` requires, if it requires one."""
+    keras = import_keras()
+    with _without_side_effects():
+        spec = getattr(keras.layers, args.keras_class)(**args.keras_arguments()).input_spec
+    spec = spec[0] if isinstance(spec, (list, tuple)) else spec
+    return None if spec is None else (spec.ndim or spec.min_ndim)
+
+
+@contextlib.contextmanager
+def _without_side_effects() -> Iterator[None]:
+    """Construct and build Keras layers without allocating weights or moving any random state.
+
+    Keras creates variables lazily inside `StatelessScope(initialize_variables=False)` and keeps
+    them on a global list for a later scope to initialize; removing ours keeps a huge model from
+    ever being allocated (a test trains a normal model afterwards to prove it). Constructing
+    layers draws default seeds from Python's `random`, so its state (and numpy's) is restored: the
+    real build after `set_random_seed` must get the weights a script would get.
     """
     keras = import_keras()
     import random
@@ -70,29 +118,38 @@ def parameter_count(name: str, spec: Model, shape: Sequence[int]) -> int:
     python_state, numpy_state = random.getstate(), np.random.get_state()
     try:
         with keras.StatelessScope(initialize_variables=False):
-            return int(_assemble(keras, name, spec, shape).count_params())
+            yield
     finally:
         del pending[before:]
         random.setstate(python_state)
         np.random.set_state(numpy_state)
 
 
+def main_argument_loc(name: str, spec: Model, i: int) -> tuple:
+    """`models.A.layers[1].Dense.units`: where layer `i`'s size is written (its main argument)."""
+    entry = spec.layers[i]
+    loc = ("models", name, "layers", i, next(iter(entry.model_fields_set)))
+    main = entry.args.main_argument
+    return loc + (main,) if main else loc
+
+
 def _assemble(keras, name: str, spec: Model, shape: Sequence[int]):
     layers = list(spec.layers)
-    model = keras.Sequential(name=name)
-    model.add(keras.Input(shape=tuple(shape)))
-    if isinstance(layers[0].args, Input):
-        layers = layers[1:]  # its shape is the Input above
-    offset = len(spec.layers) - len(layers)
-    for i, entry in enumerate(layers, start=offset):
-        args = entry.args
-        try:
-            layer = getattr(keras.layers, args.keras_class)(**args.keras_arguments())
-            model.add(layer)
-        except (ValueError, TypeError) as e:
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise SpecError([Issue(f"model {name} cannot be built at layer {i} ({args.keras_class}): "
-                                   f"{reason}", loc=("models", name, "layers", i))]) from None
+    with fresh_layer_names():
+        model = keras.Sequential(name=name)
+        model.add(keras.Input(shape=tuple(shape)))
+        if isinstance(layers[0].args, Input):
+            layers = layers[1:]  # its shape is the Input above
+        offset = len(spec.layers) - len(layers)
+        for i, entry in enumerate(layers, start=offset):
+            args = entry.args
+            try:
+                layer = getattr(keras.layers, args.keras_class)(**args.keras_arguments())
+                model.add(layer)
+            except (ValueError, TypeError) as e:
+                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise SpecError([Issue(f"model {name} cannot be built at layer {i} ({args.keras_class}): "
+                                       f"{reason}", loc=("models", name, "layers", i))]) from None
     return model
 
 
