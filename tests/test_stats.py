@@ -147,8 +147,7 @@ def test_a_difference_identical_on_every_seed_has_no_p_value():
     result = stats.paired(runs, "A", "B", "val_loss")
     assert result["identical"] and result["p"] is None
     text = stats.verdict("val_loss", result, "A", "B")
-    assert text == ("val_loss: B worse than A by 0.1 on every seed "
-                    "(identical difference on every seed; no noise to test against)")
+    assert text == "val_loss: B worse than A by 0.1, an identical difference on every seed (no noise to test against)"
     rows = stats.pair_rows(runs, {"A": {}, "B": {}})
     assert "p=0" not in stats.pair_markdown(rows) and "p=" not in rows[0]["verdict"]
     same = stats.paired([run(m, s, [0.5 + 0.01 * s]) for m in "AB" for s in range(3)], "A", "B", "val_loss")

@@ -252,8 +252,8 @@ def verdict(metric: str, comparison: dict, a: str, b: str) -> str:
     if comparison.get("identical"):
         if abs(mean) <= _SAME:
             return f"{metric}: the same on every seed"
-        return (f"{metric}: {b} {'better' if better else 'worse'} than {a} by {abs(mean):.4g} on every seed "
-                "(identical difference on every seed; no noise to test against)")
+        return (f"{metric}: {b} {'better' if better else 'worse'} than {a} by {abs(mean):.4g}, "
+                "an identical difference on every seed (no noise to test against)")
     p = comparison.get("p_holm", comparison["p"])
     if p >= SIGNIFICANCE:
         return f"{metric}: within seed-to-seed noise ({_tested(comparison)})"
