@@ -176,12 +176,6 @@ def _text(changes: list[str], limit: int) -> str:
     return text + (f" (+{len(changes) - limit} more)" if len(changes) > limit else "")
 
 
-def describe(a: Sequence[dict], b: Sequence[dict], limit: int = 4) -> str:
-    """A short text of what differs between two layer lists, e.g. `+BatchNormalization x2, Dense: -activation=relu x2`."""
-    changes = differences(a, b)
-    return _text(changes, limit) if changes else "same layers"
-
-
 def describe_models(a: dict, b: dict, limit: int = 4) -> str:
     """A short text of what differs between two models (layers and settings, see `model_differences`)."""
     changes = model_differences(a, b)

@@ -46,11 +46,11 @@ def render(title: str, rows: Sequence[dict], runs: Sequence[dict], images: dict[
         parts += [f"<li class='failed'>{esc(r['model'])} seed {r['seed']}:"
                   f"<pre class='reason'>{esc(r.get('error') or 'no reason recorded')}</pre></li>" for r in failed]
         parts.append("</ul>")
-    from factory.results.plots import title
+    from factory.results.plots import title as figure_title
 
     for name, png in images.items():
         data = base64.b64encode(png).decode("ascii")
-        heading = title(name)
+        heading = figure_title(name)
         parts.append(f"<h2>{esc(heading)}</h2><img alt='{esc(heading)}' src='data:image/png;base64,{data}'>")
     parts.append("<h2>Resolved experiment</h2><pre>" + esc(spec_yaml) + "</pre>")
     parts.append("<h2>Versions</h2><ul>" + "".join(

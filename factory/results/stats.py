@@ -185,7 +185,9 @@ def lower_is_better(metric: str) -> bool:
 
 
 def final_values(runs: Sequence[dict], model: str, metric: str) -> dict[int, float]:
-    return {r["seed"]: r["history"][metric][-1] for r in completed(runs, model) if r["history"].get(metric)}
+    """Per seed, the last value of `metric` in the completed runs of `model` (finite values only)."""
+    return {r["seed"]: r["history"][metric][-1] for r in completed(runs, model)
+            if r["history"].get(metric) and math.isfinite(r["history"][metric][-1])}
 
 
 def paired(runs: Sequence[dict], a: str, b: str, metric: str) -> dict[str, Any]:
