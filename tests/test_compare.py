@@ -59,3 +59,16 @@ def test_like_with_like_rule():
     assert like_with_like(shown) == [("x/A", "y/A"), ("x/B", "y/B"), ("x/A", "E"), ("x/B", "z/B")]
     assert like_with_like(shown, reference=2) == [("z/B", "x/A"), ("z/B", "x/B"), ("z/B", "y/A"), ("z/B", "y/B"),
                                                   ("z/B", "E")]
+
+
+def test_the_results_part_imports_neither_training_nor_keras():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys, factory.results.compare, factory.results.report, factory.results.models; "
+            "print(sorted(m for m in sys.modules if m.startswith(('factory.train', 'tensorflow', 'keras'))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": ""}).stdout
+    assert out.strip() == "[]"

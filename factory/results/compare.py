@@ -16,9 +16,8 @@ from typing import Sequence
 from factory.atomic import write_text
 from factory.errors import Issue, SpecError
 from factory.results import stats
-from factory.results.models import model_info
+from factory.results.models import RESULTS, model_info
 from factory.results.plots import write_plots
-from factory.train.runner import RESULTS
 
 
 def read_results(folder: Path) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+RESULTS = "results.json"  # the file `factory run` writes into its output folder and `compare` reads
+
 
 def model_info(results: dict) -> dict[str, dict]:
     """Per model name, in the experiment's order: what tables, plots and differences need.
