@@ -85,6 +85,14 @@ class Locator:
             loc = loc[:-1]
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-blank line of an exception's message, stripped; the class name if it has none.
+
+    Never empty, so `f"cannot load it: {first_line(e)}"` always says something.
+    """
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+
+
 def format_loc(loc: Sequence) -> str:
     """`("models", "B", "layers", 3, "Dense", "units")` -> `models.B.layers[3].Dense.units`."""
     out = ""

@@ -53,6 +53,60 @@ def test_export_command_on_a_saved_model(cli, tmp_path):
     code, out, _ = cli("export", tmp_path / "m.keras")
     assert code == 0
     assert yaml.safe_load(out) == {"models": {"saved": {"input_shape": [8, 8], "layers": [
-        {"Flatten": {}}, {"Dense": {"units": 16, "activation": "relu"}}, {"Dense": 10}]}}}
+        "Flatten", {"Dense": {"units": 16, "activation": "relu"}}, {"Dense": 10}]}}}
+    assert "{" not in out and "[" not in out  # one (block) style throughout
     code, _, err = cli("export", tmp_path / "missing.keras")
     assert code == 2 and "missing.keras: no such file" in err
+
+
+def test_first_line_is_never_empty():
+    from factory.errors import first_line
+
+    assert first_line(ValueError("")) == "ValueError"
+    assert first_line(OSError()) == "OSError"
+    assert first_line(ValueError("\n  \n  the cause  \nmore")) == "the cause"
+
+
+def test_a_load_error_without_a_message_is_told_by_its_class(tmp_path, monkeypatch):
+    from factory.build.export import export_file
+
+    def fails(*args, **kwargs):
+        raise ValueError()
+
+    (tmp_path / "m.keras").write_bytes(b"not a model")
+    monkeypatch.setattr(keras.models, "load_model", fails)
+    with pytest.raises(SpecError, match=r"m\.keras: cannot load it with Keras's safe mode: ValueError$"):
+        export_file(tmp_path / "m.keras")
+
+
+def test_export_writes_block_style_throughout():
+    from factory.build.export import library_yaml
+
+    spec = {"input_shape": [28, 28], "layers": [
+        {"Flatten": {}}, {"Dense": 64}, {"BatchNormalization": {}},
+        {"Dense": {"units": 10, "activation": "softmax", "kernel_initializer": {"HeNormal": {"seed": 42}}}}]}
+    text = library_yaml("B", spec)
+    assert text == """\
+models:
+  B:
+    input_shape:
+      - 28
+      - 28
+    layers:
+      - Flatten
+      - Dense: 64
+      - BatchNormalization
+      - Dense:
+          units: 10
+          activation: softmax
+          kernel_initializer:
+            HeNormal:
+              seed: 42
+"""
+    assert load_library_model(text) == Model.model_validate(spec)
+
+
+def load_library_model(text: str) -> Model:
+    """The one model of an exported library file, validated as the spec language reads it."""
+    (model,) = yaml.safe_load(text)["models"].values()
+    return Model.model_validate(model)

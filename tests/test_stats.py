@@ -60,7 +60,7 @@ def test_report_escapes_and_embeds():
     rows = stats.comparison_rows(runs, {"A": {"label": "<b>ReLU</b>"}, "B": {}})
     page = render("t", rows, runs, {"val_loss": b"\x89PNG"}, "name: t\n", {"keras": "3"})
     assert "&lt;b&gt;ReLU&lt;/b&gt;" in page and "<b>ReLU</b>" not in page
-    assert "data:image/png;base64,iVBORw==" in page and "Failed runs" in page and "B seed 0: boom" in page
+    assert "data:image/png;base64,iVBORw==" in page and "Failed runs" in page and "B seed 0:" in page
 
 
 def test_paired_t_test_against_numbers_computed_by_hand():
@@ -70,15 +70,16 @@ def test_paired_t_test_against_numbers_computed_by_hand():
     assert result["n"] == 3 and result["mean"] == pytest.approx(0.15) and result["std"] == pytest.approx(0.05)
     # t = 0.15 / (0.05 / sqrt 3) = 5.196; two-sided p with 2 degrees of freedom = 0.0351
     assert result["t"] == pytest.approx(5.196152, rel=1e-6) and result["p"] == pytest.approx(0.035098, abs=1e-5)
-    assert stats.verdict("val_loss", result, "A", "B") == "B worse than A beyond seed noise (p=0.035)"
+    assert stats.verdict("val_loss", result, "A", "B") == "val_loss: B worse than A beyond seed noise (p=0.035)"
 
 
 def test_noise_and_single_seed_verdicts():
     runs = [run("A", s, [v]) for s, v in enumerate([0.5, 0.7])] + [run("B", s, [v]) for s, v in enumerate([0.6, 0.6])]
     noisy = stats.paired(runs, "A", "B", "val_loss")
-    assert noisy["p"] == pytest.approx(1.0) and stats.verdict("val_loss", noisy, "A", "B").startswith("within seed-to-seed noise")
+    assert noisy["p"] == pytest.approx(1.0)
+    assert stats.verdict("val_loss", noisy, "A", "B") == "val_loss: within seed-to-seed noise (p=1.000)"
     one = stats.paired(runs[:1] + runs[2:3], "A", "B", "val_loss")
-    assert stats.verdict("val_loss", one, "A", "B").startswith("one seed")
+    assert stats.verdict("val_loss", one, "A", "B").startswith("val_loss: one seed")
 
 
 def test_pair_rows_say_what_differs():
@@ -87,5 +88,143 @@ def test_pair_rows_say_what_differs():
     runs = [run(m, s, [0.5 + 0.1 * (m == "B") + 0.01 * s]) for m in "AB" for s in range(3)]
     rows = stats.pair_rows(runs, {"A": {}, "B": {}}, layers)
     assert rows[0]["differs"] == "Dense: -activation=relu, +BatchNormalization, +Activation(relu)"
-    assert rows[0]["val_loss"]["mean"] == pytest.approx(0.1) and rows[0]["val_loss"]["p"] == 0.0
-    assert "| B vs A | Dense: -activation=relu, +BatchNormalization, +Activation(relu) | +0.1000 ± 0.0000 (p=0.000) |" in stats.pair_markdown(rows)
+    assert rows[0]["metrics"]["val_loss"]["mean"] == pytest.approx(0.1)
+    assert "| B vs A | Dense: -activation=relu, +BatchNormalization, +Activation(relu) | 3 | +0.1000 on every seed |" \
+        in stats.pair_markdown(rows)
+
+
+# issue 10: scipy declared, Holm correction, no p = 0 ---------------------------------------------
+
+
+def test_scipy_is_a_declared_dependency():
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(d.split(">")[0].split("=")[0].strip() == "scipy" for d in project["dependencies"])
+
+
+def test_paired_p_equals_scipys_paired_t_test():
+    from scipy.stats import ttest_rel
+
+    a, b = [0.41, 0.52, 0.47, 0.44, 0.50], [0.45, 0.51, 0.53, 0.49, 0.58]
+    runs = [run("A", s, [v]) for s, v in enumerate(a)] + [run("B", s, [v]) for s, v in enumerate(b)]
+    result = stats.paired(runs, "A", "B", "val_loss")
+    expected = ttest_rel(b, a)
+    assert result["t"] == pytest.approx(expected.statistic, rel=1e-9)
+    assert result["p"] == pytest.approx(expected.pvalue, rel=1e-9)
+
+
+def test_holm_against_a_worked_example():
+    # sorted 0.01, 0.03, 0.04 times 3, 2, 1 = 0.03, 0.06, 0.04 -> kept non-decreasing: 0.03, 0.06, 0.06
+    assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert stats.holm([0.5, None, 0.6]) == [pytest.approx(1.0), None, pytest.approx(1.0)]  # 2 tests, capped at 1
+    assert stats.holm([0.02]) == [0.02]
+
+
+def three_models():
+    """B - A: .10 .20 .15 on seeds 0-2 (p = 0.0351 alone); C and B within noise of the others."""
+    a, b, c = [0.50, 0.60, 0.55], [0.60, 0.80, 0.70], [0.58, 0.61, 0.77]
+    return [run(m, s, [1.0, v]) for m, values in zip("ABC", (a, b, c)) for s, v in enumerate(values)]
+
+
+def test_many_pairs_are_holm_adjusted_and_say_so():
+    rows = stats.pair_rows(three_models(), {"A": {}, "B": {}, "C": {}})
+    b_vs_a = next(r for r in rows if (r["a"], r["b"]) == ("A", "B"))["metrics"]["val_loss"]
+    ps = [r["metrics"]["val_loss"]["p"] for r in rows]
+    assert b_vs_a["p"] == pytest.approx(0.035098, abs=1e-5) and b_vs_a["p"] == min(ps)
+    assert b_vs_a["family"] == 3 and b_vs_a["p_holm"] == pytest.approx(3 * 0.035098, abs=1e-4)
+    verdict = next(r for r in rows if (r["a"], r["b"]) == ("A", "B"))["verdicts"]["val_loss"]
+    # unadjusted, p = 0.035 would read "B worse than A beyond seed noise"; over 3 pairs it is not
+    assert verdict == "val_loss: within seed-to-seed noise (Holm p=0.105 over 3 pairs)"
+    assert "(p=0.035, Holm p=0.105)" in stats.pair_markdown(rows)
+    assert "Holm-adjusted" in stats.pair_table(rows)[0][-1]
+
+
+def test_a_difference_identical_on_every_seed_has_no_p_value():
+    runs = [run(m, s, [0.5 + 0.01 * s + (0.1 if m == "B" else 0.0)]) for m in "AB" for s in range(3)]
+    result = stats.paired(runs, "A", "B", "val_loss")
+    assert result["identical"] and result["p"] is None
+    text = stats.verdict("val_loss", result, "A", "B")
+    assert text == "val_loss: B worse than A by 0.1, an identical difference on every seed (no noise to test against)"
+    rows = stats.pair_rows(runs, {"A": {}, "B": {}})
+    assert "p=0" not in stats.pair_markdown(rows) and "p=" not in rows[0]["verdict"]
+    same = stats.paired([run(m, s, [0.5 + 0.01 * s]) for m in "AB" for s in range(3)], "A", "B", "val_loss")
+    assert stats.verdict("val_loss", same, "A", "B") == "val_loss: the same on every seed"
+
+
+# issue 16: verdicts name their metric; the metrics of the histories --------------------------------
+
+
+def runs_with(metric, values_a, values_b):
+    """Runs whose histories hold val_loss and `metric` (val_<name>), as Keras logs `metrics: [name]`."""
+    def one(model, seed, value, loss):
+        return {"model": model, "seed": seed, "status": "completed", "params": 10, "seconds_per_epoch": 1.0,
+                "error": None, "history": {"loss": [loss], metric[4:]: [value], "val_loss": [loss], metric: [value]}}
+    return ([one("A", s, v, 0.5 + 0.02 * s) for s, v in enumerate(values_a)]
+            + [one("B", s, v, 0.5 + 0.03 * s) for s, v in enumerate(values_b)])
+
+
+def test_every_compared_metric_gets_a_verdict_naming_it():
+    runs = runs_with("val_sparse_categorical_accuracy", [0.80, 0.82, 0.81], [0.85, 0.88, 0.86])
+    rows = stats.pair_rows(runs, {"A": {}, "B": {}})
+    assert list(rows[0]["verdicts"]) == ["val_loss", "val_sparse_categorical_accuracy"]
+    # accuracy differences .05 .06 .05: t = 0.05333 / (0.005774 / sqrt 3) = 16.0, p (2 df) = 0.00388
+    assert rows[0]["verdicts"]["val_sparse_categorical_accuracy"] == \
+        "val_sparse_categorical_accuracy: B better than A beyond seed noise (p=0.004)"
+    assert rows[0]["verdicts"]["val_loss"].startswith("val_loss: ")
+    line = stats.pair_line(rows[0])
+    assert line.startswith("B vs A: ") and "; val_sparse_categorical_accuracy: B better" in line
+    headings = stats.pair_table(rows)[0]
+    assert "Δ final val_sparse_categorical_accuracy" in headings and "Δ final val_accuracy" not in headings
+
+
+@pytest.mark.parametrize("metric", ["val_sparse_categorical_accuracy", "val_acc", "val_auc"])
+def test_table_and_plots_show_the_metric_the_histories_hold(metric, tmp_path):
+    from factory.results.plots import write_plots
+
+    runs = runs_with(metric, [0.80, 0.82], [0.85, 0.88])
+    rows = stats.comparison_rows(runs, {"A": {}, "B": {}})
+    headings, cells = stats.table(rows)
+    column = headings.index(f"final {metric}")
+    assert [row[column] for row in cells] == ["0.8100 ± 0.0141", "0.8650 ± 0.0212"]
+    assert "final val_accuracy" not in headings and f"final_{metric}_mean" in stats.csv_text(rows)
+    written = write_plots(runs, {"A": {}, "B": {}}, tmp_path)
+    assert [p.name for p in written] == ["val_loss.png", f"{metric}.png", "loss.png"]
+
+
+def test_which_metrics_are_better_lower():
+    from schemas.names import METRICS
+
+    lower = {m for m in METRICS if stats.lower_is_better(f"val_{m}")}
+    assert lower == {"bce", "binary_crossentropy", "categorical_crossentropy", "categorical_hinge",
+                     "false_negatives", "false_positives", "hinge", "kl_divergence", "log_cosh_error", "mae",
+                     "mape", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+                     "mean_squared_logarithmic_error", "mse", "msle", "poisson", "root_mean_squared_error",
+                     "sparse_categorical_crossentropy", "squared_hinge"}
+    assert stats.lower_is_better("val_loss") and not stats.lower_is_better("val_acc")
+
+
+def test_legend_says_a_model_differs_by_its_optimizer():
+    from factory.results.plots import legend_labels
+
+    layers = [{"Dense": {"units": 10}}]
+    models = {"A": {"label": None, "layers": layers, "compile": {"optimizer": {"Adam": {"learning_rate": 0.001}}},
+                    "training": {"epochs": 5, "seeds": [0]}, "data": {"dataset": "digits"}},
+              "B": {"label": None, "layers": layers, "compile": {"optimizer": {"Adam": {"learning_rate": 0.003}}},
+                    "training": {"epochs": 5, "seeds": [0, 1]}, "data": {"dataset": "digits"}}}
+    assert legend_labels(models) == {
+        "A": "A", "B": "B: compile.optimizer: Adam(learning_rate=0.001) -> Adam(learning_rate=0.003)"}
+    rows = stats.pair_rows([], models)
+    assert rows[0]["differs"] == "compile.optimizer: Adam(learning_rate=0.001) -> Adam(learning_rate=0.003)"
+
+
+def test_report_shows_the_whole_reason_of_a_failed_run():
+    failed = {**run("B", 0, [1.0], status="failed"),
+              "error": "ValueError in epoch 1: Exception encountered when calling Sequential.call().\n\n"
+                       "Input 0 of layer \"dense\" is incompatible: expected axis -1 to have value 64 <here>"}
+    page = render("t", stats.comparison_rows([failed], {"B": {}}), [failed], {}, "name: t\n", {})
+    assert ("<pre class='reason'>ValueError in epoch 1: Exception encountered when calling Sequential.call().\n\n"
+            "Input 0 of layer &quot;dense&quot; is incompatible: expected axis -1 to have value 64 &lt;here&gt;</pre>"
+            in page)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from factory.errors import Issue, SpecError
+from factory.errors import Issue, SpecError, first_line
 from factory.build.keras_setup import import_keras
 from schemas import INITIALIZERS, LAYERS, REGULARIZERS
 
@@ -88,18 +88,33 @@ def model_to_spec(model) -> dict:
 
 def export_file(path: Path, name: str | None = None) -> str:
     """The YAML library file for the model saved at `path` (loaded with Keras's safe mode on)."""
-    import yaml
-
     keras = import_keras()
     if not Path(path).is_file():
         raise SpecError([Issue("no such file", source=str(path))])
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as e:  # noqa: BLE001 - any failure to load is the file's problem, told plainly
-        raise SpecError([Issue(f"cannot load it with Keras's safe mode: {str(e).splitlines()[0]}",
+        raise SpecError([Issue(f"cannot load it with Keras's safe mode: {first_line(e)}",
                                source=str(path))]) from None
     try:
         spec = model_to_spec(model)
     except SpecError as e:
         raise SpecError([Issue(i.message, source=str(path)) for i in e.issues]) from None
-    return yaml.safe_dump({"models": {name or model.name: spec}}, sort_keys=False, default_flow_style=None)
+    return library_yaml(name or model.name, spec)
+
+
+def library_yaml(name: str, spec: dict) -> str:
+    """`spec` as a library file (`models: {name: spec}`), in block style throughout as README's specs.
+
+    A layer without arguments is written as its bare name (`- Flatten`), so no `{}` is left in
+    flow style; lists are indented under their key.
+    """
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def increase_indent(self, flow=False, indentless=False):
+            return super().increase_indent(flow, False)  # `layers:` then `  - Dense: ...`, as README writes
+
+    layers = [next(iter(layer)) if list(layer.values()) == [{}] else layer for layer in spec.get("layers", [])]
+    document = {"models": {name: {**spec, "layers": layers}}}
+    return yaml.dump(document, Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)

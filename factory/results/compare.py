@@ -1,4 +1,10 @@
-"""`factory compare DIR...`: the runs of several output folders in one table and one set of plots."""
+"""`factory compare DIR...`: the runs of several output folders in one table and one set of plots.
+
+Pairs compare like with like: each model against the model of the same name in the reference
+folder (the first folder, or `--reference DIR`), so two runs of one experiment at two learning
+rates give one line per model, not every run against every other. A model whose name the
+reference folder lacks is compared with the reference folder's first model.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,11 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from factory.results import stats
 from factory.atomic import write_text
 from factory.errors import Issue, SpecError
+from factory.results import stats
+from factory.results.models import RESULTS, model_info
 from factory.results.plots import write_plots
-from factory.train.runner import RESULTS
 
 
 def read_results(folder: Path) -> dict:
@@ -24,40 +30,75 @@ def read_results(folder: Path) -> dict:
         raise SpecError([Issue(f"cannot read {path}: {e}")]) from None
 
 
-def merge(folders: Sequence[Path]) -> tuple[list[dict], dict[str, dict], dict[str, list]]:
-    """All runs, models and their layers, renamed `<folder>/<model>` where a name occurs in several folders."""
+def merge(folders: Sequence[Path]) -> tuple[list[dict], dict[str, dict], list[dict[str, str]]]:
+    """All runs and models of the folders, and per folder its model names as shown.
+
+    A name that occurs in several folders is shown as `<folder>/<model>` (the experiment's name, or
+    the folder's path where two folders hold the same experiment).
+    """
     loaded = [(Path(f), read_results(f)) for f in folders]
     counts: dict[str, int] = {}
     for _, results in loaded:
         for name in results["experiment"]["models"]:
             counts[name] = counts.get(name, 0) + 1
-    runs, models, layers = [], {}, {}
+    runs, models, shown_names = [], {}, []
     for folder, results in loaded:
         prefix = results["experiment"].get("name") or folder.name
         if sum(1 for f, r in loaded if (r["experiment"].get("name") or f.name) == prefix) > 1:
             prefix = str(folder)
-        for name, spec in results["experiment"]["models"].items():
-            shown = f"{prefix}/{name}" if counts[name] > 1 else name
-            models[shown] = {"label": f"{spec.get('label') or name}" + (f" ({prefix})" if counts[name] > 1 else ""),
-                             "color": spec.get("color") if counts[name] == 1 else None,
-                             "linestyle": spec.get("linestyle") if counts[name] == 1 else None}
-            layers[shown] = models[shown]["layers"] = spec.get("layers") or []
+        shown_here = {}
+        for name, info in model_info(results).items():
+            shared = counts[name] > 1
+            shown = f"{prefix}/{name}" if shared else name
+            models[shown] = {**info, "label": (info["label"] or name) + (f" ({prefix})" if shared else "")}
+            if shared:  # the same model in several folders: default colours keep them apart
+                models[shown].update(color=None, linestyle=None)
+            shown_here[name] = shown
             runs += [{**r, "model": shown} for r in results["runs"] if r["model"] == name]
-    return runs, models, layers
+        shown_names.append(shown_here)
+    return runs, models, shown_names
 
 
-def compare_folders(folders: Sequence[Path], out: Path) -> int:
-    runs, models, layers = merge(folders)
+def like_with_like(shown_names: Sequence[dict[str, str]], reference: int = 0) -> list[tuple[str, str]]:
+    """Pairs (reference model, other model): each model of the other folders against the reference
+    folder's model of the same name, or its first model where it has no such name."""
+    ref = shown_names[reference]
+    first = next(iter(ref.values()), None)
+    pairs = []
+    for index, names in enumerate(shown_names):
+        if index == reference:
+            continue
+        for name, shown in names.items():
+            partner = ref.get(name, first)
+            if partner is not None:
+                pairs.append((partner, shown))
+    return pairs
+
+
+def compare_folders(folders: Sequence[Path], out: Path, reference: Path | None = None) -> int:
+    """Write the comparison of `folders` into `out`; `reference` (default: the first folder) is what
+    every model is compared with, and is added to the folders if it is not among them."""
+    folders = [Path(f) for f in folders]
+    index = 0
+    if reference is not None:
+        resolved = [f.resolve() for f in folders]
+        if Path(reference).resolve() in resolved:
+            index = resolved.index(Path(reference).resolve())
+        else:
+            folders.insert(0, Path(reference))
+    runs, models, shown_names = merge(folders)
     rows = stats.comparison_rows(runs, models)
-    pairs = stats.pair_rows(runs, models, layers)
+    pairs = stats.compare_pairs(runs, models, like_with_like(shown_names, index))
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "comparison.md", "# Comparison of " + ", ".join(map(str, folders)) + "\n\n"
-               + stats.markdown(rows) + "\n## Differences between models\n\n" + stats.pair_markdown(pairs))
+               + stats.markdown(rows) + f"\n## Differences from {folders[index]}\n\n"
+               "Each model against the model of the same name in the reference folder (else its first "
+               "model).\n\n" + stats.pair_markdown(pairs))
     write_text(out / "comparison.csv", stats.csv_text(rows))
     plots = write_plots(runs, models, out)
     print(stats.plain_text(rows))
     for pair in pairs:
-        print(f"{pair['b']} vs {pair['a']}: {pair['differs']}: {pair['verdict']}")
+        print(stats.pair_line(pair))
     print(f"\nwritten to {out}/: comparison.md, comparison.csv, " + ", ".join(p.name for p in plots),
           file=sys.stderr)
     return 0

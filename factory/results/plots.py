@@ -19,6 +19,13 @@ TITLES = {"val_loss": "Validation loss", "val_accuracy": "Validation accuracy", 
           "accuracy": "Training accuracy"}
 
 
+def title(metric: str) -> str:
+    """A figure's title: `Validation loss`, `Validation sparse_categorical_accuracy`, `Training loss`."""
+    if metric in TITLES:
+        return TITLES[metric]
+    return f"Validation {metric[4:]}" if metric.startswith("val_") else f"Training {metric}"
+
+
 def _matplotlib():
     import matplotlib
 
@@ -31,23 +38,24 @@ def _matplotlib():
 def legend_labels(models: dict[str, dict]) -> dict[str, str]:
     """Each model's legend text: its label, or, where it has none, what differs from the first model.
 
-    `models` entries may carry `layers` (the written syntax); a label equal to the model's name
-    counts as none.
+    `models` entries are as `factory.results.models.model_info` gives them: `layers` (the written
+    syntax) and the `compile`, `training` and `data` settings, so a model differing only by its
+    optimizer says so. A label equal to the model's name counts as none.
     """
-    from factory.results.differences import describe
+    from factory.results.differences import describe_models
 
     names = list(models)
-    first = models[names[0]].get("layers") if names else None
+    first = models[names[0]] if names else None
     out = {}
     for name, info in models.items():
         label = info.get("label") or name
-        if label == name and first is not None and info.get("layers") is not None and name != names[0]:
-            label = f"{name}: {describe(first, info['layers'], limit=2)}"
+        if label == name and name != names[0] and first.get("layers") is not None and info.get("layers") is not None:
+            label = f"{name}: {describe_models(first, info, limit=2)}"
         out[name] = label
     return out
 
 
-def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, title: str | None = None) -> bytes | None:
+def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, heading: str | None = None) -> bytes | None:
     """PNG bytes of `metric` per epoch for every model, or None if no run recorded it."""
     series = []
     for i, (name, info) in enumerate(models.items()):
@@ -74,7 +82,7 @@ def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, ti
             ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15, linewidth=0)
             label += f" (mean ± std, {len(curves)} seeds)"
         ax.plot(epochs, mean, color=color, linestyle=style, linewidth=2, marker="o", markersize=3, label=label)
-    ax.set_title(title or TITLES.get(metric, metric), fontsize=16)
+    ax.set_title(heading or title(metric), fontsize=16)
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.grid(True, alpha=0.3)
@@ -88,10 +96,16 @@ def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, ti
 
 
 def write_plots(runs: Sequence[dict], models: dict[str, dict], folder: Path,
-                metrics: Sequence[str] = ("val_loss", "val_accuracy", "loss")) -> list[Path]:
-    """Write `<metric>.png` for each metric some run recorded; return the paths written."""
+                metrics: Sequence[str] | None = None) -> list[Path]:
+    """Write `<metric>.png` for each metric some run recorded; return the paths written.
+
+    `metrics` defaults to val_loss, every validation metric the runs recorded (`val_accuracy`,
+    `val_sparse_categorical_accuracy`, ...) and the training loss.
+    """
+    from factory.results.stats import validation_metrics
+
     written = []
-    for metric in metrics:
+    for metric in metrics or ["val_loss", *validation_metrics(runs), "loss"]:
         png = metric_figure(runs, models, metric)
         if png is not None:
             path = Path(folder) / f"{metric}.png"

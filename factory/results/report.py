@@ -13,7 +13,8 @@ from factory.atomic import write_text
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
 th{background:#f3f3f3}td:nth-child(-n+2){text-align:left}img{max-width:100%}
-pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:13px}.failed{color:#b00}"""
+pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:13px}.failed{color:#b00}
+pre.reason{white-space:pre-wrap;margin:.3em 0 1em}"""
 
 
 def _html_table(headings, cells) -> str:
@@ -35,18 +36,21 @@ def render(title: str, rows: Sequence[dict], runs: Sequence[dict], images: dict[
     if pairs:
         parts.append("<h2>Differences between models</h2><p>Each difference is the later model minus the "
                      "earlier, over the seeds both completed; a paired t-test says whether it is larger "
-                     "than the seed-to-seed noise.</p>" + _html_table(*stats.pair_table(pairs)))
+                     "than the seed-to-seed noise, its p-value Holm-adjusted over the pairs compared "
+                     "(one family per metric). 'What differs' compares the layers and the compile, "
+                     "training and data settings, seeds aside.</p>" + _html_table(*stats.pair_table(pairs)))
     failed = [r for r in runs if r["status"] == "failed"]
     if failed:
         parts.append("<h2 class='failed'>Failed runs</h2><ul>")
-        parts += [f"<li class='failed'>{esc(r['model'])} seed {r['seed']}: {esc(r.get('error') or '')}</li>"
-                  for r in failed]
+        # the whole reason, every line of it: the first line of a Keras error rarely holds the cause
+        parts += [f"<li class='failed'>{esc(r['model'])} seed {r['seed']}:"
+                  f"<pre class='reason'>{esc(r.get('error') or 'no reason recorded')}</pre></li>" for r in failed]
         parts.append("</ul>")
-    from factory.results.plots import TITLES
+    from factory.results.plots import title as figure_title
 
     for name, png in images.items():
         data = base64.b64encode(png).decode("ascii")
-        heading = TITLES.get(name, name)
+        heading = figure_title(name)
         parts.append(f"<h2>{esc(heading)}</h2><img alt='{esc(heading)}' src='data:image/png;base64,{data}'>")
     parts.append("<h2>Resolved experiment</h2><pre>" + esc(spec_yaml) + "</pre>")
     parts.append("<h2>Versions</h2><ul>" + "".join(

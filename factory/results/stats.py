@@ -48,17 +48,32 @@ def epochs_to_converge(val_loss: Sequence[float], within: float = CONVERGED_WITH
     return next(i + 1 for i, v in enumerate(val_loss) if math.isfinite(v) and v <= limit)
 
 
+def validation_metrics(runs: Sequence[dict]) -> list[str]:
+    """The `val_<metric>` names besides val_loss that completed runs recorded, in Keras's logging order.
+
+    Tables, plots and pairs show these, so `metrics: [sparse_categorical_accuracy]` (or `acc`, `auc`,
+    ...) appears as written in `compile.metrics`, not only `accuracy`.
+    """
+    seen: dict[str, None] = {}
+    for r in runs:
+        if r["status"] == "completed":
+            seen.update((k, None) for k in r["history"] if k.startswith("val_") and k != "val_loss")
+    return list(seen)
+
+
 def comparison_rows(runs: Sequence[dict], models: dict[str, dict]) -> list[dict]:
     """One row per model: the figures of the comparison table, each as mean/std/n over seeds.
 
     `models` maps a model name to its display info (`label`); runs are `results.json` entries.
+    Each row has `final_<metric>` for every validation metric the runs recorded (`metrics` lists them).
     """
+    metrics = validation_metrics(runs)
     rows = []
     for name, info in models.items():
         done = completed(runs, name)
         failed = [r for r in runs if r["model"] == name and r["status"] == "failed"]
         per_run: dict[str, list] = {k: [] for k in (
-            "final_val_loss", "best_val_loss", "best_epoch", "final_val_accuracy",
+            "final_val_loss", "best_val_loss", "best_epoch", *(f"final_{m}" for m in metrics),
             "epochs_to_converge", "seconds_per_epoch")}
         for r in done:
             h = r["history"]
@@ -71,24 +86,25 @@ def comparison_rows(runs: Sequence[dict], models: dict[str, dict]) -> list[dict]
                 e = epochs_to_converge(vl)
                 if e is not None:
                     per_run["epochs_to_converge"].append(e)
-            if h.get("val_accuracy"):
-                per_run["final_val_accuracy"].append(h["val_accuracy"][-1])
-            per_run["seconds_per_epoch"].append(r["seconds_per_epoch"])
+            for m in metrics:
+                if h.get(m):
+                    per_run[f"final_{m}"].append(h[m][-1])
+            if r.get("seconds_per_epoch") is not None:
+                per_run["seconds_per_epoch"].append(r["seconds_per_epoch"])
         params = next((r["params"] for r in done), None)
         rows.append({"model": name, "label": info.get("label") or name, "params": params,
-                     "seeds": len(done), "failed": len(failed),
+                     "seeds": len(done), "failed": len(failed), "metrics": metrics,
                      **{k: mean_std(v) for k, v in per_run.items()}})
     return rows
 
 
-COLUMNS = [  # (row key, heading, decimals)
-    ("final_val_loss", "final val_loss", 4),
-    ("best_val_loss", "best val_loss", 4),
-    ("best_epoch", "best epoch", 1),
-    ("final_val_accuracy", "final val_accuracy", 4),
-    ("epochs_to_converge", "epochs to within 5% of best", 1),
-    ("seconds_per_epoch", "s/epoch", 2),
-]
+def columns(rows: Sequence[dict]) -> list[tuple[str, str, int]]:
+    """The figures of the table as (row key, heading, decimals): val_loss, each validation metric, speed."""
+    metrics = rows[0]["metrics"] if rows else []
+    return ([("final_val_loss", "final val_loss", 4), ("best_val_loss", "best val_loss", 4),
+             ("best_epoch", "best epoch", 1)]
+            + [(f"final_{m}", f"final {m}", 4) for m in metrics]
+            + [("epochs_to_converge", "epochs to within 5% of best", 1), ("seconds_per_epoch", "s/epoch", 2)])
 
 
 def format_stat(stat: dict, decimals: int) -> str:
@@ -102,13 +118,14 @@ def format_stat(stat: dict, decimals: int) -> str:
 
 def table(rows: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
     """Headings and text cells of the comparison table."""
-    headings = ["model", "label", "params", "seeds"] + [h for _, h, _ in COLUMNS]
+    figures = columns(rows)
+    headings = ["model", "label", "params", "seeds"] + [h for _, h, _ in figures]
     cells = []
     for row in rows:
         seeds = str(row["seeds"]) + (f" ({row['failed']} failed)" if row["failed"] else "")
         params = f"{row['params']:,}" if row["params"] is not None else "-"
         cells.append([row["model"], row["label"], params, seeds]
-                     + [format_stat(row[k], d) for k, _, d in COLUMNS])
+                     + [format_stat(row[k], d) for k, _, d in figures])
     return headings, cells
 
 
@@ -135,13 +152,14 @@ def csv_text(rows: Sequence[dict]) -> str:
 
     buf = io.StringIO()
     writer = csv.writer(buf)
+    figures = columns(rows)
     header = ["model", "label", "params", "seeds", "failed"]
-    for key, _, _ in COLUMNS:
+    for key, _, _ in figures:
         header += [f"{key}_mean", f"{key}_std"]
     writer.writerow(header)
     for row in rows:
         cells = [row["model"], row["label"], row["params"], row["seeds"], row["failed"]]
-        for key, _, _ in COLUMNS:
+        for key, _, _ in figures:
             cells += [row[key]["mean"], row[key]["std"]]
         writer.writerow(["" if c is None else c for c in cells])
     return buf.getvalue()
@@ -149,30 +167,47 @@ def csv_text(rows: Sequence[dict]) -> str:
 
 # paired comparisons over seeds --------------------------------------------------------------------
 
-SIGNIFICANCE = 0.05
+SIGNIFICANCE = 0.05  # applied to Holm-adjusted p-values
 MAX_ALL_PAIRS = 8  # beyond this many models, each is compared with the first only
+_SAME = 1e-12  # differences closer than this (relative) are the same number, told apart only by rounding
+
+# Parts of metric names where a lower value is better (losses, errors, false counts); every other
+# metric Keras names (accuracy, auc, precision, r2_score, ...) is better higher. A test checks the
+# split over every metric name the spec language knows.
+_LOWER_IS_BETTER = ("loss", "error", "crossentropy", "hinge", "divergence", "poisson", "bce", "mae", "mse",
+                    "mape", "msle", "false_")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of `metric` (`val_loss`, `val_mae`, `val_accuracy`, ...) is the better one."""
+    name = metric.removeprefix("val_")
+    return any(part in name for part in _LOWER_IS_BETTER)
 
 
 def final_values(runs: Sequence[dict], model: str, metric: str) -> dict[int, float]:
-    return {r["seed"]: r["history"][metric][-1] for r in completed(runs, model) if r["history"].get(metric)}
+    """Per seed, the last value of `metric` in the completed runs of `model` (finite values only)."""
+    return {r["seed"]: r["history"][metric][-1] for r in completed(runs, model)
+            if r["history"].get(metric) and math.isfinite(r["history"][metric][-1])}
 
 
 def paired(runs: Sequence[dict], a: str, b: str, metric: str) -> dict[str, Any]:
     """Final `metric` of b minus a over the seeds both completed, with a two-sided paired t-test.
 
     The same seed gives both models the same data order, so pairing by seed removes that part of
-    the noise; `p` is the chance of a mean difference this large if the models were equal.
+    the noise; `p` is the chance of a mean difference this large if the models were equal. When
+    every seed gives the same difference (`identical`), there is no noise to test against and `p`
+    is None: a t-test would divide by zero and claim p = 0.
     """
     fa, fb = final_values(runs, a, metric), final_values(runs, b, metric)
     seeds = sorted(set(fa) & set(fb))
     diffs = [fb[s] - fa[s] for s in seeds]
-    out = {**mean_std(diffs), "seeds": seeds, "p": None}
+    out = {**mean_std(diffs), "seeds": seeds, "p": None, "identical": False}
     n = out["n"]
     if n >= 2:
-        if out["std"] == 0:
-            out["p"] = 1.0 if out["mean"] == 0 else 0.0
+        if max(diffs) - min(diffs) <= _SAME * max(1.0, *(abs(d) for d in diffs)):
+            out["identical"] = True
         else:
-            from scipy.stats import t as student_t  # scipy comes with scikit-learn
+            from scipy.stats import t as student_t
 
             t = out["mean"] / (out["std"] / math.sqrt(n))
             out["p"] = float(2 * student_t.sf(abs(t), df=n - 1))
@@ -180,51 +215,124 @@ def paired(runs: Sequence[dict], a: str, b: str, metric: str) -> dict[str, Any]:
     return out
 
 
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values, in the given order; None (no test) stays None and is not counted.
+
+    The smallest of m p-values is multiplied by m, the next by m - 1, ..., each at least the one
+    before and at most 1; a difference is beyond noise when its adjusted p is below 0.05. This keeps
+    the chance of any false "beyond noise" among the pairs at 5%, where unadjusted p-values over
+    many pairs would find some by chance.
+    """
+    ranked = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(ranked):
+        running = max(running, min(1.0, (len(ranked) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _tested(comparison: dict) -> str:
+    """`p=0.012` alone, or `Holm p=0.035 over 3 pairs` where several pairs were tested."""
+    if comparison.get("family", 1) > 1:
+        return f"Holm p={_p(comparison['p_holm'])} over {comparison['family']} pairs"
+    return f"p={_p(comparison['p'])}"
+
+
 def verdict(metric: str, comparison: dict, a: str, b: str) -> str:
-    if comparison["n"] < 2:
-        return "one seed: cannot tell from seed noise (train over several seeds)"
-    p, mean = comparison["p"], comparison["mean"]
-    if p is None or p >= SIGNIFICANCE:
-        return f"within seed-to-seed noise (p={p:.2f})"
-    better = (mean < 0) == metric.endswith("loss")
-    return f"{b} {'better' if better else 'worse'} than {a} beyond seed noise (p={p:.3f})"
+    """What the difference in `metric` (b minus a) says, the metric named first: `val_loss: B worse ...`."""
+    n, mean = comparison["n"], comparison["mean"]
+    if n == 0:
+        return f"{metric}: not recorded by both"
+    if n == 1:
+        return f"{metric}: one seed, cannot tell from seed noise (train over several seeds)"
+    better = (mean < 0) == lower_is_better(metric)
+    if comparison.get("identical"):
+        if abs(mean) <= _SAME:
+            return f"{metric}: the same on every seed"
+        return (f"{metric}: {b} {'better' if better else 'worse'} than {a} by {abs(mean):.4g}, "
+                "an identical difference on every seed (no noise to test against)")
+    p = comparison.get("p_holm", comparison["p"])
+    if p >= SIGNIFICANCE:
+        return f"{metric}: within seed-to-seed noise ({_tested(comparison)})"
+    return f"{metric}: {b} {'better' if better else 'worse'} than {a} beyond seed noise ({_tested(comparison)})"
+
+
+def all_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
+    """Every pair of a few models; beyond MAX_ALL_PAIRS models, each against the first."""
+    names = list(names)
+    if len(names) <= MAX_ALL_PAIRS:
+        return [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
+    return [(names[0], other) for other in names[1:]]
+
+
+def compare_pairs(runs: Sequence[dict], models: dict[str, dict], pairs: Sequence[tuple[str, str]],
+                  metrics: Sequence[str] | None = None) -> list[dict]:
+    """Paired comparisons (b minus a) of the given pairs, Holm-adjusted over the pairs, per metric.
+
+    Each row: `a`, `b`, `differs` (from the specs: layers, compile, training, data), `metrics`
+    (per metric: the `paired` figures with `p_holm` and `family`, the number of pairs tested),
+    `verdicts` (per metric, each naming its metric) and `verdict` (them joined by "; ").
+    `metrics` defaults to val_loss and every validation metric the runs recorded.
+    """
+    from factory.results.differences import describe_models
+
+    metrics = list(metrics) if metrics else ["val_loss", *validation_metrics(runs)]
+    rows = [{"a": a, "b": b, "differs": describe_models(models[a], models[b]),
+             "metrics": {m: paired(runs, a, b, m) for m in metrics}} for a, b in pairs]
+    for m in metrics:  # each metric is its own family of tests, corrected over the pairs
+        comparisons = [row["metrics"][m] for row in rows]
+        adjusted = holm([c["p"] for c in comparisons])
+        family = sum(p is not None for p in adjusted)
+        for comparison, p in zip(comparisons, adjusted):
+            if p is not None:
+                comparison.update(p_holm=p, family=family)
+    for row in rows:
+        row["verdicts"] = {m: verdict(m, c, row["a"], row["b"]) for m, c in row["metrics"].items()}
+        row["verdict"] = "; ".join(row["verdicts"].values())
+    return rows
 
 
 def pair_rows(runs: Sequence[dict], models: dict[str, dict], layers: dict[str, list] | None = None,
-              metrics: Sequence[str] = ("val_loss", "val_accuracy")) -> list[dict]:
-    """Paired comparisons of models: every pair for a few models, else each against the first."""
-    from factory.results.differences import describe
+              metrics: Sequence[str] | None = None) -> list[dict]:
+    """Paired comparisons of the models of one experiment: every pair for a few, else each against the first.
 
-    names = list(models)
-    if len(names) <= MAX_ALL_PAIRS:
-        pairs = [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
-    else:
-        pairs = [(names[0], other) for other in names[1:]]
-    rows = []
-    for a, b in pairs:
-        row = {"a": a, "b": b, "differs": describe(layers[a], layers[b]) if layers else ""}
-        for metric in metrics:
-            row[metric] = paired(runs, a, b, metric)
-        primary = next((m for m in metrics if row[m]["n"]), metrics[0])
-        row["verdict"] = verdict(primary, row[primary], a, b)
-        rows.append(row)
-    return rows
+    `models` entries are as `factory.results.models.model_info` gives them. `layers` is for callers
+    whose entries carry no `layers` (it fills them in); entries from `model_info` need none.
+    """
+    if layers:
+        models = {n: {"layers": layers.get(n, []), **info} for n, info in models.items()}
+    return compare_pairs(runs, models, all_pairs(models), metrics)
+
+
+def pair_line(row: dict) -> str:
+    """The terminal line of a pair: `B vs A: what differs: val_loss: ...; val_accuracy: ...`."""
+    return f"{row['b']} vs {row['a']}: {row['differs']}: {row['verdict']}"
 
 
 def _signed(stat: dict, decimals: int = 4) -> str:
     if not stat["n"]:
         return "-"
     text = f"{stat['mean']:+.{decimals}f}"
+    if stat.get("identical"):
+        return text + " on every seed"
     if stat["n"] > 1:
         text += f" ± {stat['std']:.{decimals}f}"
-    return text + (f" (p={stat['p']:.3f})" if stat.get("p") is not None else "")
+    if stat.get("p") is not None:
+        text += f" (p={_p(stat['p'])}" + (f", Holm p={_p(stat['p_holm'])})" if stat.get("family", 1) > 1 else ")")
+    return text
 
 
 def pair_table(rows: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
-    headings = ["models", "what differs (from the specs)", "Δ final val_loss", "Δ final val_accuracy",
-                "seeds", "verdict (paired t-test over seeds)"]
-    cells = [[f"{r['b']} vs {r['a']}", r["differs"], _signed(r["val_loss"]), _signed(r["val_accuracy"]),
-              str(r["val_loss"]["n"] or r["val_accuracy"]["n"]), r["verdict"]] for r in rows]
+    metrics = list(rows[0]["metrics"]) if rows else []
+    headings = (["models", "what differs (from the specs)", "seeds"] + [f"Δ final {m}" for m in metrics]
+                + ["verdict (paired t-test over seeds, Holm-adjusted over the pairs)"])
+    cells = [[f"{r['b']} vs {r['a']}", r["differs"], str(max((c["n"] for c in r["metrics"].values()), default=0))]
+             + [_signed(r["metrics"][m]) for m in metrics] + [r["verdict"]] for r in rows]
     return headings, cells
 
 
