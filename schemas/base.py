@@ -228,8 +228,15 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
 
     members = []
     for name, cls in registry.items():
-        written = Union[cls, _main_argument_type(cls), None] if cls.main_argument else Optional[cls]
-        # `{Name: null}` and the bare name mean "no arguments"
+        # The forms an editor accepts. A scalar sets the main argument, so it stands alone only when
+        # nothing else is required; `{Name: null}` (like the bare name) means no arguments.
+        required = _required(cls)
+        forms: list[Any] = [cls]
+        if cls.main_argument and set(required) <= {cls.main_argument}:
+            forms.append(_main_argument_type(cls))
+        if not required:
+            forms.append(None)
+        written = Union[tuple(forms)]
         arg_type = Annotated[cls, BeforeValidator(_none_is_empty, json_schema_input_type=written)]
         fields = {key: (arg_type, Field(None, description=f"{name} ({kind}) with its arguments",
                                         json_schema_extra=_completes_to_mapping(cls)))
