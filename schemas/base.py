@@ -42,10 +42,15 @@ class Spec(BaseModel):
 def suggestion(name: object, candidates: Iterable[str]) -> str:
     """`; did you mean 'x'?` when a candidate is close to `name` (but not `name` itself), else ''.
 
-    The one "did you mean" of the project; `factory.errors.did_you_mean` is this function.
+    The one "did you mean" of the project; `factory.errors.did_you_mean` is this function. A Keras 2
+    name (`lr`) gets its Keras 3 name where that is a candidate, with the reason (schemas.legacy).
     """
     if not isinstance(name, str):
         return ""
+    candidates = list(candidates)
+    if name in legacy.KERAS2_NAMES and legacy.KERAS2_NAMES[name][0] in candidates:
+        new, why = legacy.KERAS2_NAMES[name]
+        return f"; did you mean '{new}'? ({why})"
     by_lower = {c.lower(): c for c in candidates}
     if name.lower() in by_lower and by_lower[name.lower()] != name:
         return f"; did you mean '{by_lower[name.lower()]}'?"

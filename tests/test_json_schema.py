@@ -134,3 +134,13 @@ def test_an_experiment_still_needs_name_data_and_models(missing):
 def test_an_empty_file_is_neither():
     assert not editor_accepts({})
     assert not editor_accepts({"include": {"other": "other.yaml"}})
+
+
+def test_acc_is_a_metric_and_a_near_miss_still_gets_its_hint():
+    data = experiment()
+    data["compile"]["metrics"] = ["acc", "accuracy"]
+    assert pydantic_accepts(data) and editor_accepts(data)
+    data["compile"]["metrics"] = ["acuracy"]
+    with pytest.raises(ValidationError, match="did you mean 'accuracy'"):
+        Experiment.model_validate(data)
+    assert not editor_accepts(data)
