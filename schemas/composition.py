@@ -17,8 +17,8 @@ LAYERS = {"type": "array", "items": {"$ref": "#/$defs/LayerWritten"},
 
 def _edit(operation: str, description: str, with_: dict | None) -> dict:
     """One edit form: `{operation: position}`, with `with:` when the operation takes one."""
-    form = {"type": "object", "description": description, "additionalProperties": False,
-            "properties": {operation: POSITION}, "required": [operation]}
+    form = {"type": "object", "title": f"{operation} edit", "description": description,  # the title labels completion
+            "additionalProperties": False, "properties": {operation: POSITION}, "required": [operation]}
     if with_ is not None:
         form["properties"]["with"] = with_
         form["required"].append("with")
