@@ -17,7 +17,8 @@ LAYERS = {"type": "array", "items": {"$ref": "#/$defs/LayerWritten"},
 
 def _edit(operation: str, description: str, with_: dict | None) -> dict:
     """One edit form: `{operation: position}`, with `with:` when the operation takes one."""
-    form = {"type": "object", "title": f"{operation} edit", "description": description,  # the title labels completion
+    # the title labels the form in an editor's completion
+    form = {"type": "object", "title": f"{operation} edit", "description": description,
             "additionalProperties": False, "properties": {operation: POSITION}, "required": [operation]}
     if with_ is not None:
         form["properties"]["with"] = with_
@@ -84,7 +85,8 @@ def add_composition(schema: dict[str, Any]) -> dict[str, Any]:
     model = schema["$defs"]["Model"]
     model["properties"].update(MODEL)
     model["required"] = [r for r in model.get("required", []) if r != "layers"]
-    model["anyOf"] = [{"required": ["layers"]}, {"required": ["extends"]}]  # a model extending another may add none
+    # a model that extends another may add no layers
+    model["anyOf"] = [{"required": ["layers"]}, {"required": ["extends"]}]
     layers = model["properties"]["layers"]
     schema["$defs"]["LayerWritten"] = {"anyOf": [layers["items"], *BLOCK_USE]}
     layers["items"] = {"$ref": "#/$defs/LayerWritten"}

@@ -95,7 +95,8 @@ class LanguageServer:
         self.buffer = b""
         self.diagnostics: dict[str, list[dict]] = {}
         self.responses: dict[int, dict] = {}
-        settings = {"yaml": {"validate": True, "completion": True, "hover": True, "schemaStore": {"enable": False}}}
+        settings = {"yaml": {"validate": True, "completion": True, "hover": True,
+                             "schemaStore": {"enable": False}}}
         self.settings = settings
         self.result(self.request("initialize", {
             "processId": os.getpid(), "rootUri": None,
@@ -187,7 +188,10 @@ def editor(tmp_path_factory):
 
 
 def open_all(editor, texts: dict[str, str]) -> dict[str, list[dict]]:
-    """Open each text as `specs/<name>.yaml` under the modeline; its diagnostics, by name, lines 1-based in the text."""
+    """Open each text as `specs/<name>.yaml` under the modeline; its diagnostics by name.
+
+    Each diagnostic gets `line`: its 1-based line in the text as given (the modeline shifts by one).
+    """
     server, folder = editor
     uris = {}
     for name, text in texts.items():
@@ -195,7 +199,7 @@ def open_all(editor, texts: dict[str, str]) -> dict[str, list[dict]]:
         path.write_text(MODELINE + text)
         uris[name] = server.open(path, MODELINE + text)
     published = server.wait_for(list(uris.values()))
-    return {name: [{**d, "line": d["range"]["start"]["line"]} for d in published[uri]]  # the modeline shifts by one
+    return {name: [{**d, "line": d["range"]["start"]["line"]} for d in published[uri]]
             for name, uri in uris.items()}
 
 
