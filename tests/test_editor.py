@@ -95,15 +95,16 @@ class LanguageServer:
         self.buffer = b""
         self.diagnostics: dict[str, list[dict]] = {}
         self.responses: dict[int, dict] = {}
-        settings = {"yaml": {"validate": True, "completion": True, "hover": True,
-                             "schemaStore": {"enable": False}}}
-        self.settings = settings
+        # no schema association: each file names its schema in its modeline, as README says;
+        # no schema store, which would fetch from the network
+        self.settings = {"yaml": {"validate": True, "completion": True, "hover": True,
+                                  "schemaStore": {"enable": False}}}
         self.result(self.request("initialize", {
             "processId": os.getpid(), "rootUri": None,
             "capabilities": {"textDocument": {"completion": {"completionItem": {"snippetSupport": True}}},
                              "workspace": {"configuration": True}}}))
         self.notify("initialized", {})
-        self.notify("workspace/didChangeConfiguration", {"settings": settings})
+        self.notify("workspace/didChangeConfiguration", {"settings": self.settings})
 
     def send(self, message: dict) -> None:
         body = json.dumps({"jsonrpc": "2.0", **message}).encode()
