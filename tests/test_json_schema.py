@@ -144,3 +144,7 @@ def test_acc_is_a_metric_and_a_near_miss_still_gets_its_hint():
     with pytest.raises(ValidationError, match="did you mean 'accuracy'"):
         Experiment.model_validate(data)
     assert not editor_accepts(data)
+
+
+def test_the_schema_is_valid_json_schema():
+    jsonschema.Draft202012Validator.check_schema(json_schema())
