@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     overrides(p)
     p.set_defaults(func=_show)
 
-    p = sub.add_parser("schema", help="print the JSON Schema of experiment files (for editors)")
+    p = sub.add_parser("schema", help="print the JSON Schema of experiment and library files (for editors)")
     p.set_defaults(func=_schema)
 
     p = sub.add_parser("run", help="train every model over every seed and compare them")

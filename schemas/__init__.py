@@ -12,7 +12,7 @@ from schemas.optimizers import OPTIMIZERS, OPTIMIZER_ALIASES, OptimizerSpec
 
 
 def json_schema() -> dict:
-    """The JSON Schema of experiment files as users write them, composition forms included."""
+    """The JSON Schema of spec files as users write them: experiments and libraries, composition forms included."""
     from schemas.composition import add_composition
 
     schema = add_composition(Experiment.model_json_schema())

@@ -20,6 +20,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    TypeAdapter,
     WithJsonSchema,
     create_model,
     model_serializer,
@@ -41,10 +42,15 @@ class Spec(BaseModel):
 def suggestion(name: object, candidates: Iterable[str]) -> str:
     """`; did you mean 'x'?` when a candidate is close to `name` (but not `name` itself), else ''.
 
-    The one "did you mean" of the project; `factory.errors.did_you_mean` is this function.
+    The one "did you mean" of the project; `factory.errors.did_you_mean` is this function. A Keras 2
+    name (`lr`) gets its Keras 3 name where that is a candidate, with the reason (schemas.legacy).
     """
     if not isinstance(name, str):
         return ""
+    candidates = list(candidates)
+    if name in legacy.KERAS2_NAMES and legacy.KERAS2_NAMES[name][0] in candidates:
+        new, why = legacy.KERAS2_NAMES[name]
+        return f"; did you mean '{new}'? ({why})"
     by_lower = {c.lower(): c for c in candidates}
     if name.lower() in by_lower and by_lower[name.lower()] != name:
         return f"; did you mean '{by_lower[name.lower()]}'?"
@@ -168,6 +174,49 @@ def _none_is_empty(value: Any) -> Any:
 _CODE_HINTS = ("lambda", ".", ":", "(", "/", "\\")
 
 
+def _required(cls: type[KerasArgs]) -> list[str]:
+    return [k for k, f in cls.model_fields.items() if f.is_required()]
+
+
+def _main_argument_type(cls: type[KerasArgs]) -> Any:
+    """The type of `cls`'s main argument with its constraints, for the scalar shorthand's JSON Schema.
+
+    A field's annotation alone drops its constraints (`units: PositiveInt` keeps `gt=0` in the field's
+    metadata), so `Dense: 0` would pass in an editor while validation refuses it.
+    """
+    field = cls.model_fields[cls.main_argument]
+    return Annotated[(field.annotation, *field.metadata,
+                      Field(description=f"{cls.main_argument}: {field.description or 'the main argument'}"))]
+
+
+def _field_schema(cls: type[KerasArgs], name: str) -> dict:
+    """The JSON Schema of one argument of `cls`, constraints included (no description)."""
+    field = cls.model_fields[name]
+    tp = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    return TypeAdapter(tp).json_schema()
+
+
+def _completes_to_mapping(cls: type[KerasArgs]) -> Any:
+    """JSON Schema extras so an editor's completion of `Name` inserts `Name:` and its required arguments.
+
+    yaml-language-server inserts a property as a mapping (with the compensated indentation of a list
+    item) only when the property's own schema has `properties`; the class's schema behind `anyOf`
+    is not looked at. Listing the required arguments there changes nothing for validation (an object
+    must match the class anyway). A class that needs no arguments is completed by its bare name
+    instead: offering both under one label makes the server merge them into `Flatten: Flatten`.
+    """
+    required = _required(cls)
+
+    def extra(schema: dict) -> None:
+        if not required:
+            schema["doNotSuggest"] = True
+            return
+        schema["properties"] = {k: _field_schema(cls, k) for k in required}
+        schema["required"] = required
+
+    return extra
+
+
 def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[str, str] | None = None,
                 plural: str | None = None) -> Any:
     """One discriminated union of `classes`, keyed by class name (or an alias such as `he_normal`).
@@ -184,14 +233,23 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
 
     members = []
     for name, cls in registry.items():
-        main = cls.model_fields[cls.main_argument].annotation if cls.main_argument else None
-        written = Union[cls, main, None] if main is not None else Optional[cls]
-        # `{Name: null}` and the bare name mean "no arguments"
+        # The forms an editor accepts. A scalar sets the main argument, so it stands alone only when
+        # nothing else is required; `{Name: null}` (like the bare name) means no arguments.
+        required = _required(cls)
+        forms: list[Any] = [cls]
+        if cls.main_argument and set(required) <= {cls.main_argument}:
+            forms.append(_main_argument_type(cls))
+        if not required:
+            forms.append(None)
+        written = Union[tuple(forms)]
         arg_type = Annotated[cls, BeforeValidator(_none_is_empty, json_schema_input_type=written)]
-        fields = {key: (arg_type, Field(None, description=f"{name} ({kind}) with its arguments"))
+        fields = {key: (arg_type, Field(None, description=f"{name} ({kind}) with its arguments",
+                                        json_schema_extra=_completes_to_mapping(cls)))
                   for key in keys_of[name]}
         entry = create_model(f"{name}Entry", __base__=KerasEntry, __doc__=cls.__doc__, **fields)
         members.append(Annotated[entry, Tag(name)])
+    # a bare name means "no arguments": only for classes that need none (`Flatten`, not `Dense`)
+    bare = tuple(key for key, n in tag_of.items() if not _required(registry[n]))
 
     def discriminate(value: Any) -> str | None:
         if isinstance(value, KerasEntry):
@@ -228,5 +286,5 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
         return value
 
     union = Annotated[Union[tuple(members)], Discriminator(discriminate)]
-    written_forms = Union[(Literal[tuple(tag_of)], *[m.__origin__ for m in members])]
+    written_forms = Union[(Literal[bare], *[m.__origin__ for m in members])]
     return Annotated[union, BeforeValidator(normalize, json_schema_input_type=written_forms)]

@@ -4,13 +4,14 @@ Adding a layer is one class here (named after the Keras class, fields named afte
 defaults equal to Keras's), one entry in `LAYERS`, and a line in the tests.
 """
 
-from typing import Optional
+from typing import Annotated, Optional
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from schemas import names
 from schemas.base import KerasArgs, keras_union, names as name_type
 from schemas.initializers import InitializerSpec
+from schemas.legacy import tuple_as_text
 from schemas.regularizers import RegularizerSpec
 from schemas.types import (Axis, DataFormat, Finite, IntOrPair, NonNegativeFloat, Padding,
                            PositiveFloat, PositiveInt, Rate, Seed, Shape)
@@ -139,7 +140,8 @@ class Softmax(Layer):
 class Reshape(Layer):
     """Reshapes to `target_shape` (without the batch axis; one entry may be -1)."""
     main_argument = "target_shape"
-    target_shape: list[int] = Field(min_length=1, description="the new shape; -1 once for 'the rest'")
+    target_shape: Annotated[list[int], BeforeValidator(tuple_as_text)] = Field(
+        min_length=1, description="the new shape; -1 once for 'the rest'")
 
 
 class Conv2D(Layer):

@@ -22,7 +22,7 @@ LOSSES = (
 )
 
 # Metrics Keras can build from the name alone (IoU and the "X at Y" metrics need arguments).
-METRICS = (
+KERAS_METRICS = (
     "accuracy", "auc", "bce", "binary_accuracy", "binary_crossentropy", "binary_io_u",
     "categorical_accuracy", "categorical_crossentropy", "categorical_hinge",
     "concordance_correlation", "cosine_similarity", "f1_score", "f_beta_score", "false_negatives",
@@ -33,6 +33,12 @@ METRICS = (
     "sparse_top_k_categorical_accuracy", "squared_hinge",
     "top_k_categorical_accuracy", "true_negatives", "true_positives",
 )
+
+# Names `model.compile` takes besides those: Keras's compile maps `acc`, like `accuracy`, to the
+# accuracy that fits the labels and the output (keras/src/trainers/compile_utils.py, get_metric).
+# The metric keeps the name written: `acc` is reported as acc and val_acc.
+METRIC_ALIASES = ("acc",)
+METRICS = KERAS_METRICS + METRIC_ALIASES
 
 # Built-in datasets; `factory.data.DATASETS` implements each (a test checks they match).
 DATASETS = ("digits", "fashion_mnist", "mnist")

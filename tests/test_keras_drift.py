@@ -80,7 +80,31 @@ def test_metric_names_match_keras():
         except (TypeError, ValueError):
             return False  # needs arguments (IoU, PrecisionAtRecall, ...)
 
-    assert set(names.METRICS) == {k for k in metrics.ALL_OBJECTS_DICT if k.islower() and by_name(k)} - internal
+    assert set(names.KERAS_METRICS) == {k for k in metrics.ALL_OBJECTS_DICT if k.islower() and by_name(k)} - internal
+
+
+def test_every_accepted_metric_name_is_one_compile_takes():
+    """Each name the spec accepts, aliases included, resolves as `model.compile(metrics=[name])` resolves it."""
+    import numpy as np
+    from keras.src.trainers.compile_utils import get_metric
+
+    assert set(names.METRICS) == set(names.KERAS_METRICS) | set(names.METRIC_ALIASES)
+    y_true, y_pred = np.eye(3, dtype="float32")[[0, 1, 2, 1]], np.full((4, 3), 1 / 3, dtype="float32")
+    for name in names.METRICS:
+        assert isinstance(get_metric(name, y_true, y_pred), keras.metrics.Metric), name
+    for alias in names.METRIC_ALIASES:
+        with pytest.raises(ValueError):
+            keras.metrics.get(alias)  # an alias of compile's only: the reason it is listed apart
+
+
+def test_acc_trains_and_is_reported_under_the_name_written():
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=list(names.METRIC_ALIASES))
+    x, y = np.zeros((8, 4), dtype="float32"), np.arange(8) % 3
+    history = model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0).history
+    assert {"acc", "val_acc"} <= set(history)
 
 
 def test_initializer_names_cover_keras():
