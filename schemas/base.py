@@ -113,8 +113,8 @@ class KerasArgs(Spec):
             return {cls.main_argument: data}
         raise PydanticCustomError(
             "arguments_expected",
-            "{name} takes a mapping of its arguments (`{name}: {{}}` for none), not {got!r}",
-            {"name": cls.__name__, "got": data})
+            "{name} takes a mapping of its arguments (`{name}: {empty}` for none), not {got}",
+            {"name": cls.__name__, "got": repr(data), "empty": "{}"})
 
     @model_serializer(mode="plain")
     def _as_written(self) -> dict:

@@ -148,3 +148,24 @@ def test_acc_is_a_metric_and_a_near_miss_still_gets_its_hint():
 
 def test_the_schema_is_valid_json_schema():
     jsonschema.Draft202012Validator.check_schema(json_schema())
+
+
+@pytest.mark.parametrize("data", [
+    {"models": {"A": {"layers": ["Flatten"]}}},
+    {"blocks": {"b": {"layers": ["Flatten"]}}},
+    {"compile": {"loss": "mse"}, "models": {"A": {"layers": ["Flatten"]}}},
+    {"training": {"epochs": 1}, "blocks": {"b": {"layers": ["Flatten"]}}},
+    {"name": "x", "models": {"A": {"layers": ["Flatten"]}}},
+    {"data": {"dataset": "digits"}, "models": {"A": {"layers": ["Flatten"]}}},
+])
+def test_the_editor_and_validate_draw_the_same_line_between_library_and_experiment(data):
+    from factory.spec.compose import is_library
+
+    missing_name = any("'name' is a required property" in e.message for e in VALIDATOR.iter_errors(data))
+    assert is_library(data) == (not missing_name and "name" not in data)
+
+
+def test_a_scalar_where_a_mapping_is_needed_says_so_in_plain_words():
+    with pytest.raises(ValidationError) as info:
+        Experiment.model_validate(experiment({"Flatten": 3}))
+    assert "Flatten takes a mapping of its arguments (`Flatten: {}` for none), not 3" in str(info.value)

@@ -28,6 +28,7 @@ from factory.spec import blocks, extends, sweeps
 from factory.spec.document import Document
 from factory.spec.files import Broken, Files
 from factory.spec.yaml_reader import read_file
+from schemas.composition import EXPERIMENT_ONLY
 
 ROOT_KEYS = ("include", "blocks")
 
@@ -127,8 +128,11 @@ def _check_root(files: Files, document: Document) -> None:
 
 
 def is_library(data: Any) -> bool:
-    """A file of models and/or blocks for experiments to include: no `name` and no `data`."""
-    return isinstance(data, dict) and "name" not in data and "data" not in data \
+    """A file of models and/or blocks for experiments to include: none of an experiment's own keys.
+
+    The JSON Schema draws the same line with the same keys, so an editor and `validate` agree.
+    """
+    return isinstance(data, dict) and not any(k in data for k in EXPERIMENT_ONLY) \
         and ("models" in data or "blocks" in data)
 
 
