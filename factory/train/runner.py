@@ -20,7 +20,7 @@ from factory.train.backend import Backend, open_backend
 from factory.train.document import RESULTS, Results, now, versions
 from factory.train.folder import LOCK
 from factory.train.progress import Timings, check_stop, interruptible, process_seconds, say
-from factory.train.task import Task, first_line
+from factory.train.task import Task, short_reason
 
 __all__ = ["run_experiment", "preflight_checks", "plan", "RESULTS", "LOCK"]
 
@@ -185,7 +185,7 @@ def _train(pool: Backend, tasks: list[Task], backend: str, address: str | None, 
         results.runs.append(record)
         with timings.phase("write results.json"):
             results.save()
-        status = "completed" if record["status"] == "completed" else f"FAILED: {first_line(record['error'])}"
+        status = "completed" if record["status"] == "completed" else f"FAILED: {short_reason(record['error'])}"
         say(f"{task.where}: {status}")
         if record["status"] == "failed" and fail_fast:
             say("stopping at the first failure (--fail-fast)")

@@ -47,10 +47,22 @@ def failure_reason(error: BaseException) -> str:
     return text if len(text) <= LONGEST_REASON else text[:LONGEST_REASON - 3] + "..."
 
 
-def first_line(text: str, limit: int = 300) -> str:
-    """The first non-empty line of `text`, shortened to `limit` characters: for the terminal."""
-    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return line if len(line) <= limit else line[:limit - 3] + "..."
+_WRAPPERS = ("Exception encountered when calling", "Arguments received by")  # Keras's, around the cause
+
+
+def short_reason(error: str, limit: int = 300) -> str:
+    """A failed run's error on one terminal line: its first line, or the cause where Keras wraps it.
+
+    "ValueError in epoch 1: Exception encountered when calling Sequential.call()." says nothing;
+    the next line says what went wrong, so that line takes the wrapper's place.
+    """
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    head = lines[0] if lines else ""
+    wrapper = next((w for w in _WRAPPERS if w in head), None)
+    cause = next((line for line in lines[1:] if not line.startswith(_WRAPPERS)), None)
+    if wrapper and cause:
+        head = head[:head.index(wrapper)] + cause
+    return head if len(head) <= limit else head[:limit - 3] + "..."
 
 
 def failed_record(task: Task, error: str) -> dict:
