@@ -41,9 +41,10 @@ def failure_reason(error: BaseException) -> str:
     Keras's own messages span several lines ("Exception encountered when calling ...", then the
     cause), and the cause is what the user needs, so every other line is kept.
     """
-    lines = [line.rstrip() for line in str(error).splitlines() if line.strip()]
+    lines = [line.rstrip() for line in str(error).splitlines()]
     useful = [line for line in lines if not line.strip().startswith(_TRACE_LINES)]
-    text = "\n".join(useful or lines) or type(error).__name__
+    paragraphs = "\n".join(useful if any(useful) else lines).split("\n\n")  # one blank line between Keras's parts
+    text = "\n\n".join(p.strip("\n") for p in paragraphs if p.strip()) or type(error).__name__
     return text if len(text) <= LONGEST_REASON else text[:LONGEST_REASON - 3] + "..."
 
 
