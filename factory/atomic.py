@@ -47,4 +47,5 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, allow_nan=True) + "\n")
+    """Write `data` as strict JSON: a NaN or infinity raises ValueError (callers write null instead)."""
+    write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")

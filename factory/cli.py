@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="train every model over every seed and compare them")
     p.add_argument("file", metavar="FILE", help="experiment YAML file")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<name>/)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/<name>/); results of an earlier "
+                                                 "run there are moved to its previous/<time>/ first")
     p.add_argument("--resume", action="store_true",
                    help="keep the finished runs in the output folder and train only the rest")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")

@@ -151,3 +151,125 @@ def test_real_fashion_mnist_trains(tmp_path, monkeypatch):
     data = load_data(loaded.experiment.data)
     assert data.x_train.shape == (3000, 28, 28) and data.x_train.max() == 1.0
     assert results["runs"][0]["history"]["val_accuracy"][0] > 0.6
+
+
+def strict_json(text: str):
+    """json.loads as jq and browsers read: NaN and Infinity are errors."""
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_results_json_is_strict_json_with_the_reason_for_each_null(write, tmp_path):
+    assert run_experiment(load(write(FAILING)), tmp_path / "out") == 1
+    results = strict_json((tmp_path / "out" / "results.json").read_text())
+    exploding = next(r for r in results["runs"] if r["model"] == "exploding")
+    nulls = [f"history.loss[{i}]" for i, v in enumerate(exploding["history"]["loss"]) if v is None]
+    assert nulls and exploding["non_finite"][nulls[0]] in ("nan", "inf", "-inf")
+    assert set(exploding["non_finite"]) >= set(nulls)
+
+
+def test_artifacts_are_made_from_the_plain_results_json(tiny_run, tmp_path):
+    from factory.results.artifacts import write_artifacts
+
+    _, out = tiny_run
+    written = write_artifacts(tmp_path, strict_json((out / "results.json").read_text()))
+    assert sorted(p.name for p in written) == ["comparison.csv", "comparison.md", "loss.png", "report.html",
+                                               "val_accuracy.png", "val_loss.png"]
+    assert all(p.is_file() and p.parent == tmp_path for p in written)
+    assert (tmp_path / "comparison.md").read_text() == (out / "comparison.md").read_text()
+
+
+def test_the_results_line_lists_the_files_written(write, tmp_path, cli):
+    path = write(TINY.replace("metrics: [accuracy]", "metrics: []"))
+    code, _, err = cli("run", path, "--out", tmp_path / "out")
+    assert code == 0
+    line = next(line for line in err.splitlines() if line.startswith("results in "))
+    listed = line.split("(", 1)[1].rstrip(")").split(", ")
+    on_disk = sorted(p.name + ("/" if p.is_dir() else "") for p in (tmp_path / "out").iterdir()
+                     if not p.name.startswith("."))
+    assert sorted(listed) == on_disk, (listed, on_disk)
+    assert "val_accuracy.png" not in listed and "loss.png" in listed
+
+
+def test_a_failed_run_keeps_its_whole_reason(write, tmp_path, monkeypatch, cli):
+    """Keras's message spans lines ("Exception encountered ...", then the cause); TF's graph trace is dropped."""
+    message = ("Exception encountered when calling Sequential.call().\n\n"
+               "Input 0 of layer \"dense\" is incompatible with the layer: expected axis -1 of input shape "
+               "to have value 784, but received input with shape (None, 64)\n\n"
+               "Arguments received by Sequential.call():\n  • inputs=tf.Tensor(shape=(None, 8, 8), dtype=float32)\n"
+               "Detected at node StatefulPartitionedCall defined at (most recent call last):\n"
+               "  File \"/usr/lib/python3.11/threading.py\", line 995, in _bootstrap\n"
+               "\t [[{{node StatefulPartitionedCall}}]] [Op:__inference_multi_step_on_iterator_1234]")
+
+    def fails(self, *args, **kwargs):
+        raise ValueError(message)
+
+    monkeypatch.setattr(keras.Model, "fit", fails)
+    code, _, err = cli("run", write(TINY), "--out", tmp_path / "out")
+    assert code == 1
+    error = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]["error"]
+    assert error.startswith("ValueError in epoch 1: Exception encountered when calling Sequential.call().\n")
+    assert "expected axis -1 of input shape to have value 784, but received input with shape (None, 64)" in error
+    assert "inputs=tf.Tensor(shape=(None, 8, 8)" in error
+    assert "Detected at node" not in error and "File " not in error and "[[{{node" not in error
+    # the terminal shows the cause on one line, and the report the whole reason
+    assert ("model A (1/2) seed 0 (1/1): FAILED: ValueError in epoch 1: Input 0 of layer \"dense\" is incompatible "
+            "with the layer: expected axis -1 of input shape to have value 784, but received input with shape "
+            "(None, 64)\n") in err
+    assert "784, but received input with shape (None, 64)" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_running_again_moves_the_previous_results_aside_and_says_so(write, tmp_path, cli):
+    path, out = write(TINY.replace("epochs: 2", "epochs: 1")), tmp_path / "out"
+    assert cli("run", path, "--out", out)[0] == 0
+    first = json.loads((out / "results.json").read_text())
+    first_model = (out / "models" / "A-seed0.keras").read_bytes()
+    code, _, err = cli("run", path, "--out", out, "--set", "models.A.layers.1.Dense.units=8")
+    assert code == 0
+    kept = out / "previous" / first["finished"][:19].replace(":", "-")
+    assert f"the previous results in {out}/ were moved to {kept}/" in err
+    assert json.loads((kept / "results.json").read_text()) == first
+    assert (kept / "models" / "A-seed0.keras").read_bytes() == first_model
+    assert {p.name for p in kept.iterdir()} >= {"comparison.md", "report.html", "val_loss.png", "models"}
+    second = json.loads((out / "results.json").read_text())
+    assert second["experiment"]["models"]["A"]["layers"][1]["Dense"]["units"] == 8
+    assert second["started"] >= first["finished"]
+
+
+def test_a_spec_error_leaves_the_previous_results_where_they_are(write, tmp_path, cli):
+    path, out = write(TINY.replace("epochs: 2", "epochs: 1")), tmp_path / "out"
+    assert cli("run", path, "--out", out)[0] == 0
+    before = (out / "results.json").read_bytes()
+    code, _, err = cli("run", path, "--out", out, "--set", "models.A.layers.1.Dense.units=1000000000000")
+    assert code == 2 and "would have" in err
+    assert (out / "results.json").read_bytes() == before and not (out / "previous").exists()
+
+
+HUGE = """\
+name: huge
+data: {dataset: digits}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+training: {epochs: 1, batch_size: 64}
+models:
+  ok:
+    layers: [Flatten, {Dense: {units: 10, activation: softmax}}]
+  big:
+    layers: [Flatten, {Dense: 1000000000000}, {Dense: {units: 10, activation: softmax}}]
+  bigger:
+    layers: [Flatten, {Dense: 1000000000000}, {Dense: 1000000000000}, {Dense: {units: 10, activation: softmax}}]
+"""
+
+
+def test_every_model_is_checked_before_any_task_reaches_the_workers(write, tmp_path, monkeypatch, cli):
+    from factory.train import workers
+
+    submitted = []
+    real_run = workers.WorkerPool.run
+    monkeypatch.setattr(workers.WorkerPool, "run", lambda self, *a: submitted.append(a) or real_run(self, *a))
+    code, _, err = cli("run", write(HUGE), "--out", tmp_path / "out", "--workers", "2")
+    assert code == 2
+    assert "models.big: model big would have" in err and "models.bigger: model bigger would have" in err
+    assert submitted == [] and "epoch" not in err

@@ -11,14 +11,15 @@ from __future__ import annotations
 from typing import Iterator
 
 from factory.errors import Issue, SpecError
-from factory.train.runner import EtaClock, Task, check_stop, failed_record, train_task
+from factory.train.progress import EtaClock, check_stop
+from factory.train.task import Finished, Task, failed_record, failure_reason, train_task
 
 _state: dict = {}  # per Ray worker process: keras, imported once
 
 
-def _train_remote(task: Task, resolved: dict, arrays: tuple, epochs: int) -> tuple:
-    from factory.data import Dataset
+def _train_remote(task: Task, resolved: dict, arrays: tuple) -> Finished:
     from factory.build.keras_setup import import_keras
+    from factory.data import Dataset
     from schemas import Experiment
 
     if "keras" not in _state:
@@ -29,7 +30,7 @@ def _train_remote(task: Task, resolved: dict, arrays: tuple, epochs: int) -> tup
         tf.config.threading.set_inter_op_parallelism_threads(1)
         _state["keras"] = keras
     experiment = Experiment.model_validate(resolved)  # milliseconds, beside seconds of training
-    return train_task(_state["keras"], experiment, Dataset(*arrays), task, EtaClock(epochs))
+    return train_task(_state["keras"], experiment, Dataset(*arrays), task, EtaClock(task.epochs).tick)
 
 
 class RayPool:
@@ -43,7 +44,7 @@ class RayPool:
             import ray
         except ImportError:
             raise SpecError([Issue("--backend ray needs Ray: pip install 'factory[ray]'")]) from None
-        self.ray = ray
+        self.ray, self.workers = ray, cpus
         self.started = not ray.is_initialized()
         if self.started:
             try:
@@ -57,11 +58,11 @@ class RayPool:
         self.remote = ray.remote(num_cpus=1, max_retries=0)(_train_remote)
         self.pending: dict = {}
 
-    def run(self, tasks: list[Task], labels: dict[str, str], epochs: dict[str, int]) -> Iterator[tuple[Task, tuple]]:
-        self.pending = {self.remote.remote(t, self.resolved, self.arrays, epochs[t.name]): t for t in tasks}
-        return self._finished(labels)
+    def run(self, tasks: list[Task]) -> Iterator[tuple[Task, Finished]]:
+        self.pending = {self.remote.remote(t, self.resolved, self.arrays): t for t in tasks}
+        return self._finished()
 
-    def _finished(self, labels: dict[str, str]) -> Iterator[tuple[Task, tuple]]:
+    def _finished(self) -> Iterator[tuple[Task, Finished]]:
         ray = self.ray
         while self.pending:
             done, _ = ray.wait(list(self.pending), num_returns=1, timeout=0.5)
@@ -71,8 +72,7 @@ class RayPool:
                 try:
                     finished = ray.get(ref)
                 except ray.exceptions.RayError as e:  # a crashed worker, a lost node, a task error
-                    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                    finished = failed_record(task, labels[task.name], f"Ray: {type(e).__name__}: {reason}"), None
+                    finished = failed_record(task, f"Ray: {type(e).__name__}: {failure_reason(e)}"), None
                 yield task, finished
 
     def close(self) -> None:

@@ -3,23 +3,26 @@
 One TensorFlow process trains a small model with about one core busy, so on a machine with idle
 cores, several runs (models x seeds) train at once. Each worker imports TensorFlow once, maps the
 arrays the driver prepared once (`factory.data.save_arrays`), and gets an equal share of the cores
-for TensorFlow's thread pools. Workers only
-train and save each model to a temporary file; the driver alone renames it and writes
-`results.json`, so resume, failures and exit codes behave exactly as in a serial run. A worker
-that dies becomes a failed run with the reason, not a hung experiment. Ctrl-C is handled by the
-driver, which then stops the workers at once.
+for TensorFlow's thread pools. The workers start (and import TensorFlow) as soon as the pool is
+made, while the driver runs its checks; no task reaches them before `run`. Workers only train and
+return each model as bytes; the driver alone writes the output folder. A worker that dies becomes
+a failed run with the reason, not a hung experiment. Ctrl-C is the driver's, which then stops
+the workers at once.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Iterator
 
-from factory.train.runner import EtaClock, Task, check_stop, failed_record, train_task
+from factory.train.progress import EtaClock, check_stop
+from factory.train.task import Finished, Task, failed_record, train_task
 
 _state: dict = {}  # per worker process: keras, experiment, data, clock
 
@@ -37,8 +40,8 @@ def _die_with_parent() -> None:
 def _start_worker(resolved: dict, arrays: str, threads: int, clock: EtaClock) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    from factory.data import load_arrays
     from factory.build.keras_setup import import_keras
+    from factory.data import load_arrays
     from schemas import Experiment
 
     keras = import_keras()
@@ -50,26 +53,39 @@ def _start_worker(resolved: dict, arrays: str, threads: int, clock: EtaClock) ->
                   data=load_arrays(arrays))  # prepared once by the driver, mapped, not decoded
 
 
-def _train(task: Task) -> tuple:
-    return train_task(_state["keras"], _state["experiment"], _state["data"], task, _state["clock"])
+def _ready() -> None:
+    """Nothing: submitted once per worker so that every worker starts (and imports TensorFlow) now."""
+
+
+def _train(task: Task, epochs_total: int) -> Finished:
+    _state["clock"].epochs_total = epochs_total
+    return train_task(_state["keras"], _state["experiment"], _state["data"], task, _state["clock"].tick)
 
 
 class WorkerPool:
-    """A pool of worker processes for the runs of one experiment."""
+    """A pool of worker processes for the runs of one experiment, started at once, idle until `run`."""
 
-    def __init__(self, workers: int, resolved: dict, arrays: str, epochs_total: int):
+    def __init__(self, workers: int, resolved: dict, data, scratch: Path):
+        from factory.data import save_arrays
+
+        self.workers, self.scratch = workers, Path(scratch)
+        save_arrays(data, self.scratch)
         context = multiprocessing.get_context("spawn")  # never fork a process that holds TensorFlow
         threads = max(1, (os.cpu_count() or 1) // workers)
-        clock = EtaClock(epochs_total, workers, context.Value("d", 0.0), context.Value("i", 0))
+        clock = EtaClock(0, workers, context.Value("d", 0.0), context.Value("i", 0))
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                            initargs=(resolved, arrays, threads, clock))
+                                            initargs=(resolved, str(self.scratch), threads, clock))
+        for _ in range(workers):  # a spawning pool starts one process per submission
+            self.executor.submit(_ready)
+        self.processes = list((getattr(self.executor, "_processes", None) or {}).values())
 
-    def run(self, tasks: list[Task], labels: dict[str, str]) -> Iterator[tuple[Task, tuple]]:
-        """Submit every task now (the workers start at once); iterate to get (task, record) as each finishes."""
-        pending: dict[Future, Task] = {self.executor.submit(_train, t): t for t in tasks}
-        return self._finished(pending, labels)
+    def run(self, tasks: list[Task]) -> Iterator[tuple[Task, Finished]]:
+        """Submit every task now; iterate to get (task, (record, model bytes)) as each finishes."""
+        epochs_total = sum(t.epochs for t in tasks)
+        pending: dict[Future, Task] = {self.executor.submit(_train, t, epochs_total): t for t in tasks}
+        return self._finished(pending)
 
-    def _finished(self, pending: dict[Future, Task], labels: dict[str, str]) -> Iterator[tuple[Task, tuple]]:
+    def _finished(self, pending: dict[Future, Task]) -> Iterator[tuple[Task, Finished]]:
         while pending:
             done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             check_stop()
@@ -77,18 +93,32 @@ class WorkerPool:
                 task = pending.pop(future)
                 try:
                     finished = future.result()
-                except BrokenProcessPool as e:
-                    finished = failed_record(task, labels[task.name], f"worker process died ({e})"), None
+                except BrokenProcessPool:
+                    finished = failed_record(task, f"worker process died ({self._deaths()})"), None
                 except Exception as e:  # noqa: BLE001 - e.g. an unpicklable error from the worker
-                    finished = failed_record(task, labels[task.name], f"{type(e).__name__} in a worker: {e}"), None
+                    finished = failed_record(task, f"{type(e).__name__} in a worker: {e}"), None
                 yield task, finished
+
+    def _deaths(self) -> str:
+        """How the pool's processes ended: "killed by SIGKILL", "exit code 1", ..."""
+        causes = []
+        for process in self.processes:
+            process.join(timeout=1)
+            code = process.exitcode
+            if code is not None and code < 0:
+                causes.append(f"killed by {signal.Signals(-code).name}")
+            elif code:
+                causes.append(f"exit code {code}")
+        own = {c for c in causes if c != "killed by SIGTERM"}  # the pool terminates the rest itself
+        return ", ".join(sorted(own or set(causes))) or "ended without a result"
 
     def close(self) -> None:
         """Stop every worker now (after the last run, on Ctrl-C, or at the first failure)."""
-        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        processes = self.processes + list((getattr(self.executor, "_processes", None) or {}).values())
         self.executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:  # running tasks would otherwise finish before the driver exits
             if process.is_alive():
                 process.kill()
         for process in processes:
             process.join(timeout=5)
+        shutil.rmtree(self.scratch, ignore_errors=True)

@@ -1,0 +1,87 @@
+"""The results.json document: the resolved experiment, versions, one record per run, a summary.
+
+Plain data throughout; rewritten atomically after every finished run. Strict JSON: a value that
+was not a finite number (a NaN loss) is written as null, and the run's `non_finite` says what it
+was (`{"history.loss[2]": "nan"}`), so jq, browsers and `json.loads` with strict settings read it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import platform
+from pathlib import Path
+from typing import Any
+
+from factory import __version__
+from factory.atomic import write_json
+from factory.errors import Issue, SpecError
+from factory.results import stats
+
+RESULTS = "results.json"
+RESULTS_FORMAT = 1
+
+
+def now() -> str:
+    """The time as results.json writes it: UTC, ISO 8601, to the second."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def versions() -> dict[str, str]:
+    """What produced these results: Python, TensorFlow, Keras, numpy, factory and the platform."""
+    import keras
+    import numpy
+    import tensorflow
+
+    return {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
+            "keras": keras.__version__, "numpy": numpy.__version__, "factory": __version__,
+            "platform": platform.platform()}
+
+
+def finite(value: Any, path: str, notes: dict[str, str]) -> Any:
+    """`value` with every non-finite float replaced by None, noted in `notes` under its path."""
+    if isinstance(value, float) and not math.isfinite(value):
+        notes[path] = str(value)  # "nan", "inf", "-inf"
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v, f"{path}.{k}" if path else str(k), notes) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v, f"{path}[{i}]", notes) for i, v in enumerate(value)]
+    return value
+
+
+def strict(data: dict) -> dict:
+    """A copy of the document that strict JSON allows: nulls for non-finite numbers, with the reasons."""
+    runs = []
+    for run in data.get("runs", []):
+        notes: dict[str, str] = {}
+        clean = finite({k: v for k, v in run.items() if k != "non_finite"}, "", notes)
+        notes = {**run.get("non_finite", {}), **notes}
+        runs.append({**clean, "non_finite": notes} if notes else clean)
+    notes = {}
+    rest = finite({k: v for k, v in data.items() if k not in ("runs", "non_finite")}, "", notes)
+    return {**rest, "runs": runs, **({"non_finite": notes} if notes else {})}
+
+
+class Results:
+    """The contents of results.json for one output folder; `runs` keep the plan's order."""
+
+    def __init__(self, out: Path, source: Path, resolved: dict, order: list[tuple[str, int]]):
+        self.path = Path(out) / RESULTS
+        self.order = {key: i for i, key in enumerate(order)}
+        self.data = {"format": RESULTS_FORMAT, "source": str(source), "experiment": resolved,
+                     "versions": {}, "started": now(), "finished": None, "runs": [], "summary": {},
+                     "timings": {}}
+
+    @property
+    def runs(self) -> list[dict]:
+        return self.data["runs"]
+
+    def save(self) -> None:
+        """Sort the runs in plan order, summarise them and rewrite the file atomically."""
+        self.runs.sort(key=lambda r: self.order.get((r["model"], r["seed"]), len(self.order)))
+        self.data["summary"] = stats.summarize(self.runs, list(self.data["experiment"]["models"]))
+        try:
+            write_json(self.path, strict(self.data))
+        except OSError as e:
+            raise SpecError([Issue(f"cannot write {self.path}: {e.strerror or e}")]) from None
