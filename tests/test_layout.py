@@ -18,7 +18,11 @@ from tests.conftest import ROOT
 
 PACKAGES = ("factory", "schemas")
 RULES = [  # (modules this applies to, prefixes they must not import, why)
-    (("factory.results",), ("keras", "tensorflow"), "results are made from plain data"),
+    (("factory.results",), ("keras", "tensorflow", "factory.train", "factory.build"),
+     "results are made from plain data (results.json), never from training or Keras objects"),
+    (("factory.spec", "schemas"), ("factory.build", "factory.train", "factory.results"),
+     "reading a spec comes first and depends on nothing after it"),
+    (("schemas",), ("factory",), "the spec language is a package of its own"),
     (("factory.spec", "schemas"), ("keras", "tensorflow", "matplotlib"), "reading a spec stays light"),
     (("factory.train.backend", "factory.train.workers", "factory.train.ray_backend", "factory.train.task"),
      ("factory.train.runner",), "backends execute tasks and never import the orchestration"),
@@ -111,7 +115,8 @@ def test_the_checks_catch_a_forbidden_import_and_a_circle(tmp_path):
         (tmp_path / name).write_text(text)
     graph = imports(tmp_path)
     assert broken_rules(graph) == [
-        "factory.results.plots imports keras: results are made from plain data",
+        "factory.results.plots imports keras: results are made from plain data (results.json), never from "
+        "training or Keras objects",
         "factory.train.task imports factory.train.runner: backends execute tasks and never import the orchestration",
         "factory.train.workers imports factory.train.runner: backends execute tasks and never import the orchestration",
     ]

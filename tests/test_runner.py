@@ -102,37 +102,55 @@ models:
     layers: [Flatten, {Dense: 1}]
   ok:
     layers: [Flatten, {Dense: {units: 10, activation: softmax}}]
-  wrong_loss:
-    compile: {loss: categorical_crossentropy}
+  broken:
     layers: [Flatten, {Dense: {units: 10, activation: softmax}}]
 """
 
 
-def test_nan_and_exceptions_fail_one_run_and_the_others_go_on(write, tmp_path):
-    code = run_experiment(load(write(FAILING)), tmp_path / "out")
+@pytest.fixture
+def failing(write, monkeypatch):
+    """FAILING's path; model `broken` raises in `fit` as a Keras error in epoch 1 would.
+
+    Every spec mistake that used to fail in epoch 1 is now refused before training (the checks
+    against the data), so the exception is injected: what is tested is what the runner does with it.
+    """
+    real_fit = keras.Model.fit
+
+    def fit(self, *args, **kwargs):
+        if self.name == "broken":
+            raise ValueError("Arguments `target` and `output` must have the same rank (ndim). "
+                             "Received: target.shape=(None,), output.shape=(None, 10)")
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit)
+    return write(FAILING)
+
+
+def test_nan_and_exceptions_fail_one_run_and_the_others_go_on(failing, tmp_path):
+    code = run_experiment(load(failing), tmp_path / "out")
     assert code == 1
     runs = {r["model"]: r for r in json.loads((tmp_path / "out" / "results.json").read_text())["runs"]}
     assert runs["ok"]["status"] == "completed" and runs["ok"]["epochs_completed"] == 3
     assert runs["exploding"]["status"] == "failed"
     assert runs["exploding"]["error"].startswith("loss became inf in epoch") or "nan" in runs["exploding"]["error"]
     assert runs["exploding"]["epochs_completed"] < 3  # stopped, no epochs wasted
-    assert runs["wrong_loss"]["status"] == "failed"
-    assert runs["wrong_loss"]["error"].startswith("ValueError in epoch 1: Arguments `target` and `output` must have the same rank")
+    assert runs["broken"]["status"] == "failed"
+    assert runs["broken"]["error"].startswith("ValueError in epoch 1: Arguments `target` and `output` must have the same rank")
     assert "exploding" in (tmp_path / "out" / "report.html").read_text()
 
 
-def test_fail_fast_stops_at_the_first_failure(write, tmp_path):
-    assert run_experiment(load(write(FAILING)), tmp_path / "out", fail_fast=True) == 1
+def test_fail_fast_stops_at_the_first_failure(failing, tmp_path):
+    assert run_experiment(load(failing), tmp_path / "out", fail_fast=True) == 1
     runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
     assert [r["model"] for r in runs] == ["exploding"]
 
 
-def test_resume_keeps_finished_runs_and_refuses_a_changed_spec(write, tmp_path, cli):
+def test_resume_keeps_finished_runs_and_refuses_a_changed_spec(failing, write, tmp_path, cli):
     path = write(FAILING.replace("  exploding:\n    compile: {optimizer: {SGD: 1.0e+12}, loss: mse}\n    layers: [Flatten, {Dense: 1}]\n", ""))
     out = tmp_path / "out"
     assert run_experiment(load(path), out, fail_fast=True) == 1
     before = json.loads((out / "results.json").read_text())["runs"][0]
-    assert run_experiment(load(path), out, resume=True) == 1  # wrong_loss still fails; ok is kept
+    assert run_experiment(load(path), out, resume=True) == 1  # broken still fails; ok is kept
     after = json.loads((out / "results.json").read_text())["runs"]
     assert after[0] == before
     code, _, err = cli("run", path, "--out", out, "--resume", "--set", "training.epochs=1")
@@ -162,8 +180,8 @@ def strict_json(text: str):
     return json.loads(text, parse_constant=refuse)
 
 
-def test_results_json_is_strict_json_with_the_reason_for_each_null(write, tmp_path):
-    assert run_experiment(load(write(FAILING)), tmp_path / "out") == 1
+def test_results_json_is_strict_json_with_the_reason_for_each_null(failing, tmp_path):
+    assert run_experiment(load(failing), tmp_path / "out") == 1
     results = strict_json((tmp_path / "out" / "results.json").read_text())
     exploding = next(r for r in results["runs"] if r["model"] == "exploding")
     nulls = [f"history.loss[{i}]" for i, v in enumerate(exploding["history"]["loss"]) if v is None]
@@ -271,5 +289,6 @@ def test_every_model_is_checked_before_any_task_reaches_the_workers(write, tmp_p
     monkeypatch.setattr(workers.WorkerPool, "run", lambda self, *a: submitted.append(a) or real_run(self, *a))
     code, _, err = cli("run", write(HUGE), "--out", tmp_path / "out", "--workers", "2")
     assert code == 2
-    assert "models.big: model big would have" in err and "models.bigger: model bigger would have" in err
+    assert "models.big.layers[1].Dense.units: model big would have" in err
+    assert "models.bigger.layers[2].Dense.units: model bigger would have" in err
     assert submitted == [] and "epoch" not in err

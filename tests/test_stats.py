@@ -86,7 +86,7 @@ def test_pair_rows_say_what_differs():
     layers = {"A": [{"Dense": {"units": 4, "activation": "relu"}}],
               "B": [{"Dense": {"units": 4}}, {"BatchNormalization": {}}, {"Activation": {"activation": "relu"}}]}
     runs = [run(m, s, [0.5 + 0.1 * (m == "B") + 0.01 * s]) for m in "AB" for s in range(3)]
-    rows = stats.pair_rows(runs, {"A": {}, "B": {}}, layers)
+    rows = stats.pair_rows(runs, {n: {"layers": layers[n]} for n in layers})
     assert rows[0]["differs"] == "Dense: -activation=relu, +BatchNormalization, +Activation(relu)"
     assert rows[0]["metrics"]["val_loss"]["mean"] == pytest.approx(0.1)
     assert "| B vs A | Dense: -activation=relu, +BatchNormalization, +Activation(relu) | 3 | +0.1000 on every seed |" \

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from factory.errors import Issue, SpecError
+from factory.errors import Issue, SpecError, first_line
 from factory.build.keras_setup import fresh_layer_names, import_keras
 from schemas import Compile, Model
 from schemas.layers import Input
@@ -147,9 +147,8 @@ def _assemble(keras, name: str, spec: Model, shape: Sequence[int]):
                 layer = getattr(keras.layers, args.keras_class)(**args.keras_arguments())
                 model.add(layer)
             except (ValueError, TypeError) as e:
-                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise SpecError([Issue(f"model {name} cannot be built at layer {i} ({args.keras_class}): "
-                                       f"{reason}", loc=("models", name, "layers", i))]) from None
+                                       f"{first_line(e)}", loc=("models", name, "layers", i))]) from None
     return model
 
 

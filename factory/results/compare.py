@@ -13,11 +13,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from factory.atomic import write_text
 from factory.errors import Issue, SpecError
 from factory.results import stats
 from factory.results.models import RESULTS, model_info
-from factory.results.plots import write_plots
+from factory.results.artifacts import write_comparison
 
 
 def read_results(folder: Path) -> dict:
@@ -87,18 +86,15 @@ def compare_folders(folders: Sequence[Path], out: Path, reference: Path | None =
         else:
             folders.insert(0, Path(reference))
     runs, models, shown_names = merge(folders)
-    rows = stats.comparison_rows(runs, models)
     pairs = stats.compare_pairs(runs, models, like_with_like(shown_names, index))
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "comparison.md", "# Comparison of " + ", ".join(map(str, folders)) + "\n\n"
-               + stats.markdown(rows) + f"\n## Differences from {folders[index]}\n\n"
-               "Each model against the model of the same name in the reference folder (else its first "
-               "model).\n\n" + stats.pair_markdown(pairs))
-    write_text(out / "comparison.csv", stats.csv_text(rows))
-    plots = write_plots(runs, models, out)
+    rows, written = write_comparison(
+        out, "Comparison of " + ", ".join(map(str, folders)), runs, models, pairs,
+        f"Differences from {folders[index]}\n\nEach model against the model of the same name in the "
+        "reference folder (else its first model).")
     print(stats.plain_text(rows))
     for pair in pairs:
         print(stats.pair_line(pair))
-    print(f"\nwritten to {out}/: comparison.md, comparison.csv, " + ", ".join(p.name for p in plots),
+    print(f"\nwritten to {out}/: " + ", ".join(p.name for p in written),
           file=sys.stderr)
     return 0

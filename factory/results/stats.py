@@ -297,15 +297,11 @@ def compare_pairs(runs: Sequence[dict], models: dict[str, dict], pairs: Sequence
     return rows
 
 
-def pair_rows(runs: Sequence[dict], models: dict[str, dict], layers: dict[str, list] | None = None,
-              metrics: Sequence[str] | None = None) -> list[dict]:
+def pair_rows(runs: Sequence[dict], models: dict[str, dict], metrics: Sequence[str] | None = None) -> list[dict]:
     """Paired comparisons of the models of one experiment: every pair for a few, else each against the first.
 
-    `models` entries are as `factory.results.models.model_info` gives them. `layers` is for callers
-    whose entries carry no `layers` (it fills them in); entries from `model_info` need none.
+    `models` entries are as `factory.results.models.model_info` gives them.
     """
-    if layers:
-        models = {n: {"layers": layers.get(n, []), **info} for n, info in models.items()}
     return compare_pairs(runs, models, all_pairs(models), metrics)
 
 

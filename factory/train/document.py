@@ -17,8 +17,8 @@ from factory import __version__
 from factory.atomic import write_json
 from factory.errors import Issue, SpecError
 from factory.results import stats
+from factory.results.models import RESULTS  # the one name of the file, shared with `compare`
 
-RESULTS = "results.json"
 RESULTS_FORMAT = 1
 
 

@@ -87,17 +87,13 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
 def preflight_checks(loaded: Loaded, experiment, data) -> None:
     """Check every model before any task is submitted; raise one located SpecError with every issue.
 
-    The one place for per-model checks that need the data: cheap (no weight is allocated), and
-    run in the driver whatever the backend, so a bad spec fails in seconds, never in epoch 1.
+    The one place for per-model checks: each model built without allocating a weight, against the
+    data (input and output shapes, the loss against the labels) and for its size. It runs in the
+    driver whatever the backend, so a bad spec fails in seconds, never in epoch 1.
     """
-    from factory.build.compiler import check_model
+    from factory.build.checks import check_models
 
-    issues = []
-    for name, spec in experiment.models.items():
-        try:
-            check_model(name, spec, data.input_shape)
-        except SpecError as e:
-            issues += e.issues
+    issues = check_models(experiment, data)
     if issues:
         raise loaded.locate(SpecError(issues)) from None
 
