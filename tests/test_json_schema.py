@@ -150,19 +150,22 @@ def test_the_schema_is_valid_json_schema():
     jsonschema.Draft202012Validator.check_schema(json_schema())
 
 
-@pytest.mark.parametrize("data", [
-    {"models": {"A": {"layers": ["Flatten"]}}},
-    {"blocks": {"b": {"layers": ["Flatten"]}}},
-    {"compile": {"loss": "mse"}, "models": {"A": {"layers": ["Flatten"]}}},
-    {"training": {"epochs": 1}, "blocks": {"b": {"layers": ["Flatten"]}}},
-    {"name": "x", "models": {"A": {"layers": ["Flatten"]}}},
-    {"data": {"dataset": "digits"}, "models": {"A": {"layers": ["Flatten"]}}},
+@pytest.mark.parametrize("data, library", [
+    ({"models": {"A": {"layers": ["Flatten"]}}}, True),
+    ({"blocks": {"b": {"layers": ["Flatten"]}}}, True),
+    ({"compile": {"loss": "mse"}, "models": {"A": {"layers": ["Flatten"]}}}, False),
+    ({"training": {"epochs": 1}, "blocks": {"b": {"layers": ["Flatten"]}}}, False),
+    ({"name": "x", "models": {"A": {"layers": ["Flatten"]}}}, False),
+    ({"data": {"dataset": "digits"}, "models": {"A": {"layers": ["Flatten"]}}}, False),
 ])
-def test_the_editor_and_validate_draw_the_same_line_between_library_and_experiment(data):
+def test_the_editor_and_validate_draw_the_same_line_between_library_and_experiment(data, library):
+    """An experiment is asked for its `name` and `data`, by the editor and by `validate` alike."""
     from factory.spec.compose import is_library
 
-    missing_name = any("'name' is a required property" in e.message for e in VALIDATOR.iter_errors(data))
-    assert is_library(data) == (not missing_name and "name" not in data)
+    asks = {e.message for e in VALIDATOR.iter_errors(data)}
+    editor_says_experiment = bool(asks & {"'name' is a required property", "'data' is a required property"})
+    assert is_library(data) is library
+    assert editor_says_experiment is (not library)
 
 
 def test_a_scalar_where_a_mapping_is_needed_says_so_in_plain_words():
