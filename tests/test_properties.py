@@ -61,8 +61,8 @@ EXPONENT = re.compile(r"^[-+]?(\d[\d_]*(\.\d*)?|\.\d+)[eE][-+]?\d+$")
 def same(read, written) -> bool:
     """Equal as data, NaN included; a plain `1e-3` text is read as the number users mean by it."""
     if isinstance(written, dict):
-        return isinstance(read, dict) and list(read) == list(written) and all(
-            same(read[k], written[k]) for k in written)
+        return isinstance(read, dict) and len(read) == len(written) and all(  # a key is read as a value is (`0E0:` too)
+            same(rk, wk) and same(rv, wv) for (rk, rv), (wk, wv) in zip(read.items(), written.items()))
     if isinstance(written, list):
         return isinstance(read, list) and len(read) == len(written) and all(map(same, read, written))
     if isinstance(written, float) and math.isnan(written):
