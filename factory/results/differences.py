@@ -50,6 +50,11 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def show_value(value: Any) -> str:
+    """A spec value as the spec writes it: `mse`, `Adam(learning_rate=0.001)`, `[8, 8]`, `null`."""
+    return _value(value)
+
+
 def show_layer(layer: dict) -> str:
     """`Dense(64, activation=relu)`: the class and its arguments, the main one first without a name."""
     (name, _), = layer.items()
