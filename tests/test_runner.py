@@ -292,3 +292,36 @@ def test_every_model_is_checked_before_any_task_reaches_the_workers(write, tmp_p
     assert "models.big.layers[1].Dense.units: model big would have" in err
     assert "models.bigger.layers[2].Dense.units: model bigger would have" in err
     assert submitted == [] and "epoch" not in err
+
+
+# review item 2: a run never deletes or overwrites files it did not write ------------------------
+
+
+@pytest.mark.parametrize("foreign", ["figure1.png", "report.html", "models/my_best_model.keras"])
+def test_a_folder_of_someone_elses_files_is_refused_and_left_as_it_was(write, tmp_path, cli, foreign):
+    out = tmp_path / "project"
+    (out / "models").mkdir(parents=True)
+    (out / foreign).write_bytes(b"the user's own")
+    code, _, err = cli("run", write(TINY), "--out", out)
+    assert code == 2 and "epoch" not in err
+    assert (f"{out} holds files that no results.json of an earlier run accounts for: {foreign}; a run would mix "
+            "its outputs with them (or replace them): move them away, or choose another --out") in err
+    assert (out / foreign).read_bytes() == b"the user's own"
+    assert not (out / "results.json").exists()
+
+
+def test_running_again_moves_only_what_the_previous_run_wrote(write, tmp_path, cli):
+    path, out = write(TINY.replace("epochs: 2", "epochs: 1")), tmp_path / "out"
+    assert cli("run", path, "--out", out)[0] == 0
+    first = json.loads((out / "results.json").read_text())
+    assert first["files"] == ["comparison.md", "comparison.csv", "val_loss.png", "val_accuracy.png", "loss.png",
+                              "report.html"]
+    for name in ("figure1.png", "notes.html", "models/my_best_model.keras"):
+        (out / name).write_bytes(b"the user's own")
+    code, _, err = cli("run", path, "--out", out)
+    assert code == 0
+    kept = out / "previous" / first["finished"][:19].replace(":", "-")
+    assert sorted(p.name for p in kept.iterdir()) == sorted(first["files"] + ["results.json", "models"])
+    assert sorted(p.name for p in (kept / "models").iterdir()) == ["A-seed0.keras", "B-seed0.keras"]
+    for name in ("figure1.png", "notes.html", "models/my_best_model.keras"):
+        assert (out / name).read_bytes() == b"the user's own"

@@ -70,7 +70,7 @@ class Results:
         self.path = Path(out) / RESULTS
         self.order = {key: i for i, key in enumerate(order)}
         self.data = {"format": RESULTS_FORMAT, "source": str(source), "experiment": resolved,
-                     "versions": {}, "started": now(), "finished": None, "runs": [], "summary": {},
+                     "versions": {}, "started": now(), "finished": None, "runs": [], "files": [], "summary": {},
                      "timings": {}}
 
     @property

@@ -194,6 +194,8 @@ def _write_outputs(out: Path, results: Results, timings: Timings, finished: bool
     results.save()
     with timings.phase("write tables, plots, report"):
         written = write_artifacts(out, results.data)
+        results.data["files"] = [p.name for p in written]  # what a later run may move aside as ours
+        results.save()
     say("\n" + summary_text(results.data))
     names = [RESULTS] + [p.name for p in written] + (["models/"] if any(
         r.get("model_file") for r in results.runs) else [])
