@@ -108,6 +108,33 @@ def previous_runs(out: Path, resolved: dict) -> list[dict]:
             and (not r.get("model_file") or (out / r["model_file"]).is_file())]
 
 
+def check_same_data(out: Path, fingerprint: dict) -> None:
+    """Refuse `--resume` when the prepared data differ from those the kept runs were trained on.
+
+    `fingerprint` is `document.data_fingerprint` of this run's data; a results.json written before
+    fingerprints were recorded has none to compare, and is taken as it is.
+    """
+    try:
+        previous = json.loads((out / RESULTS).read_text(encoding="utf-8")).get("data_fingerprint")
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, AttributeError) as e:
+        raise SpecError([Issue(f"cannot resume: {out / RESULTS} is unreadable ({e})")]) from None
+    if not isinstance(previous, dict) or previous == fingerprint:
+        return
+    changes = []
+    for name in dict.fromkeys([*previous, *fingerprint]):
+        old, new = previous.get(name) or {}, fingerprint.get(name) or {}
+        shape_dtype = [c for c in differences({k: old.get(k) for k in ("shape", "dtype")},
+                                              {k: new.get(k) for k in ("shape", "dtype")}, name)]
+        if shape_dtype:
+            changes += shape_dtype
+        elif old.get("blake2b") != new.get("blake2b"):
+            changes.append(f"{name}: its values differ (same shape and dtype)")
+    raise SpecError([Issue(f"cannot resume in {out}: the data changed since that run: " + "; ".join(changes)
+                           + ". Run without --resume to start afresh, or use another --out")])
+
+
 def differences(old: Any, new: Any, path: str = "") -> list[str]:
     """What changed between two plain-data documents, one `path: old -> new` line per change."""
     if isinstance(old, dict) and isinstance(new, dict):
