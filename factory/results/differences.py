@@ -172,6 +172,8 @@ def model_differences(a: dict, b: dict) -> list[str]:
     changes = differences(a.get("layers") or [], b.get("layers") or [])
     for key in SETTINGS:
         if key in a and key in b:
+            if key == "input_shape" and (a[key] is None or b[key] is None):
+                continue  # unknown: taken from the data, which a given shape was checked against
             changes += _setting_changes(a[key], b[key], (key,))
     return changes
 
