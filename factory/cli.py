@@ -186,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="put the runs of several output folders in one table and plot")
     p.add_argument("folders", nargs="+", metavar="DIR", help="output folders of `factory run`")
-    p.add_argument("--out", metavar="DIR", default="runs/compare", help="where to write (default: runs/compare)")
+    p.add_argument("--out", metavar="DIR", default="runs/compare",
+                   help="where to write (default: runs/compare); not a compared folder nor one holding a results.json")
     p.add_argument("--reference", metavar="DIR",
                    help="the folder every model is compared with, by model name (default: the first folder)")
     p.set_defaults(func=_compare)

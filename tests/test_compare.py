@@ -72,3 +72,24 @@ def test_the_results_part_imports_neither_training_nor_keras():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": ""}).stdout
     assert out.strip() == "[]"
+
+
+def test_an_out_that_is_a_compared_folder_or_holds_results_is_refused(cli, tmp_path):
+    one = write_folder(tmp_path / "lr1", 0.001, 0.0)
+    three = write_folder(tmp_path / "lr3", 0.003, 0.02)
+    before = {p.name: p.read_bytes() for p in one.iterdir()}
+    code, _, err = cli("compare", one, three, "--out", one)
+    assert code == 2 and f"--out {one} is one of the compared folders" in err
+    other = write_folder(tmp_path / "other", 0.001, 0.0)
+    code, _, err = cli("compare", one, three, "--out", other)
+    assert code == 2 and f"--out {other} holds a results.json" in err
+    assert {p.name: p.read_bytes() for p in one.iterdir()} == before
+    assert not (other / "comparison.md").exists()
+
+
+def test_a_folder_given_twice_is_counted_once(cli, tmp_path):
+    one = write_folder(tmp_path / "lr1", 0.001, 0.0)
+    code, out, err = cli("compare", one, tmp_path / "." / "lr1", "--out", tmp_path / "cmp")
+    assert code == 0 and f"{tmp_path / '.' / 'lr1'} is {one} again: counted once" in err
+    row = next(line for line in out.splitlines() if line.startswith("A "))
+    assert row.split()[3] == "3"  # seeds: 3, not 6

@@ -77,3 +77,22 @@ def test_layer_and_setting_differences_together():
     b["compile"] = {**b["compile"], "loss": "mae"}
     info = model_info(results(A=a, B=b))
     assert model_differences(info["A"], info["B"]) == ["+Dense(32)", "compile.loss: mse -> mae"]
+
+
+def test_an_input_layer_is_the_models_input_shape_not_a_layer():
+    a, b = spec(), spec()
+    a["layers"] = [{"Input": {"shape": [8, 8]}}, F, dense(10)]
+    info = model_info(results(A=a, B=b))
+    assert info["A"]["input_shape"] == [8, 8] and info["A"]["layers"] == [F, dense(10)]
+    # B takes its shape from the data, which every model's declared shape was checked against
+    assert model_differences(info["A"], info["B"]) == []
+    c = spec(input_shape=[64])
+    recorded = {**results(A=a, C=c), "data_fingerprint": {"x_train": {"shape": [100, 8, 8]}}}
+    info = model_info(recorded)
+    assert info["C"]["input_shape"] == [64] and info["A"]["input_shape"] == [8, 8]
+    assert model_differences(info["A"], info["C"]) == ["input_shape: [8, 8] -> [64]"]
+    first_layer = spec()
+    first_layer["layers"] = [{"Dense": {"units": 10, "input_shape": [8, 8]}}]
+    assert model_info(results(A=first_layer))["A"]["input_shape"] == [8, 8]
+    plain = model_info({**results(B=b), "data_fingerprint": {"x_train": {"shape": [100, 8, 8]}}})
+    assert plain["B"]["input_shape"] == [8, 8]  # the data's, where results.json recorded it

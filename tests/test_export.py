@@ -73,7 +73,9 @@ def test_a_load_error_without_a_message_is_told_by_its_class(tmp_path, monkeypat
     def fails(*args, **kwargs):
         raise ValueError()
 
-    (tmp_path / "m.keras").write_bytes(b"not a model")
+    import zipfile
+
+    zipfile.ZipFile(tmp_path / "m.keras", "w").close()  # a zip archive, as a .keras file is
     monkeypatch.setattr(keras.models, "load_model", fails)
     with pytest.raises(SpecError, match=r"m\.keras: cannot load it with Keras's safe mode: ValueError$"):
         export_file(tmp_path / "m.keras")
@@ -110,3 +112,25 @@ def load_library_model(text: str) -> Model:
     """The one model of an exported library file, validated as the spec language reads it."""
     (model,) = yaml.safe_load(text)["models"].values()
     return Model.model_validate(model)
+
+
+def test_a_layer_of_another_dtype_is_refused_not_exported_as_float32():
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3), L.Dense(2, dtype="float16")])
+    with pytest.raises(SpecError, match=r"^layer 1 \(Dense\): dtype float16 cannot be expressed in the spec "
+                                        r"language \(its models are float32\)"):
+        model_to_spec(model)
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3, dtype="mixed_float16")])
+    with pytest.raises(SpecError, match=r"layer 0 \(Dense\): dtype mixed_float16 cannot be expressed"):
+        model_to_spec(model)
+
+
+def test_a_corrupt_keras_file_is_reported_as_corrupt_not_missing(cli, tmp_path):
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3)])
+    model.save(tmp_path / "m.keras")
+    (tmp_path / "cut.keras").write_bytes((tmp_path / "m.keras").read_bytes()[:300])
+    (tmp_path / "text.keras").write_text("not a model")
+    for name in ("cut.keras", "text.keras"):
+        code, _, err = cli("export", tmp_path / name)
+        assert code == 2 and "File not found" not in err
+        assert (f"{tmp_path / name}: not a readable .keras file (a .keras model is a zip archive; this one is "
+                "corrupt or truncated)") in err

@@ -138,18 +138,41 @@ def test_disk_full_while_writing_results_leaves_the_old_file_and_a_clear_error(w
     spec, out = write(SLOW_SECOND.replace("epochs: 30", "epochs: 1")), tmp_path / "out"
     assert cli("run", spec, "--out", out)[0] == 0
     before = (out / "results.json").read_bytes()
+    for model in (out / "models").iterdir():  # runs without their model file are trained again on resume
+        model.unlink()
     real_fsync = atomic.os.fsync
+
+    def full(fd):  # the disk fills once the arrays for the workers are written: while the runs train
+        if f"{os.sep}.data{os.sep}" in os.readlink(f"/proc/self/fd/{fd}"):
+            return real_fsync(fd)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", full)  # the driver's writes; workers only train
+    code, _, err = cli("run", spec, "--out", out, "--resume", "--workers", workers)
+    monkeypatch.setattr(atomic.os, "fsync", real_fsync)
+    # a run finished training (in a worker with --workers 2; A or B first) and writing its model hit the full disk
+    assert code == 2 and any(f"cannot write {out / 'models' / f'{m}-seed0.keras'}: No space left on device" in err
+                             for m in "AB"), err
+    assert ("training 2 runs in 2 worker processes" in err) == (workers == 2)
+    assert (out / "results.json").read_bytes() == before  # the complete old file, not a partial new one
+    assert not [p for p in [*out.iterdir(), *(out / "models").iterdir()] if p.name.endswith(".tmp")]
+
+
+def test_disk_full_before_the_workers_start_is_a_clear_error(write, tmp_path, monkeypatch, cli):
+    import errno
+
+    from factory import atomic
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "fsync", full)
-    code, _, err = cli("run", spec, "--out", out, "--resume", "--set", "models.B.training.epochs=1",
-                       "--workers", workers)
-    monkeypatch.setattr(atomic.os, "fsync", real_fsync)
-    assert code == 2 and f"cannot write {out / 'results.json'}: No space left on device" in err
-    assert (out / "results.json").read_bytes() == before  # the complete old file, not a partial new one
-    assert not [p for p in out.iterdir() if p.name.startswith(".results.json.")]
+    code, _, err = cli("run", write(SLOW_SECOND), "--out", tmp_path / "out", "--workers", "2")
+    monkeypatch.undo()
+    assert code == 2 and "epoch" not in err
+    assert (f"cannot write the arrays the worker processes share to {tmp_path / 'out' / '.data'}: "
+            "No space left on device") in err
+    assert not (tmp_path / "out" / ".data").exists()
 
 
 def test_a_worker_killed_mid_run_is_a_failed_run_and_the_experiment_finishes(write, tmp_path):

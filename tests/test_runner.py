@@ -292,3 +292,90 @@ def test_every_model_is_checked_before_any_task_reaches_the_workers(write, tmp_p
     assert "models.big.layers[1].Dense.units: model big would have" in err
     assert "models.bigger.layers[2].Dense.units: model bigger would have" in err
     assert submitted == [] and "epoch" not in err
+
+
+# review item 2: a run never deletes or overwrites files it did not write ------------------------
+
+
+@pytest.mark.parametrize("foreign", ["figure1.png", "report.html", "models/my_best_model.keras"])
+def test_a_folder_of_someone_elses_files_is_refused_and_left_as_it_was(write, tmp_path, cli, foreign):
+    out = tmp_path / "project"
+    (out / "models").mkdir(parents=True)
+    (out / foreign).write_bytes(b"the user's own")
+    code, _, err = cli("run", write(TINY), "--out", out)
+    assert code == 2 and "epoch" not in err
+    assert (f"{out} holds files that no results.json of an earlier run accounts for: {foreign}; a run would mix "
+            "its outputs with them (or replace them): move them away, or choose another --out") in err
+    assert (out / foreign).read_bytes() == b"the user's own"
+    assert not (out / "results.json").exists()
+
+
+def test_running_again_moves_only_what_the_previous_run_wrote(write, tmp_path, cli):
+    path, out = write(TINY.replace("epochs: 2", "epochs: 1")), tmp_path / "out"
+    assert cli("run", path, "--out", out)[0] == 0
+    first = json.loads((out / "results.json").read_text())
+    assert first["files"] == ["comparison.md", "comparison.csv", "val_loss.png", "val_accuracy.png", "loss.png",
+                              "report.html"]
+    for name in ("figure1.png", "notes.html", "models/my_best_model.keras"):
+        (out / name).write_bytes(b"the user's own")
+    code, _, err = cli("run", path, "--out", out)
+    assert code == 0
+    kept = out / "previous" / first["finished"][:19].replace(":", "-")
+    assert sorted(p.name for p in kept.iterdir()) == sorted(first["files"] + ["results.json", "models"])
+    assert sorted(p.name for p in (kept / "models").iterdir()) == ["A-seed0.keras", "B-seed0.keras"]
+    for name in ("figure1.png", "notes.html", "models/my_best_model.keras"):
+        assert (out / name).read_bytes() == b"the user's own"
+
+
+# review item 5: --resume refuses runs trained on other data ---------------------------------------
+
+NPZ = """\
+name: own
+data: {dataset: own.npz}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+training: {epochs: 1, batch_size: 16, seeds: [0, 1]}
+models:
+  A:
+    layers: [{Dense: {units: 3, activation: softmax}}]
+"""
+
+
+def test_resume_refuses_when_the_data_changed_and_says_what(write, tmp_path, cli):
+    from factory import data
+
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.random((40, 4)), "y_train": rng.integers(0, 3, 40),
+              "x_test": rng.random((10, 4)), "y_test": rng.integers(0, 3, 10)}
+    np.savez(tmp_path / "own.npz", **arrays)
+    path, out = write(NPZ), tmp_path / "out"
+    assert cli("run", path, "--out", out, "--fail-fast")[0] == 0
+    recorded = json.loads((out / "results.json").read_text())["data_fingerprint"]
+    assert recorded["x_train"]["shape"] == [40, 4] and recorded["x_train"]["dtype"] == "float32"
+    assert recorded["y_test"]["shape"] == [10] and len(recorded["y_test"]["blake2b"]) == 32
+    results = (out / "results.json").read_bytes()
+    assert cli("run", path, "--out", out, "--resume")[0] == 0  # the same data: resumes
+    arrays["y_train"] = (arrays["y_train"] + 1) % 3  # same shapes, other labels
+    np.savez(tmp_path / "own.npz", **arrays)
+    data._cache.clear()  # a new process would read the file again
+    code, _, err = cli("run", path, "--out", out, "--resume")
+    assert code == 2 and "epoch" not in err
+    assert (f"cannot resume in {out}: the data changed since that run: y_train: its values differ "
+            "(same shape and dtype)") in err
+    np.savez(tmp_path / "own.npz", **{**arrays, "x_train": arrays["x_train"][:30], "y_train": arrays["y_train"][:30]})
+    data._cache.clear()
+    code, _, err = cli("run", path, "--out", out, "--resume")
+    assert code == 2 and "x_train.shape: [40, 4] -> [30, 4]" in err and "y_train.shape: [40] -> [30]" in err
+    assert json.loads((out / "results.json").read_text())["data_fingerprint"] == recorded
+
+
+def test_the_data_fingerprint_is_fast_on_fashion_mnist_sized_arrays():
+    import time
+
+    from factory.data import Dataset
+    from factory.train.document import data_fingerprint
+
+    big = Dataset(np.ones((60000, 28, 28), np.float32), np.ones(60000, np.uint8),
+                  np.ones((10000, 28, 28), np.float32), np.ones(10000, np.uint8), "test")
+    start = time.perf_counter()
+    data_fingerprint(big)
+    assert time.perf_counter() - start < 2.0  # about 0.3 s for these 220 MB on the development machine

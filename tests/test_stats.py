@@ -228,3 +228,49 @@ def test_report_shows_the_whole_reason_of_a_failed_run():
     assert ("<pre class='reason'>ValueError in epoch 1: Exception encountered when calling Sequential.call().\n\n"
             "Input 0 of layer &quot;dense&quot; is incompatible: expected axis -1 to have value 64 &lt;here&gt;</pre>"
             in page)
+
+
+# review items 3 and 12: what a verdict can and cannot say --------------------------------------
+
+
+def test_disjoint_seeds_and_one_seed_in_common_are_said_so():
+    a = [run("A", s, [0.5 + 0.01 * s * s]) for s in (0, 1, 2)]
+    disjoint = stats.paired(a + [run("B", s, [0.6 + 0.01 * s]) for s in (3, 4, 5)], "A", "B", "val_loss")
+    assert stats.verdict("val_loss", disjoint, "A", "B") == "val_loss: no seed in common (A: 0, 1, 2; B: 3, 4, 5)"
+    one = stats.paired(a + [run("B", s, [0.6 + 0.01 * s]) for s in (2, 3, 4)], "A", "B", "val_loss")
+    assert stats.verdict("val_loss", one, "A", "B") == (
+        "val_loss: one seed in common (2), cannot tell from seed noise (train both over the same seeds)")
+    both_one = stats.paired(a[:1] + [run("B", 0, [0.6])], "A", "B", "val_loss")
+    assert stats.verdict("val_loss", both_one, "A", "B") == (
+        "val_loss: one seed, cannot tell from seed noise (train over several seeds)")
+    assert stats.verdict("val_loss", stats.paired(a, "A", "B", "val_loss"), "A", "B") == (
+        "val_loss: not recorded by both")
+
+
+def test_losses_of_different_loss_functions_get_no_verdict():
+    layers = [{"Dense": {"units": 1}}]
+    models = {"A": {"label": None, "layers": layers, "compile": {"optimizer": "adam", "loss": "mse"}},
+              "B": {"label": None, "layers": layers, "compile": {"optimizer": "adam", "loss": "mae"}}}
+    runs = [run("A", s, [0.9, 0.05 + 0.001 * s * s]) for s in range(3)]
+    runs += [run("B", s, [0.9, 0.20 + 0.002 * s]) for s in range(3)]  # "B worse beyond noise" if compared
+    row = stats.pair_rows(runs, models)[0]
+    assert row["verdicts"]["val_loss"] == "val_loss: different losses (A: mse, B: mae): not comparable"
+    assert row["verdicts"]["val_accuracy"] == "val_accuracy: the same on every seed"  # the others still compared
+    assert row["metrics"]["val_loss"]["p"] is None and "beyond" not in row["verdict"]
+    assert "| B vs A | compile.loss: mse -> mae | 3 | not comparable | +0.0000 on every seed |" in stats.pair_markdown([row])
+    table = stats.markdown(stats.comparison_rows(runs, models))
+    assert "val_loss is each model's own loss (A: mse, B: mae): not comparable between them" in table
+    same = {n: {**m, "compile": {"loss": "mse"}} for n, m in models.items()}
+    assert "beyond seed noise" in stats.pair_rows(runs, same)[0]["verdicts"]["val_loss"]
+    assert "own loss" not in stats.markdown(stats.comparison_rows(runs, same))
+
+
+def test_loss_plots_say_the_models_have_different_losses():
+    from factory.results.plots import own_losses
+
+    models = {"A": {"compile": {"loss": "mse"}}, "B": {"compile": {"loss": {"Huber": {"delta": 2.0}}}}}
+    assert own_losses(models, "val_loss") == {"A": "mse", "B": "Huber(delta=2.0)"}
+    assert own_losses(models, "val_mae") is None
+    assert own_losses({"A": {"compile": {"loss": "mse"}}, "B": {"compile": {"loss": "mse"}}}, "loss") is None
+    runs = [run(m, 0, [0.5, 0.4]) for m in "AB"]
+    assert metric_figure(runs, models, "val_loss").startswith(b"\x89PNG")

@@ -9,6 +9,7 @@ argument the spec language cannot express is a `SpecError` naming it.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from schemas import INITIALIZERS, LAYERS, REGULARIZERS
 _LAYERS = {cls.keras_class: cls for cls in LAYERS}
 _OBJECTS = {cls.keras_class: cls for cls in (*INITIALIZERS, *REGULARIZERS)}
 _IGNORED = {"name", "dtype", "input_shape", "batch_input_shape", "autocast"}  # not part of a spec
+SPEC_DTYPE = "float32"  # every model the spec language builds; a layer of another dtype cannot be exported
 
 
 def _plain(value: Any) -> Any:
@@ -46,6 +48,13 @@ def _keras_object(config: dict) -> Any:
     return {name: args} if args else name
 
 
+def _dtype_name(dtype: Any) -> str | None:
+    """`float16` from a layer config's dtype: a DTypePolicy config (Keras 3) or a plain name."""
+    if isinstance(dtype, dict):
+        return (dtype.get("config") or {}).get("name")
+    return dtype
+
+
 def layer_to_spec(layer, index: int = 0) -> dict:
     """One layer in the contract syntax, arguments at their defaults left out."""
     keras_class = type(layer).__name__
@@ -54,6 +63,10 @@ def layer_to_spec(layer, index: int = 0) -> dict:
         raise SpecError([Issue(f"layer {index} ({keras_class}) cannot be expressed in the spec language "
                                f"(it has {', '.join(sorted(_LAYERS))})")])
     config = layer.get_config()
+    dtype = _dtype_name(config.get("dtype"))
+    if dtype not in (None, SPEC_DTYPE):  # dropping it would export another model, silently
+        raise SpecError([Issue(f"layer {index} ({keras_class}): dtype {dtype} cannot be expressed in the spec "
+                               f"language (its models are {SPEC_DTYPE})")])
     required = {k: config[k] for k, f in spec.model_fields.items() if f.is_required() and k in config}
     defaults = type(layer)(**required).get_config()
     args = {}
@@ -91,6 +104,9 @@ def export_file(path: Path, name: str | None = None) -> str:
     keras = import_keras()
     if not Path(path).is_file():
         raise SpecError([Issue("no such file", source=str(path))])
+    if Path(path).suffix == ".keras" and not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise SpecError([Issue("not a readable .keras file (a .keras model is a zip archive; this one is "
+                               "corrupt or truncated)", source=str(path))])
     try:
         model = keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as e:  # noqa: BLE001 - any failure to load is the file's problem, told plainly

@@ -74,10 +74,35 @@ def like_with_like(shown_names: Sequence[dict[str, str]], reference: int = 0) ->
     return pairs
 
 
+def _distinct(folders: list[Path]) -> list[Path]:
+    """The folders without repeats of one resolved path, saying which were dropped."""
+    seen: dict[Path, Path] = {}
+    for folder in folders:
+        first = seen.setdefault(folder.resolve(), folder)
+        if first is not folder:
+            print(f"note: {folder} is {first} again: counted once", file=sys.stderr)
+    return list(seen.values())
+
+
+def _check_out(out: Path, folders: list[Path]) -> None:
+    if out.resolve() in {f.resolve() for f in folders}:
+        raise SpecError([Issue(f"--out {out} is one of the compared folders: its own comparison files "
+                               "would be overwritten; choose another --out")])
+    if (out / RESULTS).exists():
+        raise SpecError([Issue(f"--out {out} holds a {RESULTS}: it is the output folder of a run, whose "
+                               "comparison files would be overwritten; choose another --out")])
+
+
 def compare_folders(folders: Sequence[Path], out: Path, reference: Path | None = None) -> int:
     """Write the comparison of `folders` into `out`; `reference` (default: the first folder) is what
-    every model is compared with, and is added to the folders if it is not among them."""
-    folders = [Path(f) for f in folders]
+    every model is compared with, and is added to the folders if it is not among them.
+
+    A folder named twice (the same resolved path) counts once. `out` must be a folder of its own:
+    one of the compared folders, or any folder holding a results.json, is refused, since its
+    comparison files and report.html would then disagree.
+    """
+    folders = _distinct([Path(f) for f in folders])
+    _check_out(Path(out), folders + ([Path(reference)] if reference is not None else []))
     index = 0
     if reference is not None:
         resolved = [f.resolve() for f in folders]

@@ -50,6 +50,11 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def show_value(value: Any) -> str:
+    """A spec value as the spec writes it: `mse`, `Adam(learning_rate=0.001)`, `[8, 8]`, `null`."""
+    return _value(value)
+
+
 def show_layer(layer: dict) -> str:
     """`Dense(64, activation=relu)`: the class and its arguments, the main one first without a name."""
     (name, _), = layer.items()
@@ -167,6 +172,8 @@ def model_differences(a: dict, b: dict) -> list[str]:
     changes = differences(a.get("layers") or [], b.get("layers") or [])
     for key in SETTINGS:
         if key in a and key in b:
+            if key == "input_shape" and (a[key] is None or b[key] is None):
+                continue  # unknown: taken from the data, which a given shape was checked against
             changes += _setting_changes(a[key], b[key], (key,))
     return changes
 

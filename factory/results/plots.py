@@ -55,6 +55,18 @@ def legend_labels(models: dict[str, dict]) -> dict[str, str]:
     return out
 
 
+def own_losses(models: dict[str, dict], metric: str) -> dict[str, str] | None:
+    """Per model, its loss function as the spec writes it, where `metric` is the loss and the models
+    were trained on different ones (then the curves share no unit); else None."""
+    from factory.results.differences import show_value
+
+    if metric not in ("loss", "val_loss"):
+        return None
+    losses = {name: show_value((info.get("compile") or {}).get("loss")) for name, info in models.items()
+              if (info.get("compile") or {}).get("loss") is not None}
+    return losses if len(set(losses.values())) > 1 else None
+
+
 def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, heading: str | None = None) -> bytes | None:
     """PNG bytes of `metric` per epoch for every model, or None if no run recorded it."""
     series = []
@@ -68,6 +80,7 @@ def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, he
     plt = _matplotlib()
     palette = plt.get_cmap("tab10").colors
     legends = legend_labels(models)
+    losses = own_losses(models, metric)
     fig, ax = plt.subplots(figsize=(9, 6), dpi=100)
     for i, name, info, curves in series:
         length = min(len(c) for c in curves)
@@ -76,13 +89,13 @@ def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, he
         mean = values.mean(axis=0)
         color = info.get("color") or palette[i % len(palette)]
         style = info.get("linestyle") or LINESTYLES[i % len(LINESTYLES)]
-        label = legends[name]
+        label = legends[name] + (f" [loss: {losses[name]}]" if losses and name in losses else "")
         if len(curves) > 1:
             std = values.std(axis=0, ddof=1)
             ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15, linewidth=0)
             label += f" (mean ± std, {len(curves)} seeds)"
         ax.plot(epochs, mean, color=color, linestyle=style, linewidth=2, marker="o", markersize=3, label=label)
-    ax.set_title(heading or title(metric), fontsize=16)
+    ax.set_title(heading or title(metric) + (" (different losses: not comparable)" if losses else ""), fontsize=16)
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.grid(True, alpha=0.3)

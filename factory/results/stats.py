@@ -93,6 +93,7 @@ def comparison_rows(runs: Sequence[dict], models: dict[str, dict]) -> list[dict]
                 per_run["seconds_per_epoch"].append(r["seconds_per_epoch"])
         params = next((r["params"] for r in done), None)
         rows.append({"model": name, "label": info.get("label") or name, "params": params,
+                     "loss": (info.get("compile") or {}).get("loss"),
                      "seeds": len(done), "failed": len(failed), "metrics": metrics,
                      **{k: mean_std(v) for k, v in per_run.items()}})
     return rows
@@ -135,15 +136,29 @@ def markdown_table(headings: Sequence[str], cells: Sequence[Sequence[str]]) -> s
     return "\n".join(lines) + "\n"
 
 
+def losses_note(rows: Sequence[dict]) -> str | None:
+    """A warning when the models were trained on different loss functions, whose values share no unit."""
+    from factory.results.differences import show_value
+
+    losses = {row["model"]: row.get("loss") for row in rows if row.get("loss") is not None}
+    if len({show_value(v) for v in losses.values()}) < 2:
+        return None
+    each = ", ".join(f"{name}: {show_value(loss)}" for name, loss in losses.items())
+    return f"val_loss is each model's own loss ({each}): not comparable between them."
+
+
 def markdown(rows: Sequence[dict]) -> str:
-    return markdown_table(*table(rows))
+    note = losses_note(rows)
+    return markdown_table(*table(rows)) + (f"\n{note}\n" if note else "")
 
 
 def plain_text(rows: Sequence[dict]) -> str:
     headings, cells = table(rows)
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headings)]
     line = lambda row: "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(headings), line(["-" * w for w in widths])] + [line(r) for r in cells])
+    note = losses_note(rows)
+    return "\n".join([line(headings), line(["-" * w for w in widths])] + [line(r) for r in cells]
+                     + ([note] if note else []))
 
 
 def csv_text(rows: Sequence[dict]) -> str:
@@ -201,7 +216,8 @@ def paired(runs: Sequence[dict], a: str, b: str, metric: str) -> dict[str, Any]:
     fa, fb = final_values(runs, a, metric), final_values(runs, b, metric)
     seeds = sorted(set(fa) & set(fb))
     diffs = [fb[s] - fa[s] for s in seeds]
-    out = {**mean_std(diffs), "seeds": seeds, "p": None, "identical": False}
+    out = {**mean_std(diffs), "seeds": seeds, "p": None, "identical": False,
+           "seeds_a": sorted(fa), "seeds_b": sorted(fb)}
     n = out["n"]
     if n >= 2:
         if max(diffs) - min(diffs) <= _SAME * max(1.0, *(abs(d) for d in diffs)):
@@ -246,9 +262,17 @@ def _tested(comparison: dict) -> str:
 def verdict(metric: str, comparison: dict, a: str, b: str) -> str:
     """What the difference in `metric` (b minus a) says, the metric named first: `val_loss: B worse ...`."""
     n, mean = comparison["n"], comparison["mean"]
+    if comparison.get("not_comparable"):
+        return f"{metric}: {comparison['not_comparable']}"
+    seeds_a, seeds_b = comparison.get("seeds_a", []), comparison.get("seeds_b", [])
     if n == 0:
+        if seeds_a and seeds_b:  # both recorded it, on different seeds: there is nothing to pair
+            return f"{metric}: no seed in common ({a}: {_seeds(seeds_a)}; {b}: {_seeds(seeds_b)})"
         return f"{metric}: not recorded by both"
     if n == 1:
+        if max(len(seeds_a), len(seeds_b)) > 1:
+            return (f"{metric}: one seed in common ({_seeds(comparison['seeds'])}), cannot tell from seed noise "
+                    "(train both over the same seeds)")
         return f"{metric}: one seed, cannot tell from seed noise (train over several seeds)"
     better = (mean < 0) == lower_is_better(metric)
     if comparison.get("identical"):
@@ -260,6 +284,25 @@ def verdict(metric: str, comparison: dict, a: str, b: str) -> str:
     if p >= SIGNIFICANCE:
         return f"{metric}: within seed-to-seed noise ({_tested(comparison)})"
     return f"{metric}: {b} {'better' if better else 'worse'} than {a} beyond seed noise ({_tested(comparison)})"
+
+
+def _seeds(seeds: Sequence[int]) -> str:
+    return ", ".join(map(str, seeds))
+
+
+# The metrics whose values are the compiled loss itself: two models trained on different loss
+# functions (mse, mae) have values in different units, so no difference between them means anything.
+_LOSS_METRICS = ("val_loss", "loss")
+
+
+def _not_comparable(models: dict[str, dict], a: str, b: str) -> str | None:
+    """Why the loss values of `a` and `b` cannot be compared (their compile.loss differs), or None."""
+    from factory.results.differences import show_value
+
+    la, lb = ((models[n].get("compile") or {}).get("loss") for n in (a, b))
+    if la is None or lb is None or la == lb:
+        return None
+    return f"different losses ({a}: {show_value(la)}, {b}: {show_value(lb)}): not comparable"
 
 
 def all_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
@@ -282,8 +325,12 @@ def compare_pairs(runs: Sequence[dict], models: dict[str, dict], pairs: Sequence
     from factory.results.differences import describe_models
 
     metrics = list(metrics) if metrics else ["val_loss", *validation_metrics(runs)]
-    rows = [{"a": a, "b": b, "differs": describe_models(models[a], models[b]),
-             "metrics": {m: paired(runs, a, b, m) for m in metrics}} for a, b in pairs]
+    rows = []
+    for a, b in pairs:
+        why = _not_comparable(models, a, b)
+        rows.append({"a": a, "b": b, "differs": describe_models(models[a], models[b]),
+                     "metrics": {m: {**mean_std([]), "seeds": [], "p": None, "identical": False, "not_comparable": why}
+                                 if why and m in _LOSS_METRICS else paired(runs, a, b, m) for m in metrics}})
     for m in metrics:  # each metric is its own family of tests, corrected over the pairs
         comparisons = [row["metrics"][m] for row in rows]
         adjusted = holm([c["p"] for c in comparisons])
@@ -311,6 +358,8 @@ def pair_line(row: dict) -> str:
 
 
 def _signed(stat: dict, decimals: int = 4) -> str:
+    if stat.get("not_comparable"):
+        return "not comparable"
     if not stat["n"]:
         return "-"
     text = f"{stat['mean']:+.{decimals}f}"

@@ -1,7 +1,10 @@
 """The output folder: made writable before training, locked while a run uses it, read back on resume.
 
 Finished results are never lost without a word: a new run moves the previous one's files into
-`previous/<time it finished>/` and says so; `--resume` keeps them in place and continues.
+`previous/<time it finished>/` and says so; `--resume` keeps them in place and continues. Only
+files a previous results.json accounts for are ever moved; a folder holding files under the names
+a run writes that no results.json accounts for (a user's `report.html`, `figure1.png`,
+`models/best.keras`) is refused before anything is written, and left as it was.
 """
 
 from __future__ import annotations
@@ -19,14 +22,24 @@ from factory.train.document import RESULTS
 
 LOCK = ".factory.lock"
 PREVIOUS = "previous"
-OUTPUTS = (RESULTS, "comparison.md", "comparison.csv", "report.html", "*.png")  # what a run writes on top
+ARTIFACTS = ("comparison.md", "comparison.csv", "report.html")  # written beside results.json by every run
+WRITTEN = ("*.png", "models/*.keras")  # the names of the plots and models a run writes, by pattern
 
 
 def prepare(out: Path) -> Path:
-    """Create the output folder and prove it is writable, before any training."""
+    """Create the output folder and prove it is writable, before any training.
+
+    A folder with files a run would mix with or replace, which no results.json accounts for, is
+    refused (see `foreign_files`), before anything is created in it.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SpecError([Issue(f"output folder {out} is a file; choose another --out")])
+    foreign = foreign_files(out)
+    if foreign:
+        raise SpecError([Issue(f"{out} holds files that no results.json of an earlier run accounts for: "
+                               f"{', '.join(foreign)}; a run would mix its outputs with them (or replace "
+                               "them): move them away, or choose another --out")])
     try:
         (out / "models").mkdir(parents=True, exist_ok=True)
         with replacing(out / ".write-test"):
@@ -95,6 +108,33 @@ def previous_runs(out: Path, resolved: dict) -> list[dict]:
             and (not r.get("model_file") or (out / r["model_file"]).is_file())]
 
 
+def check_same_data(out: Path, fingerprint: dict) -> None:
+    """Refuse `--resume` when the prepared data differ from those the kept runs were trained on.
+
+    `fingerprint` is `document.data_fingerprint` of this run's data; a results.json written before
+    fingerprints were recorded has none to compare, and is taken as it is.
+    """
+    try:
+        previous = json.loads((out / RESULTS).read_text(encoding="utf-8")).get("data_fingerprint")
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, AttributeError) as e:
+        raise SpecError([Issue(f"cannot resume: {out / RESULTS} is unreadable ({e})")]) from None
+    if not isinstance(previous, dict) or previous == fingerprint:
+        return
+    changes = []
+    for name in dict.fromkeys([*previous, *fingerprint]):
+        old, new = previous.get(name) or {}, fingerprint.get(name) or {}
+        shape_dtype = [c for c in differences({k: old.get(k) for k in ("shape", "dtype")},
+                                              {k: new.get(k) for k in ("shape", "dtype")}, name)]
+        if shape_dtype:
+            changes += shape_dtype
+        elif old.get("blake2b") != new.get("blake2b"):
+            changes.append(f"{name}: its values differ (same shape and dtype)")
+    raise SpecError([Issue(f"cannot resume in {out}: the data changed since that run: " + "; ".join(changes)
+                           + ". Run without --resume to start afresh, or use another --out")])
+
+
 def differences(old: Any, new: Any, path: str = "") -> list[str]:
     """What changed between two plain-data documents, one `path: old -> new` line per change."""
     if isinstance(old, dict) and isinstance(new, dict):
@@ -113,18 +153,41 @@ def differences(old: Any, new: Any, path: str = "") -> list[str]:
     return []
 
 
+def foreign_files(out: Path) -> list[str]:
+    """Files under the names a run writes (tables, report, `*.png`, `models/*.keras`) in a folder
+    without a results.json, so no earlier run accounts for them: a user's own, never to be touched."""
+    if not out.is_dir() or (out / RESULTS).exists():
+        return []
+    found = [out / name for name in ARTIFACTS] + [p for pattern in WRITTEN for p in sorted(out.glob(pattern))]
+    return [str(p.relative_to(out)) for p in found if p.is_file()]
+
+
+def vouched_for(out: Path, previous: dict | None) -> list[Path]:
+    """The files of `out` that the previous run's results.json (`previous`, None if unreadable)
+    accounts for: itself, the tables and report, the files it lists as written, the plots of the
+    metrics its runs recorded and the model files of its (model, seed) plan."""
+    names = [RESULTS, *ARTIFACTS]
+    if isinstance(previous, dict):
+        runs = [r for r in previous.get("runs") or [] if isinstance(r, dict)]
+        names += [str(f) for f in previous.get("files") or []]
+        names += [f"{metric}.png" for r in runs for metric in r.get("history") or {}]
+        names += [str(r["model_file"]) for r in runs if r.get("model_file")]
+        models = (previous.get("experiment") or {}).get("models") or {}
+        names += [f"models/{name}-seed{seed}.keras" for name, spec in models.items()
+                  for seed in ((spec or {}).get("training") or {}).get("seeds") or []]
+    paths = [out / name for name in dict.fromkeys(names)]
+    return [p for p in paths if p.is_file() and p.resolve().parent in (out.resolve(), (out / "models").resolve())]
+
+
 def keep_previous(out: Path) -> Path | None:
     """Move a previous run's results into `previous/<its finish time>/`; return that folder, or None.
 
-    Without a results.json there is nothing finished to keep: stray outputs are removed so a new
-    run never mixes with them.
+    Only the files its results.json accounts for move (`vouched_for`); anything else stays where it
+    is. Without a results.json there is nothing finished to keep (and `prepare` has refused a
+    folder holding files under our names).
     """
     results = out / RESULTS
-    files = [p for pattern in OUTPUTS for p in out.glob(pattern) if p.is_file()]
-    models = [p for p in (out / "models").glob("*.keras") if p.is_file()]
     if not results.is_file():
-        for path in files + models:
-            path.unlink()
         return None
     try:
         previous = json.loads(results.read_text(encoding="utf-8"))
@@ -132,7 +195,8 @@ def keep_previous(out: Path) -> Path | None:
         if not when:
             when, state = previous.get("started"), "-unfinished"
     except (OSError, ValueError, AttributeError):
-        when, state = None, "-unreadable"
+        previous, when, state = None, None, "-unreadable"
+    files = vouched_for(out, previous)
     stamp = (str(when)[:19] if when else "unknown").replace(":", "-")
     target = out / PREVIOUS / f"{stamp}{state}"
     for n in range(2, 1000):
@@ -142,9 +206,7 @@ def keep_previous(out: Path) -> Path | None:
     try:
         (target / "models").mkdir(parents=True)
         for path in files:
-            os.replace(path, target / path.name)
-        for path in models:
-            os.replace(path, target / "models" / path.name)
+            os.replace(path, target / path.relative_to(out))
     except OSError as e:
         raise SpecError([Issue(f"cannot move the previous results in {out} aside: {e.strerror or e}")]) from None
     return target

@@ -17,7 +17,7 @@ from factory.results.artifacts import summary_text, write_artifacts
 from factory.spec.loader import Loaded
 from factory.train import folder
 from factory.train.backend import Backend, open_backend
-from factory.train.document import RESULTS, Results, now, versions
+from factory.train.document import RESULTS, Results, data_fingerprint, now, versions
 from factory.train.folder import LOCK
 from factory.train.progress import Timings, check_stop, interruptible, process_seconds, say
 from factory.train.task import Task, short_reason
@@ -50,6 +50,10 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
         pool, taken_over, interrupted = None, resume, False
         try:
             data = _load_data(loaded, experiment, timings)
+            with timings.phase("fingerprint data"):
+                results.data["data_fingerprint"] = data_fingerprint(data)
+            if resume:
+                folder.check_same_data(out, results.data["data_fingerprint"])
             with timings.phase("start workers"):  # they import TensorFlow while this process checks
                 pool = open_backend(backend if tasks else "local", _parallel(experiment, tasks, workers),
                                     experiment, data, out / ".data", address)
@@ -194,6 +198,8 @@ def _write_outputs(out: Path, results: Results, timings: Timings, finished: bool
     results.save()
     with timings.phase("write tables, plots, report"):
         written = write_artifacts(out, results.data)
+        results.data["files"] = [p.name for p in written]  # what a later run may move aside as ours
+        results.save()
     say("\n" + summary_text(results.data))
     names = [RESULTS] + [p.name for p in written] + (["models/"] if any(
         r.get("model_file") for r in results.runs) else [])

@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterator
 
+from factory.errors import Issue, SpecError
 from factory.train.progress import EtaClock, check_stop
 from factory.train.task import Finished, Task, failed_record, train_task
 
@@ -69,7 +70,12 @@ class WorkerPool:
         from factory.data import save_arrays
 
         self.workers, self.scratch = workers, Path(scratch)
-        save_arrays(data, self.scratch)
+        try:
+            save_arrays(data, self.scratch)
+        except OSError as e:  # a full disk before any training: the user's to fix, not a traceback
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise SpecError([Issue(f"cannot write the arrays the worker processes share to {self.scratch}: "
+                                   f"{e.strerror or e}")]) from None
         context = multiprocessing.get_context("spawn")  # never fork a process that holds TensorFlow
         threads = max(1, (os.cpu_count() or 1) // workers)
         clock = EtaClock(0, workers, context.Value("d", 0.0), context.Value("i", 0))
