@@ -197,3 +197,51 @@ def test_check_models_is_every_mistake_of_every_model(write):
     issues = check_models(experiment, load_data(experiment.data))
     assert [format_loc(i.loc) for i in issues] == ["models.A.layers[1].Dense.units", "models.B.layers[1].Dense.units"]
     assert "model B would have 75,000,000,000,010 parameters" in issues[1].message
+
+
+@pytest.fixture
+def no_data_here(monkeypatch, tmp_path):
+    """No built-in set on this machine; returns the list of downloads `show` asked Keras for."""
+    from factory import data as data_module
+    from factory.build.keras_setup import import_keras
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FACTORY_DATA_DIR", raising=False)
+    monkeypatch.setattr(data_module, "DEBIAN_FASHION_MNIST", tmp_path / "none")
+    data_module._cache.clear()
+    downloads = []
+
+    def download():
+        downloads.append("mnist")
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(import_keras().datasets.mnist, "load_data", download)
+    return downloads
+
+
+def test_show_downloads_only_for_a_model_without_an_input_shape_and_locates_a_failure(write, cli, no_data_here):
+    path = write("name: x\ndata: {dataset: mnist}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models: {A: {layers: [Flatten, {Dense: 10}]}}\n")
+    code, out, err = cli("show", path)
+    assert no_data_here == ["mnist"]  # README: show downloads the data only when a model needs its shape
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.startswith(f"{path}:2:17: data.dataset: MNIST is not on this machine and could not be downloaded "
+                          "(OSError: network unreachable)")
+
+
+def test_show_with_input_shapes_downloads_nothing(write, cli, no_data_here):
+    path = write("name: x\ndata: {dataset: mnist}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models: {A: {input_shape: [28, 28], layers: [Flatten, {Dense: 10}]}}\n")
+    code, out, err = cli("show", path)
+    assert no_data_here == [] and code == 0 and "model A: 7,850 parameters" in out
+
+
+def test_show_reports_a_bad_data_file_even_when_every_input_shape_is_given(write, cli, tmp_path):
+    np.savez(tmp_path / "text.npz", x_train=np.array([["a", "b"]] * 4), y_train=np.arange(4),
+             x_test=np.zeros((2, 2)), y_test=np.arange(2))
+    path = write("name: x\ndata: {dataset: text.npz}\ncompile: {loss: mse}\n"
+                 "models: {A: {input_shape: [2], layers: [{Dense: 1}]}}\n")
+    code, out, err = cli("show", path)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"{path}:2:17: data.dataset: {tmp_path / 'text.npz'}: x_train holds text (<U1), "
+                                "not numbers"]
