@@ -366,3 +366,47 @@ def test_every_loss_is_in_one_group_of_the_checks():
     groups = [checks.SPARSE_LOSSES, checks.ONE_HOT_LOSSES, checks.BINARY_LOSSES, checks.HINGE_LOSSES,
               checks.POINTWISE_LOSSES, checks.UNCHECKED_LOSSES]
     assert sorted(loss for group in groups for loss in group) == sorted(LOSSES)
+
+
+@pytest.mark.parametrize("model,message", [
+    ("    layers: [{Input: [28, 28]}, Flatten, {Dense: {units: 10, activation: softmax}}]\n",
+     "6:22: models.A.layers[0].Input: model A takes inputs of shape [28, 28], but the data's examples have shape "
+     "[8, 8] (scikit-learn's digits); write `Input: [8, 8]` or leave the Input out to take the data's"),
+    ("    layers: [{Flatten: {input_shape: [28, 28]}}, {Dense: {units: 10, activation: softmax}}]\n",
+     "6:38: models.A.layers[0].Flatten.input_shape: model A takes inputs of shape [28, 28], but the data's "
+     "examples have shape [8, 8] (scikit-learn's digits); write `input_shape: [8, 8]` or leave it out to take "
+     "the data's"),
+])
+def test_the_input_shape_fix_is_written_where_the_shape_was_declared(write, cli, model, message):
+    path = write(HEAD % ("digits", "sparse_categorical_crossentropy") + model)
+    code, out, err = cli("show", path)
+    assert code == 2 and err.splitlines() == [f"{path}:{message}"]
+
+
+@pytest.mark.parametrize("first,fix", [
+    ("{Input: [28, 28]}, ", "write `Input: [28, 28, 1]`, or put `Reshape: [28, 28, 1]` before it"),
+    ("", "write `input_shape: [28, 28, 1]` on the model, or put `Reshape: [28, 28, 1]` before it"),
+])
+def test_the_channel_fix_is_written_where_the_shape_was_declared(write, spec_file, first, fix):
+    spec_file(CASES[0])  # writes images.npz (28x28) beside the spec
+    loaded = load(write(HEAD % ("images.npz", "sparse_categorical_crossentropy")
+                        + f"    layers: [{first}{{Conv2D: {{filters: 2, kernel_size: 3}}}}, Flatten, {{Dense: 10}}]\n"))
+    spec = loaded.experiment.resolved().models["A"]
+    data = load_data(loaded.experiment.resolved().data, loaded.path.parent)
+    [issue] = check_against_data("A", spec, data)
+    assert issue.message.endswith(f"lacks; {fix}")
+
+
+def test_the_fixes_for_an_input_layer_are_accepted(write, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "images.npz", x_train=rng.random((4, 28, 28)), y_train=np.arange(4),
+             x_test=rng.random((2, 28, 28)), y_test=np.arange(2) + 8)
+    for dataset, layers in [("digits", "[{Input: [8, 8]}, Flatten, {Dense: 10}]"),
+                            ("images.npz", "[{Input: [28, 28, 1]}, {Conv2D: {filters: 2, kernel_size: 3}}, Flatten, "
+                                           "{Dense: 10}]"),
+                            ("images.npz", "[{Input: [28, 28]}, {Reshape: [28, 28, 1]}, "
+                                           "{Conv2D: {filters: 2, kernel_size: 3}}, Flatten, {Dense: 10}]")]:
+        loaded = load(write(HEAD % (dataset, "sparse_categorical_crossentropy") + f"    layers: {layers}\n"))
+        experiment = loaded.experiment.resolved()
+        data = load_data(experiment.data, loaded.path.parent)
+        assert check_against_data("A", experiment.models["A"], data) == [], layers

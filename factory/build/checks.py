@@ -130,9 +130,11 @@ def check_against_data(name: str, spec: Model, data: Dataset) -> list[Issue]:
     shape = list(data.input_shape)
     declared = spec.declared_input_shape
     if declared is not None and not _same_shape(declared, shape):
+        fix = (f"write `Input: {shape}` or leave the Input out" if isinstance(spec.layers[0].args, Input)
+               else f"write `input_shape: {shape}` or leave it out")
         return [Issue(f"model {name} takes inputs of shape {list(declared)}, but the data's examples "
-                      f"have shape {shape} ({data.source}); write `input_shape: {shape}` or leave "
-                      "it out to take the data's", loc=_input_shape_loc(name, spec))]
+                      f"have shape {shape} ({data.source}); {fix} to take the data's",
+                      loc=_input_shape_loc(name, spec))]
     shape = list(declared) if declared is not None else shape
     try:
         dry = dry_build(name, spec, shape)
@@ -157,6 +159,16 @@ def _input_shape_loc(name: str, spec: Model) -> tuple:
     return ("models", name, "layers", 0, key, "input_shape")
 
 
+def _declare(spec: Model, shape: list[int]) -> str:
+    """The fix "declare input shape `shape`", written where `spec` declares its input shape."""
+    first = spec.layers[0].args
+    if isinstance(first, Input):
+        return f"write `Input: {shape}`"
+    if spec.input_shape is None and first.input_shape is not None:
+        return f"write `input_shape: {shape}` on layer 0"
+    return f"write `input_shape: {shape}` on the model"
+
+
 def _channel_hint(name: str, spec: Model, shape: list[int], issue: Issue) -> Issue:
     """The build error, plus the fix when the failing layer needs one axis more than it gets."""
     i = issue.loc[3] if len(issue.loc) > 3 and isinstance(issue.loc[3], int) else None
@@ -169,8 +181,8 @@ def _channel_hint(name: str, spec: Model, shape: list[int], issue: Issue) -> Iss
         return issue
     target = [*incoming[1:], 1]
     fix = f"put `Reshape: {target}` before it"
-    if not before:
-        fix = f"write `input_shape: {target}` on the model, or {fix}"
+    if not before:  # the shape can be declared instead, where the spec declares it
+        fix = f"{_declare(spec, target)}, or {fix}"
     return Issue(f"model {name} cannot be built at layer {i} ({spec.layers[i].args.keras_class}): it needs "
                  f"a channel axis that its input {incoming[1:]} lacks; {fix}", loc=issue.loc)
 
