@@ -98,7 +98,7 @@ def _npz_arrays(path: Path) -> tuple:
 def _npz_member(archive, path: Path, key: str) -> np.ndarray:
     try:
         return archive[key]
-    except ValueError as e:  # numpy refuses an array of Python objects (or a damaged header) unpickled
+    except ValueError as e:  # numpy's refusal to unpickle an array of Python objects, or a damaged header
         raise _error(f"{path}: {key} cannot be read ({e}); a data file holds arrays of numbers, "
                      "saved without pickling") from None
 
@@ -178,16 +178,17 @@ def _csv(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
     try:
         with open(path, encoding="utf-8") as f:
             header = f.readline().strip().split(",")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # numpy warns of a file without rows; we say so ourselves
-            table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2)
     except UnicodeDecodeError as e:
         raise _error(f"{path} is not UTF-8 text ({e}); save it as UTF-8") from None
-    except ValueError as e:
-        raise _error(f"{path}: not a table of numbers: {e}") from None
-    if spec.label_column not in header:
+    if spec.label_column not in header:  # first: a file split by ';' is named so, not as "not numbers"
         raise _error(f"{path} has no column '{spec.label_column}' (its columns: {', '.join(header)}); "
                      "set data.label_column")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns of a file without rows; we say so ourselves
+            table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2, encoding="utf-8")
+    except ValueError as e:  # UnicodeDecodeError included
+        raise _error(f"{path}: not a table of numbers: {e}") from None
     if len(table) == 0:
         raise _error(f"{path} has a header but no rows")
     if table.shape[1] != len(header):

@@ -209,3 +209,9 @@ def test_a_bad_data_file_is_located_by_show_and_run(write, cli, tmp_path, comman
     assert err.splitlines() == [f"{path}:2:17: data.dataset: {tmp_path / 'obj.npz'}: x_train cannot be read "
                                 "(Object arrays cannot be loaded when allow_pickle=False); a data file holds arrays "
                                 "of numbers, saved without pickling"]
+
+
+def test_a_csv_split_by_semicolons_is_named_by_its_columns(tmp_path):
+    (tmp_path / "semi.csv").write_text("a;b;label\n1;2;0\n3;4;1\n")
+    with pytest.raises(SpecError, match=r"has no column 'label' \(its columns: a;b;label\); set data.label_column"):
+        load_data(Data(dataset="semi.csv"), tmp_path)
