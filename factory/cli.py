@@ -70,21 +70,22 @@ def _show(args) -> int:
 
 
 def _data_if_cheap(loaded, experiment):
-    """The experiment's data for `show`, or None when it would have to be downloaded first.
+    """The experiment's data for `show`, or None when it is not on this machine and no model needs it.
 
-    A model without an input shape needs the data, so it is then loaded whatever it costs.
+    A model without an input shape needs the data's, so the data is then downloaded if need be, as
+    `run` would; otherwise nothing is downloaded. A mistake in the data is located like `run`'s.
     """
-    from factory.data import load_data
+    from factory.data import NotHere, load_data
 
     needed = any(m.declared_input_shape is None for m in experiment.models.values())
     try:
         return load_data(experiment.data, loaded.path.parent, download=needed)
-    except SpecError:
-        if needed:
-            raise
+    except NotHere:
         print(f"note: {experiment.data.dataset} is not on this machine: models not checked against "
               "the data (`run` downloads it and checks them)", file=sys.stderr)
         return None
+    except SpecError as e:
+        raise loaded.locate(e) from None
 
 
 def _schema(args) -> int:

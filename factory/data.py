@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 import tarfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,11 @@ IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 CSV_TEST_FRACTION = 0.2  # a CSV has no test split: its last 20% of rows are the test split
+ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+NUMBER_KINDS = "biuf"  # numpy dtype kinds a model trains on: booleans, integers, floats
+# What the other kinds hold, for a message that names the problem.
+NOT_NUMBERS = {"U": "text", "S": "bytes", "O": "Python objects", "M": "dates", "m": "time spans",
+               "V": "records", "c": "complex numbers"}
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,12 @@ class Dataset:
                 f"{self.input_shape} from {self.source}")
 
 
-def _error(message: str) -> SpecError:
-    return SpecError([Issue(message, loc=("data", "dataset"))])
+class NotHere(SpecError):
+    """A built-in dataset not on this machine, asked for with `download=False`."""
+
+
+def _error(message: str, kind: type[SpecError] = SpecError) -> SpecError:
+    return kind([Issue(message, loc=("data", "dataset"))])
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -73,11 +83,24 @@ def _idx_folder(folder: Path) -> tuple | None:
 
 
 def _npz_arrays(path: Path) -> tuple:
-    with np.load(path, allow_pickle=False) as f:  # never unpickle: a data file cannot run code
-        missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f.files]
+    try:
+        archive = np.load(path, allow_pickle=False)  # never unpickle: a data file cannot run code
+    except (ValueError, EOFError, zipfile.BadZipFile) as e:  # a pickle, an empty file, a damaged zip
+        raise _error(f"{path} is not a .npz archive of arrays ({type(e).__name__}: {e}); write it with "
+                     "numpy.savez") from None
+    with archive as f:
+        missing = [k for k in ARRAYS if k not in f.files]
         if missing:
             raise _error(f"{path} lacks {', '.join(missing)} (it has {', '.join(f.files) or 'nothing'})")
-        return f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+        return tuple(_npz_member(f, path, key) for key in ARRAYS)
+
+
+def _npz_member(archive, path: Path, key: str) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError as e:  # numpy's refusal to unpickle an array of Python objects, or a damaged header
+        raise _error(f"{path}: {key} cannot be read ({e}); a data file holds arrays of numbers, "
+                     "saved without pickling") from None
 
 
 # What a failed download means "not available here": no network, refused or missing URL (Keras
@@ -116,7 +139,7 @@ def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: boo
             if npz.is_file():
                 return _npz_arrays(npz), str(npz)
         if not download:
-            raise _error(f"{name} is not on this machine (not downloaded now)")
+            raise _error(f"{name} is not on this machine (not downloaded now)", NotHere)
         try:
             from factory.build.keras_setup import import_keras
 
@@ -150,20 +173,36 @@ def _npz(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
 
 
 def _csv(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
+    """The rows of a CSV: labels stay integers when every one is whole (classes), else floats."""
     path = (base / spec.dataset).resolve()
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().strip().split(",")
-    if spec.label_column not in header:
+    try:
+        with open(path, encoding="utf-8") as f:
+            header = f.readline().strip().split(",")
+    except UnicodeDecodeError as e:
+        raise _error(f"{path} is not UTF-8 text ({e}); save it as UTF-8") from None
+    if spec.label_column not in header:  # first: a file split by ';' is named so, not as "not numbers"
         raise _error(f"{path} has no column '{spec.label_column}' (its columns: {', '.join(header)}); "
                      "set data.label_column")
     try:
-        table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2)
-    except ValueError as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy warns of a file without rows; we say so ourselves
+            table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2, encoding="utf-8")
+    except ValueError as e:  # UnicodeDecodeError included
         raise _error(f"{path}: not a table of numbers: {e}") from None
+    if len(table) == 0:
+        raise _error(f"{path} has a header but no rows")
+    if table.shape[1] != len(header):
+        raise _error(f"{path} has {len(header)} columns in its header but {table.shape[1]} in its rows")
+    n_test = max(1, int(round(len(table) * CSV_TEST_FRACTION)))
+    if n_test >= len(table):
+        raise _error(f"{path} has {len(table)} row{'s' * (len(table) != 1)}: the last "
+                     f"{CSV_TEST_FRACTION:.0%} of the rows (at least one) are the test split, which leaves "
+                     "none to train on; it needs at least 2 rows")
     label = header.index(spec.label_column)
-    y = table[:, label].astype(np.int64)
+    y = table[:, label]
+    y = y.astype(np.int64) if np.all(y == np.round(y)) else y  # float32 labels for a regression
     x = np.delete(table, label, axis=1)
-    cut = len(x) - max(1, int(round(len(x) * CSV_TEST_FRACTION)))
+    cut = len(x) - n_test
     return (x[:cut], y[:cut], x[cut:], y[cut:]), str(path)
 
 
@@ -178,11 +217,34 @@ FILE_LOADERS: dict[str, Callable] = {".npz": _npz, ".csv": _csv}
 _cache: dict[tuple, Dataset] = {}
 
 
+def _check_arrays(source: str, arrays: dict[str, np.ndarray]) -> None:
+    """Raise a `SpecError` at data.dataset for arrays a model cannot train on, naming the problem."""
+    for name, array in arrays.items():
+        if array.dtype.kind not in NUMBER_KINDS:
+            what = NOT_NUMBERS.get(array.dtype.kind, "values")
+            raise _error(f"{source}: {name} holds {what} ({array.dtype}), not numbers")
+        if array.ndim == 0:
+            raise _error(f"{source}: {name} is a single number, not an array of examples")
+    for split, x, y in (("training", "x_train", "y_train"), ("test", "x_test", "y_test")):
+        if len(arrays[x]) == 0:
+            raise _error(f"{source} has no {split} examples ({x} has shape {arrays[x].shape})")
+        if len(arrays[x]) != len(arrays[y]):
+            raise _error(f"{source}: {x} has {len(arrays[x]):,} examples but {y} has {len(arrays[y]):,} labels")
+    if arrays["x_train"].ndim == 1:
+        raise _error(f"{source}: x_train has shape {arrays['x_train'].shape}: one number per example is "
+                     f"written as shape ({len(arrays['x_train'])}, 1)")
+    for train, test in (("x_train", "x_test"), ("y_train", "y_test")):
+        if arrays[train].shape[1:] != arrays[test].shape[1:]:
+            raise _error(f"{source}: {train}'s examples have shape {arrays[train].shape[1:]} but {test}'s "
+                         f"have shape {arrays[test].shape[1:]}")
+
+
 def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Dataset:
     """The prepared dataset `spec` names (loaded once per process, then shared by every run).
 
-    With `download=False` a built-in set not already on this machine is a `SpecError` at once
-    (for commands that only want the data when it is cheap to have).
+    With `download=False` a built-in set not already on this machine is a `NotHere` error at once
+    (for commands that only want the data when it is cheap to have). Any other mistake in the
+    data is a `SpecError` at data.dataset that names it.
     """
     key = (spec.model_dump_json(), str(Path(base).resolve()), os.environ.get("FACTORY_DATA_DIR"),
            str(Path.home()))
@@ -193,8 +255,7 @@ def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Data
         (x_train, y_train, x_test, y_test), source = loader(spec, Path(base), download)
     except OSError as e:
         raise _error(f"cannot read {spec.dataset}: {e}") from None
-    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
-        raise _error(f"{source}: inputs and labels differ in length")
+    _check_arrays(source, dict(zip(ARRAYS, (x_train, y_train, x_test, y_test))))
     if spec.train_size is not None:
         x_train, y_train = x_train[:spec.train_size], y_train[:spec.train_size]
     if spec.test_size is not None:
@@ -206,9 +267,6 @@ def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Data
     dataset = Dataset(x_train, np.asarray(y_train), x_test, np.asarray(y_test), source)
     _cache[key] = dataset
     return dataset
-
-
-ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
 
 def save_arrays(dataset: Dataset, folder: Path) -> Path:

@@ -197,3 +197,216 @@ def test_check_models_is_every_mistake_of_every_model(write):
     issues = check_models(experiment, load_data(experiment.data))
     assert [format_loc(i.loc) for i in issues] == ["models.A.layers[1].Dense.units", "models.B.layers[1].Dense.units"]
     assert "model B would have 75,000,000,000,010 parameters" in issues[1].message
+
+
+@pytest.fixture
+def no_data_here(monkeypatch, tmp_path):
+    """No built-in set on this machine; returns the list of downloads `show` asked Keras for."""
+    from factory import data as data_module
+    from factory.build.keras_setup import import_keras
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FACTORY_DATA_DIR", raising=False)
+    monkeypatch.setattr(data_module, "DEBIAN_FASHION_MNIST", tmp_path / "none")
+    data_module._cache.clear()
+    downloads = []
+
+    def download():
+        downloads.append("mnist")
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(import_keras().datasets.mnist, "load_data", download)
+    return downloads
+
+
+def test_show_downloads_only_for_a_model_without_an_input_shape_and_locates_a_failure(write, cli, no_data_here):
+    path = write("name: x\ndata: {dataset: mnist}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models: {A: {layers: [Flatten, {Dense: 10}]}}\n")
+    code, out, err = cli("show", path)
+    assert no_data_here == ["mnist"]  # README: show downloads the data only when a model needs its shape
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.startswith(f"{path}:2:17: data.dataset: MNIST is not on this machine and could not be downloaded "
+                          "(OSError: network unreachable)")
+
+
+def test_show_with_input_shapes_downloads_nothing(write, cli, no_data_here):
+    path = write("name: x\ndata: {dataset: mnist}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models: {A: {input_shape: [28, 28], layers: [Flatten, {Dense: 10}]}}\n")
+    code, out, err = cli("show", path)
+    assert no_data_here == [] and code == 0 and "model A: 7,850 parameters" in out
+
+
+def test_show_reports_a_bad_data_file_even_when_every_input_shape_is_given(write, cli, tmp_path):
+    np.savez(tmp_path / "text.npz", x_train=np.array([["a", "b"]] * 4), y_train=np.arange(4),
+             x_test=np.zeros((2, 2)), y_test=np.arange(2))
+    path = write("name: x\ndata: {dataset: text.npz}\ncompile: {loss: mse}\n"
+                 "models: {A: {input_shape: [2], layers: [{Dense: 1}]}}\n")
+    code, out, err = cli("show", path)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"{path}:2:17: data.dataset: {tmp_path / 'text.npz'}: x_train holds text (<U1), "
+                                "not numbers"]
+
+
+# Losses against labels and outputs on digits (class numbers 0 to 9): (name, loss, layers, message after "<path>:")
+LOSS_CASES = [
+    ("bce_one_unit", "binary_crossentropy", "[Flatten, {Dense: {units: 1, activation: sigmoid}}]",
+     "6:5: models.A.compile.loss: binary_crossentropy takes labels 0 or 1 (or probabilities between), but the "
+     "labels are class numbers (0 to 9): use `loss: sparse_categorical_crossentropy`"),
+    ("bce_softmax", "binary_focal_crossentropy", "[Flatten, {Dense: {units: 10, activation: softmax}}]",
+     "6:5: models.A.compile.loss: binary_focal_crossentropy takes labels 0 or 1 (or probabilities between), but "
+     "the labels are class numbers (0 to 9): use `loss: sparse_categorical_crossentropy`"),
+    ("hinge", "squared_hinge", "[Flatten, {Dense: 1}]",
+     "6:5: models.A.compile.loss: squared_hinge takes labels -1 or 1 (or 0 or 1), but the labels are class "
+     "numbers (0 to 9): use `loss: sparse_categorical_crossentropy`"),
+    ("mse_softmax", "mse", "[Flatten, {Dense: {units: 10, activation: softmax}}]",
+     "6:39: models.A.layers[1].Dense.units: model A's output has 10 values per example, but mse compares it "
+     "with one label per example: write `units: 1` for one value per example, or use "
+     "`loss: sparse_categorical_crossentropy` for classes"),
+    ("mae_no_flatten", "mae", "[{Dense: 1}]",
+     "6:14: models.A.layers[0]: model A's output has shape (None, 8, 1), but mae compares it with one row of 1 "
+     "per example, (None, 1): add a Flatten as the first layer (the layers from there on act on the last "
+     "axis only)"),
+]
+
+
+@pytest.mark.parametrize("case", LOSS_CASES, ids=[c[0] for c in LOSS_CASES])
+def test_a_loss_that_does_not_fit_the_labels_or_the_output_is_located_with_its_fix(case, write, cli):
+    name, loss, layers, message = case
+    path = write(HEAD % ("digits", loss) + f"    layers: {layers}\n", name=f"{name}.yaml")
+    code, out, err = cli("show", path)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.splitlines() == [f"{path}:{message}"]
+
+
+def test_regression_labels_from_a_csv_are_not_class_numbers(write, cli, tmp_path):
+    """A CSV's labels that are not whole stay so, and a class loss says so (they were cut to 1, 1, 0, ...)."""
+    (tmp_path / "reg.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i * 0.37:.2f}\n" for i in range(10)))
+    path = write(HEAD % ("reg.csv", "sparse_categorical_crossentropy") + "    layers: [{Dense: 10}]\n")
+    code, out, err = cli("show", path)
+    assert code == 2 and err.splitlines() == [
+        f"{path}:6:5: models.A.compile.loss: sparse_categorical_crossentropy takes class numbers, but the labels "
+        "are numbers that are not whole: use a regression loss (mse)"]
+
+
+def _data(y, x_shape=(4,)):
+    """A Dataset whose training and test labels are both `y`."""
+    y = np.asarray(y)
+    x = np.zeros((len(y), *x_shape), np.float32)
+    return Dataset(x, y, x, y, "labels")
+
+
+def _model(write, loss, layers):
+    loaded = load(write(HEAD % ("digits", loss) + f"    layers: {layers}\n"))
+    return loaded.experiment.resolved().models["A"]
+
+
+ONE_HOT = np.eye(3, dtype=np.float32)[[0, 1, 2, 1]]
+# Correct models: (loss, layers, labels); each is accepted, and Keras trains it.
+ACCEPTED = [
+    ("categorical_crossentropy", "[{Dense: {units: 3, activation: softmax}}]", ONE_HOT),
+    ("kl_divergence", "[{Dense: {units: 3, activation: softmax}}]", ONE_HOT),
+    ("binary_crossentropy", "[{Dense: {units: 1, activation: sigmoid}}]", [0, 1, 1, 0]),
+    ("bce", "[{Dense: {units: 1, activation: sigmoid}}]", [[0.0], [1.0], [1.0], [0.0]]),
+    ("binary_crossentropy", "[{Dense: {units: 1, activation: sigmoid}}]", [0.1, 0.9, 0.5, 0.0]),
+    ("binary_crossentropy", "[{Dense: {units: 3, activation: sigmoid}}]", [[0, 1, 1], [1, 0, 0], [0, 0, 0], [1, 1, 1]]),
+    ("hinge", "[{Dense: {units: 1, activation: tanh}}]", [-1, 1, 1, -1]),
+    ("squared_hinge", "[{Dense: 1}]", [0, 1, 1, 0]),
+    ("mse", "[{Dense: 1}]", np.array([1.2011, 1.7818, -0.25, 3.5], np.float32)),
+    ("mean_absolute_error", "[{Dense: 8}, {Dense: 1}]", [[3], [1], [2], [7]]),
+    ("huber", "[{Dense: 2}]", np.array([[0.5, 1.5], [1.0, 2.0], [0.0, 0.0], [3.0, 1.0]], np.float32)),
+    ("sparse_categorical_crossentropy", "[{Dense: {units: 2, activation: softmax}}]", [0, 1, 1, 0]),
+]
+
+
+@pytest.mark.parametrize("loss,layers,y", ACCEPTED, ids=[f"{c[0]}-{i}" for i, c in enumerate(ACCEPTED)])
+def test_a_correct_model_for_its_loss_is_accepted_and_trains(write, loss, layers, y):
+    from factory.build.compiler import build_model
+
+    spec = _model(write, loss, layers)
+    data = _data(y)
+    assert check_against_data("A", spec, data) == []
+    model = build_model("A", spec, data.input_shape)
+    model.compile(optimizer="sgd", loss=loss)
+    history = model.fit(data.x_train, data.y_train, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize("loss,layers,y,message", [
+    ("binary_crossentropy", "[{Dense: {units: 3, activation: sigmoid}}]", [0, 1, 1, 0],
+     "model A's output has 3 values per example, but binary_crossentropy compares it with one label per example: "
+     "write `units: 1` for one value per example, or use `loss: sparse_categorical_crossentropy` for classes"),
+    ("mse", "[{Dense: 3}]", [0.5, 1.5, 2.0, 0.1],
+     "model A's output has 3 values per example, but mse compares it with one label per example: write "
+     "`units: 1` for one value per example"),
+    ("poisson", "[{Dense: 1}]", ONE_HOT,
+     "model A's output has 1 value per example, but poisson compares it with labels of 3 values per example: "
+     "write `units: 3`"),
+    ("binary_crossentropy", "[{Dense: 1}]", [-1, 1, 1, -1],
+     "binary_crossentropy takes labels 0 or 1 (or probabilities between), but the labels are whole numbers "
+     "from -1 to 1: use `loss: hinge`"),
+    ("hinge", "[{Dense: 1}]", [0.5, 1.5, 2.0, 0.1],
+     "hinge takes labels -1 or 1 (or 0 or 1), but the labels are numbers that are not whole: use a regression "
+     "loss (mse)"),
+    ("sparse_categorical_crossentropy", "[{Dense: 2}]", [-1, 1, 1, -1],
+     "sparse_categorical_crossentropy takes class numbers, but the labels are whole numbers from -1 to 1: use "
+     "`loss: hinge`"),
+    ("hinge", "[{Dense: 1}]", [-1, 0, 1, 1],
+     "hinge takes labels -1 or 1 (or 0 or 1), but the labels are whole numbers from -1 to 1: use a regression "
+     "loss (mse)"),
+])
+def test_labels_and_outputs_that_do_not_fit_the_loss(write, loss, layers, y, message):
+    spec = _model(write, loss, layers)
+    assert [i.message for i in check_against_data("A", spec, _data(y))] == [message]
+
+
+def test_every_loss_is_in_one_group_of_the_checks():
+    from factory.build import checks
+    from schemas.names import LOSSES
+
+    groups = [checks.SPARSE_LOSSES, checks.ONE_HOT_LOSSES, checks.BINARY_LOSSES, checks.HINGE_LOSSES,
+              checks.POINTWISE_LOSSES, checks.UNCHECKED_LOSSES]
+    assert sorted(loss for group in groups for loss in group) == sorted(LOSSES)
+
+
+@pytest.mark.parametrize("model,message", [
+    ("    layers: [{Input: [28, 28]}, Flatten, {Dense: {units: 10, activation: softmax}}]\n",
+     "6:22: models.A.layers[0].Input: model A takes inputs of shape [28, 28], but the data's examples have shape "
+     "[8, 8] (scikit-learn's digits); write `Input: [8, 8]` or leave the Input out to take the data's"),
+    ("    layers: [{Flatten: {input_shape: [28, 28]}}, {Dense: {units: 10, activation: softmax}}]\n",
+     "6:38: models.A.layers[0].Flatten.input_shape: model A takes inputs of shape [28, 28], but the data's "
+     "examples have shape [8, 8] (scikit-learn's digits); write `input_shape: [8, 8]` or leave it out to take "
+     "the data's"),
+])
+def test_the_input_shape_fix_is_written_where_the_shape_was_declared(write, cli, model, message):
+    path = write(HEAD % ("digits", "sparse_categorical_crossentropy") + model)
+    code, out, err = cli("show", path)
+    assert code == 2 and err.splitlines() == [f"{path}:{message}"]
+
+
+@pytest.mark.parametrize("first,fix", [
+    ("{Input: [28, 28]}, ", "write `Input: [28, 28, 1]`, or put `Reshape: [28, 28, 1]` before it"),
+    ("", "write `input_shape: [28, 28, 1]` on the model, or put `Reshape: [28, 28, 1]` before it"),
+])
+def test_the_channel_fix_is_written_where_the_shape_was_declared(write, spec_file, first, fix):
+    spec_file(CASES[0])  # writes images.npz (28x28) beside the spec
+    loaded = load(write(HEAD % ("images.npz", "sparse_categorical_crossentropy")
+                        + f"    layers: [{first}{{Conv2D: {{filters: 2, kernel_size: 3}}}}, Flatten, {{Dense: 10}}]\n"))
+    spec = loaded.experiment.resolved().models["A"]
+    data = load_data(loaded.experiment.resolved().data, loaded.path.parent)
+    [issue] = check_against_data("A", spec, data)
+    assert issue.message.endswith(f"lacks; {fix}")
+
+
+def test_the_fixes_for_an_input_layer_are_accepted(write, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "images.npz", x_train=rng.random((4, 28, 28)), y_train=np.arange(4),
+             x_test=rng.random((2, 28, 28)), y_test=np.arange(2) + 8)
+    for dataset, layers in [("digits", "[{Input: [8, 8]}, Flatten, {Dense: 10}]"),
+                            ("images.npz", "[{Input: [28, 28, 1]}, {Conv2D: {filters: 2, kernel_size: 3}}, Flatten, "
+                                           "{Dense: 10}]"),
+                            ("images.npz", "[{Input: [28, 28]}, {Reshape: [28, 28, 1]}, "
+                                           "{Conv2D: {filters: 2, kernel_size: 3}}, Flatten, {Dense: 10}]")]:
+        loaded = load(write(HEAD % (dataset, "sparse_categorical_crossentropy") + f"    layers: {layers}\n"))
+        experiment = loaded.experiment.resolved()
+        data = load_data(experiment.data, loaded.path.parent)
+        assert check_against_data("A", experiment.models["A"], data) == [], layers

@@ -133,3 +133,85 @@ def test_a_bug_during_the_download_is_not_turned_into_a_user_error(monkeypatch):
     monkeypatch.setattr(import_keras().datasets.mnist, "load_data", buggy)
     with pytest.raises(TypeError, match="cannot unpack non-iterable NoneType"):
         load_data(Data(dataset="mnist"))
+
+
+def test_csv_labels_stay_numbers_that_are_not_whole(tmp_path):
+    """Regression labels are kept as written; whole-number labels (classes) stay integers."""
+    rows = [(0.1, -0.2, 1.2011), (0.3, 0.5, 1.7818), (0.2, 0.1, -0.25), (0.4, 0.9, 3.5), (0.6, 0.7, 0.75)]
+    (tmp_path / "reg.csv").write_text("a,b,label\n" + "".join(f"{a},{b},{y}\n" for a, b, y in rows))
+    data = load_data(Data(dataset="reg.csv"), tmp_path)
+    assert data.y_train.dtype == np.float32
+    assert data.y_train.tolist() == pytest.approx([1.2011, 1.7818, -0.25, 3.5])
+    assert data.y_test.tolist() == pytest.approx([0.75])
+    (tmp_path / "cls.csv").write_text("a,label\n" + "".join(f"{i},{i % 3}.0\n" for i in range(5)))
+    data = load_data(Data(dataset="cls.csv"), tmp_path)
+    assert data.y_train.dtype == np.int64 and data.y_train.tolist() == [0, 1, 2, 0]
+
+
+def test_scaling_divides_by_the_largest_absolute_value(tmp_path):
+    """As README says: features that go below zero land in [-1, 1], not [0, 1]."""
+    x = np.array([[-4.0, 2.0], [1.0, -1.0]])
+    np.savez(tmp_path / "neg.npz", x_train=x, y_train=np.arange(2), x_test=x * 2, y_test=np.arange(2))
+    data = load_data(Data(dataset="neg.npz"), tmp_path)
+    assert data.x_train.tolist() == [[-1.0, 0.5], [0.25, -0.25]]
+    assert data.x_test.tolist() == [[-2.0, 1.0], [0.5, -0.5]]  # the training maximum, not the test's
+
+
+def _save(path, **arrays):
+    """An .npz of the four arrays, any of them replaced by `arrays`."""
+    rng = np.random.default_rng(0)
+    four = dict(x_train=rng.random((4, 2)), y_train=np.arange(4) % 2, x_test=rng.random((2, 2)),
+                y_test=np.arange(2))
+    np.savez(path, **{**four, **arrays})
+
+
+BAD_FILES = [
+    ("obj.npz", lambda p: _save(p, x_train=np.array([[1.0, 2.0], "ab", None, 3], dtype=object)),
+     "x_train cannot be read (Object arrays cannot be loaded when allow_pickle=False); a data file holds arrays of numbers, saved without pickling"),
+    ("str.npz", lambda p: _save(p, x_train=np.array([["a", "b"]] * 4)),
+     "x_train holds text (<U1), not numbers"),
+    ("ylabels.npz", lambda p: _save(p, y_test=np.array(["cat", "dog"])),
+     "y_test holds text (<U3), not numbers"),
+    ("empty.npz", lambda p: _save(p, x_train=np.zeros((0, 2)), y_train=np.zeros(0)),
+     "has no training examples (x_train has shape (0, 2))"),
+    ("notest.npz", lambda p: _save(p, x_test=np.zeros((0, 2)), y_test=np.zeros(0)),
+     "has no test examples (x_test has shape (0, 2))"),
+    ("shapes.npz", lambda p: _save(p, x_test=np.zeros((2, 3))),
+     "x_train's examples have shape (2,) but x_test's have shape (3,)"),
+    ("scalars.npz", lambda p: _save(p, x_train=np.arange(4.0), x_test=np.arange(2.0)),
+     "x_train has shape (4,): one number per example is written as shape (4, 1)"),
+    ("hdr.csv", lambda p: p.write_text("a,b,label\n"), "has a header but no rows"),
+    ("one.csv", lambda p: p.write_text("a,b,label\n1,2,1\n"),
+     "has 1 row: the last 20% of the rows (at least one) are the test split, which leaves none to train on"),
+    ("narrow.csv", lambda p: p.write_text("a,b,label\n1,2\n3,4\n"),
+     "has 3 columns in its header but 2 in its rows"),
+    ("latin1.csv", lambda p: p.write_bytes("\xe9,label\n1,2\n".encode("latin-1")), "is not UTF-8 text"),
+    ("text.npz", lambda p: p.write_text("not an archive"), "is not a .npz archive of arrays"),
+]
+
+
+@pytest.mark.parametrize("name,make,message", BAD_FILES, ids=[c[0] for c in BAD_FILES])
+def test_a_bad_data_file_is_a_spec_error_at_data_dataset(tmp_path, name, make, message):
+    make(tmp_path / name)
+    with pytest.raises(SpecError) as e:
+        load_data(Data(dataset=name), tmp_path)
+    [issue] = e.value.issues
+    assert issue.loc == ("data", "dataset")
+    assert issue.message.startswith(f"{tmp_path / name}") and message in issue.message
+
+
+@pytest.mark.parametrize("command", ["show", "run"])
+def test_a_bad_data_file_is_located_by_show_and_run(write, cli, tmp_path, command):
+    _save(tmp_path / "obj.npz", x_train=np.array([1, None, 2, 3], dtype=object))
+    path = write("name: d\ndata: {dataset: obj.npz}\ncompile: {loss: mse}\nmodels:\n  A:\n    layers: [{Dense: 1}]\n")
+    code, out, err = cli(command, path, *(["--out", tmp_path / "out"] if command == "run" else []))
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines() == [f"{path}:2:17: data.dataset: {tmp_path / 'obj.npz'}: x_train cannot be read "
+                                "(Object arrays cannot be loaded when allow_pickle=False); a data file holds arrays "
+                                "of numbers, saved without pickling"]
+
+
+def test_a_csv_split_by_semicolons_is_named_by_its_columns(tmp_path):
+    (tmp_path / "semi.csv").write_text("a;b;label\n1;2;0\n3;4;1\n")
+    with pytest.raises(SpecError, match=r"has no column 'label' \(its columns: a;b;label\); set data.label_column"):
+        load_data(Data(dataset="semi.csv"), tmp_path)

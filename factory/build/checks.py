@@ -1,15 +1,18 @@
 """Check each model against the data it will train on, before any training: shapes, classes and loss.
 
 `check_against_data` finds, from the dry build (no weight allocated), the mistakes that Keras
-would otherwise report in epoch 1 with a raw message: an input shape the data does not have, a
-layer that needs a channel axis the data lacks, an output that does not fit the labels (too few
-units, extra axes left by a missing Flatten), and a loss that expects the other label format.
+would otherwise report in epoch 1 with a raw message, or never: an input shape the data does not
+have, a layer that needs a channel axis the data lacks, a loss that takes other labels (class
+numbers, one-hot rows, 0 or 1, -1 or 1), and an output that does not fit the labels (too few units
+for the classes, a width other than the labels' for a loss that compares value by value, extra
+axes left by a missing Flatten).
 Each issue says what to write instead, at a dotted location the loader turns into file:line:col.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -19,19 +22,83 @@ from factory.errors import Issue, SpecError
 from schemas import Model
 from schemas.layers import Input
 
-# Losses that take one class number per example, and losses that take one-hot rows.
-SPARSE_LOSSES = frozenset({"sparse_categorical_crossentropy"})
+# Losses by the labels they take (every name in schemas.names.LOSSES is in one group; a test checks).
+SPARSE_LOSSES = frozenset({"sparse_categorical_crossentropy"})  # one class number per example
 ONE_HOT_LOSSES = frozenset({"categorical_crossentropy", "categorical_focal_crossentropy",
-                            "categorical_hinge"})
+                            "categorical_hinge"})  # one-hot rows, as wide as the output
+BINARY_LOSSES = frozenset({"bce", "binary_crossentropy", "binary_focal_crossentropy"})  # 0 or 1
+HINGE_LOSSES = frozenset({"hinge", "squared_hinge"})  # -1 or 1 (Keras turns 0 or 1 into -1 or 1)
+POINTWISE_LOSSES = frozenset({  # any numbers, compared value by value with the output
+    "mean_squared_error", "mse", "mean_absolute_error", "mae", "mean_absolute_percentage_error", "mape",
+    "mean_squared_logarithmic_error", "msle", "huber", "log_cosh", "poisson", "kl_divergence", "kld",
+    "cosine_similarity"})
+UNCHECKED_LOSSES = frozenset({"ctc", "dice", "tversky", "circle"})  # labels of their own forms
+# Losses that compare the output with the labels value by value: the shapes must match.
+SAME_SHAPE_LOSSES = BINARY_LOSSES | HINGE_LOSSES | POINTWISE_LOSSES
 
 
 @dataclass(frozen=True)
 class Labels:
-    """What the labels look like: class numbers (`classes` of them) or rows (`classes` wide)."""
+    """What one example's label looks like, and the values the labels take."""
 
-    sparse: bool
-    classes: int  # class numbers: max label + 1; rows: their width
-    described: str  # for messages: "class numbers (0 to 9)", "rows of 4", "numbers that are not whole"
+    shape: tuple[int, ...]  # one example's label: () for one number per example, (4,) for rows of 4
+    whole: bool  # every label a whole number
+    low: float
+    high: float
+    distinct: frozenset  # the values, when there are at most two of them; else empty
+
+    @property
+    def width(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def sparse(self) -> bool:
+        """Class numbers: one whole number from 0 up per example."""
+        return self.width == 1 and self.whole and self.low >= 0
+
+    @property
+    def classes(self) -> int:
+        """Class numbers: the largest + 1; rows: their width."""
+        return int(self.high) + 1 if self.sparse else self.width
+
+    @property
+    def described(self) -> str:
+        """For messages: "class numbers (0 to 9)", "rows of 4", "numbers that are not whole"."""
+        if self.sparse:
+            return f"class numbers (0 to {self.classes - 1})"
+        if self.width > 1:
+            return f"rows of {self.width}"
+        return f"whole numbers from {self.low:g} to {self.high:g}" if self.whole else "numbers that are not whole"
+
+    @property
+    def fitting_loss(self) -> str:
+        """A loss made for labels like these, as the fix to suggest."""
+        if self.sparse and self.classes > 1:
+            return "`loss: sparse_categorical_crossentropy`"
+        if self.distinct and self.distinct <= {-1, 1}:
+            return "`loss: hinge`"
+        if self.width > 1 and self.low >= 0 and self.high <= 1:
+            return "`loss: categorical_crossentropy`"
+        return "a regression loss (mse)"
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """The labels a group of losses takes, in words and as a test."""
+
+    takes: str
+    accepts: Callable[[Labels], bool]
+
+
+LABEL_RULES: dict[frozenset, LabelRule] = {
+    SPARSE_LOSSES: LabelRule("class numbers", lambda labels: labels.sparse),
+    ONE_HOT_LOSSES: LabelRule("one-hot labels", lambda labels: not labels.sparse),
+    BINARY_LOSSES: LabelRule("labels 0 or 1 (or probabilities between)",
+                             lambda labels: labels.low >= 0 and labels.high <= 1),
+    HINGE_LOSSES: LabelRule("labels -1 or 1 (or 0 or 1)",
+                            lambda labels: bool(labels.distinct) and (labels.distinct <= {-1, 1}
+                                                                      or labels.distinct <= {0, 1})),
+}
 
 
 def check_models(experiment, data: Dataset | None) -> list[Issue]:
@@ -63,9 +130,11 @@ def check_against_data(name: str, spec: Model, data: Dataset) -> list[Issue]:
     shape = list(data.input_shape)
     declared = spec.declared_input_shape
     if declared is not None and not _same_shape(declared, shape):
+        fix = (f"write `Input: {shape}` or leave the Input out" if isinstance(spec.layers[0].args, Input)
+               else f"write `input_shape: {shape}` or leave it out")
         return [Issue(f"model {name} takes inputs of shape {list(declared)}, but the data's examples "
-                      f"have shape {shape} ({data.source}); write `input_shape: {shape}` or leave "
-                      "it out to take the data's", loc=_input_shape_loc(name, spec))]
+                      f"have shape {shape} ({data.source}); {fix} to take the data's",
+                      loc=_input_shape_loc(name, spec))]
     shape = list(declared) if declared is not None else shape
     try:
         dry = dry_build(name, spec, shape)
@@ -90,6 +159,16 @@ def _input_shape_loc(name: str, spec: Model) -> tuple:
     return ("models", name, "layers", 0, key, "input_shape")
 
 
+def _declare(spec: Model, shape: list[int]) -> str:
+    """The fix "declare input shape `shape`", written where `spec` declares its input shape."""
+    first = spec.layers[0].args
+    if isinstance(first, Input):
+        return f"write `Input: {shape}`"
+    if spec.input_shape is None and first.input_shape is not None:
+        return f"write `input_shape: {shape}` on layer 0"
+    return f"write `input_shape: {shape}` on the model"
+
+
 def _channel_hint(name: str, spec: Model, shape: list[int], issue: Issue) -> Issue:
     """The build error, plus the fix when the failing layer needs one axis more than it gets."""
     i = issue.loc[3] if len(issue.loc) > 3 and isinstance(issue.loc[3], int) else None
@@ -102,55 +181,98 @@ def _channel_hint(name: str, spec: Model, shape: list[int], issue: Issue) -> Iss
         return issue
     target = [*incoming[1:], 1]
     fix = f"put `Reshape: {target}` before it"
-    if not before:
-        fix = f"write `input_shape: {target}` on the model, or {fix}"
+    if not before:  # the shape can be declared instead, where the spec declares it
+        fix = f"{_declare(spec, target)}, or {fix}"
     return Issue(f"model {name} cannot be built at layer {i} ({spec.layers[i].args.keras_class}): it needs "
                  f"a channel axis that its input {incoming[1:]} lacks; {fix}", loc=issue.loc)
 
 
 def _labels(data: Dataset) -> Labels:
-    y = np.concatenate([np.asarray(data.y_train).reshape(len(data.y_train), -1),
-                        np.asarray(data.y_test).reshape(len(data.y_test), -1)])
-    whole = y.size == 0 or bool(np.all(np.equal(np.mod(y, 1), 0)))
-    if y.shape[1] == 1 and whole:
-        classes = int(y.max(initial=0)) + 1
-        return Labels(sparse=True, classes=classes, described=f"class numbers (0 to {classes - 1})")
-    return Labels(sparse=False, classes=y.shape[1],
-                  described=f"rows of {y.shape[1]}" if y.shape[1] > 1 else "numbers that are not whole")
+    y = np.concatenate([np.asarray(data.y_train), np.asarray(data.y_test)])
+    distinct = np.unique(y) if y.size else y
+    return Labels(shape=tuple(y.shape[1:]), whole=bool(np.all(np.equal(np.mod(y, 1), 0))),
+                  low=float(y.min(initial=0)), high=float(y.max(initial=0)),
+                  distinct=frozenset(distinct.tolist()) if len(distinct) <= 2 else frozenset())
 
 
 def _output_issues(name: str, spec: Model, dry, labels: Labels) -> list[Issue]:
     loss = spec.compile.loss
-    loss_loc = ("models", name, "compile", "loss")
-    if loss in ONE_HOT_LOSSES and labels.sparse:
-        return [Issue(f"{loss} takes one-hot labels, but the labels are {labels.described}: use "
-                      "`loss: sparse_categorical_crossentropy`", loc=loss_loc)]
-    if loss in SPARSE_LOSSES and not labels.sparse:
-        fix = "use `loss: categorical_crossentropy`" if labels.classes > 1 else "use a regression loss (mse)"
-        return [Issue(f"{loss} takes class numbers, but the labels are {labels.described}: {fix}",
-                      loc=loss_loc)]
-    if loss not in SPARSE_LOSSES | ONE_HOT_LOSSES:
-        return []  # other losses take labels of many forms; Keras checks them
+    rule = next((rule for losses, rule in LABEL_RULES.items() if loss in losses), None)
+    if rule is not None and not rule.accepts(labels):
+        return [Issue(f"{loss} takes {rule.takes}, but the labels are {labels.described}: use "
+                      f"{labels.fitting_loss}", loc=("models", name, "compile", "loss"))]
+    if loss in SPARSE_LOSSES | ONE_HOT_LOSSES:
+        return _class_output_issues(name, spec, dry, labels)
+    if loss in SAME_SHAPE_LOSSES:
+        return _same_shape_issues(name, spec, dry, labels)
+    return []  # the losses with labels of their own forms; Keras checks them
+
+
+def _class_output_issues(name: str, spec: Model, dry, labels: Labels) -> list[Issue]:
+    """A class loss needs one row per example, at least as wide as the classes (as wide as one-hot rows)."""
     output = list(dry.output_shape)
-    wanted = [None, labels.classes]
     if len(output) != 2:
-        start = _last_axis_run(dry)
-        if start == 0 and isinstance(spec.layers[0].args, Input):
-            start = 1  # the Flatten goes after the Input
-        where = "as the first layer" if start == 0 else f"before layer {start}"
-        return [Issue(f"model {name}'s output has shape {tuple(output)}, but {loss} needs one row of "
-                      f"{labels.classes} per example, {tuple(wanted)}: add a Flatten {where} (the layers "
-                      "from there on act on the last axis only)", loc=("models", name, "layers", start))]
+        return [_flatten_issue(name, spec, dry, f"needs one row of {labels.classes} per example, "
+                                                f"{(None, labels.classes)}")]
     if output[1] != labels.classes and (output[1] < labels.classes or not labels.sparse):
-        i = _last_resizing_layer(dry)
-        loc = main_argument_loc(name, spec, i)
-        main = spec.layers[i].args.main_argument
-        fix = f"write `{main}: {labels.classes}`" if main else f"give layer {i} {labels.classes} outputs"
         what = (f"the labels go up to {labels.classes - 1} ({labels.classes} classes)" if labels.sparse
                 else f"the labels are one-hot rows of {labels.classes}")
-        return [Issue(f"model {name}'s output has {output[1]} values per example, but {what}: {fix}",
-                      loc=loc)]
+        fix, loc = _resize_fix(name, spec, dry, labels.classes)
+        return [Issue(f"model {name}'s output has {_values(output[1])} per example, but {what}: {fix}", loc=loc)]
     return []
+
+
+def _same_shape_issues(name: str, spec: Model, dry, labels: Labels) -> list[Issue]:
+    """A loss that compares value by value needs an output of the labels' shape (Keras adds or drops a trailing 1)."""
+    loss = spec.compile.loss
+    output = tuple(dry.output_shape[1:])
+    if _without_trailing_one(output) == _without_trailing_one(labels.shape):
+        return []
+    wanted = labels.shape or (1,)
+    if len(output) == 1 and len(wanted) == 1:
+        fix, loc = _resize_fix(name, spec, dry, wanted[0])
+        if labels.width == 1:
+            what, fix = "one label per example", f"{fix} for one value per example"
+            if labels.sparse and labels.classes > 1:
+                fix += ", or use `loss: sparse_categorical_crossentropy` for classes"
+        else:
+            what = f"labels of {_values(wanted[0])} per example"
+        return [Issue(f"model {name}'s output has {_values(output[0])} per example, but {loss} compares it "
+                      f"with {what}: {fix}", loc=loc)]
+    if len(wanted) == 1:
+        return [_flatten_issue(name, spec, dry, f"compares it with one row of {wanted[0]} per example, "
+                                                f"{(None, *wanted)}")]
+    last = len(spec.layers) - 1
+    return [Issue(f"model {name}'s output has shape {(None, *output)}, but {loss} compares it with labels of "
+                  f"shape {(None, *wanted)}: make the last layers give that shape",
+                  loc=("models", name, "layers", last))]
+
+
+def _values(n: int) -> str:
+    return f"{n} value" if n == 1 else f"{n} values"
+
+
+def _without_trailing_one(shape: tuple) -> tuple:
+    return shape[:-1] if shape and shape[-1] == 1 else shape
+
+
+def _flatten_issue(name: str, spec: Model, dry, needs: str) -> Issue:
+    """An output with axes the labels lack: a Flatten is missing before the last-axis layers."""
+    start = _last_axis_run(dry)
+    if start == 0 and isinstance(spec.layers[0].args, Input):
+        start = 1  # the Flatten goes after the Input
+    where = "as the first layer" if start == 0 else f"before layer {start}"
+    return Issue(f"model {name}'s output has shape {tuple(dry.output_shape)}, but {spec.compile.loss} {needs}: "
+                 f"add a Flatten {where} (the layers from there on act on the last axis only)",
+                 loc=("models", name, "layers", start))
+
+
+def _resize_fix(name: str, spec: Model, dry, width: int) -> tuple[str, tuple]:
+    """How to give the output `width` values per example, and where: the last layer that sets it."""
+    i = _last_resizing_layer(dry)
+    main = spec.layers[i].args.main_argument
+    fix = f"write `{main}: {width}`" if main else f"give layer {i} {width} outputs"
+    return fix, main_argument_loc(name, spec, i)
 
 
 def _last_axis_run(dry) -> int:
