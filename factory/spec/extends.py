@@ -57,7 +57,11 @@ def model(files: Files, doc: Document, name: str, stack: tuple = (), via: tuple 
     piece = model(files, parent_doc, parent, stack + (key,), chain)
     for k in NOT_INHERITED:
         piece.drop(k)
-    if "edit" in raw:
+    if "edit" in raw and "layers" in raw:
+        files.fail(f"`edit` changes the layers {name} takes from {raw['extends']}, and `layers:` replaces them: "
+                   f"write one of the two (edit: to change {raw['extends']}'s layers, layers: to give {name} "
+                   "its own)", doc, loc + ("edit",), key=True)
+    elif "edit" in raw:
         _edit(files, doc, loc, piece, via)
     for k, value in raw.items():
         if k in COMPOSITION_KEYS:
