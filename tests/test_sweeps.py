@@ -96,3 +96,31 @@ def test_a_variant_name_too_long_for_a_model_name_is_cut_and_ends_with_a_digest(
 def test_the_longest_variant_name_is_a_model_name():
     limits = [m.max_length for m in Identifier.__metadata__[0].metadata if hasattr(m, "max_length")]
     assert limits == [NAME_LENGTH]
+
+
+@pytest.mark.parametrize("order", ["sweep first", "model first"])
+def test_a_variant_named_like_another_model_is_blamed_on_the_sweep(write, order):
+    swept_model = "  m2:\n    input_shape: [8]\n    layers: [Dense: 10]\n    sweep: {layers.0.Dense.activation: [softmax, sigmoid]}\n"
+    other = "  m2-softmax: {input_shape: [8], layers: [Dense: 10]}\n"
+    body = swept_model + other if order == "sweep first" else other + swept_model
+    path = write(HEAD + "models:\n" + body)
+    line = 8 if order == "sweep first" else 9
+    other_line = 9 if order == "sweep first" else 5
+    assert errors(path) == [f"{path}:{line}:5: models.m2.sweep: the sweep makes a model named 'm2-softmax', which "
+                            f"is the name of the model at line {other_line}: rename one of them"]
+
+
+def test_two_sweeps_that_make_one_name_are_an_error_at_the_second(write):
+    path = write(HEAD + textwrap.dedent("""\
+        models:
+          m:
+            input_shape: [8]
+            layers: [Dense: 10]
+            sweep: {layers.0.Dense.name: [a-b]}
+          m-a:
+            input_shape: [8]
+            layers: [Dense: 10]
+            sweep: {layers.0.Dense.name: [b]}
+        """))
+    assert errors(path) == [f"{path}:12:5: models.m-a.sweep: the sweep makes a model named 'm-a-b', which the "
+                            "sweep of model 'm' at line 8 makes too: rename one of them"]
