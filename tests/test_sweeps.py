@@ -124,3 +124,59 @@ def test_two_sweeps_that_make_one_name_are_an_error_at_the_second(write):
         """))
     assert errors(path) == [f"{path}:12:5: models.m-a.sweep: the sweep makes a model named 'm-a-b', which the "
                             "sweep of model 'm' at line 8 makes too: rename one of them"]
+
+
+def test_a_field_below_a_section_the_model_inherits_is_swept_on_the_experiments_value(write):
+    path = write(HEAD.replace("optimizer: adam", "optimizer: {Adam: {learning_rate: 0.001, beta_1: 0.8}}")
+                 + textwrap.dedent("""\
+        training: {seeds: [0, 1]}
+        models:
+          m:
+            input_shape: [8]
+            layers: [Dense: 10]
+            sweep:
+              compile.optimizer.Adam.learning_rate: [0.001, 0.003]
+              training.seeds.1: [5]
+          own:
+            input_shape: [8]
+            layers: [Dense: 10]
+            compile: {optimizer: {Adam: {beta_2: 0.9}}}
+            sweep: {compile.optimizer.Adam.learning_rate: [0.01]}
+        """))
+    models = models_of(path)
+    assert {n: m["compile"]["optimizer"] for n, m in models.items()} == {
+        "m-0.001-5": {"Adam": {"learning_rate": 0.001, "beta_1": 0.8}},
+        "m-0.003-5": {"Adam": {"learning_rate": 0.003, "beta_1": 0.8}},
+        "own-0.01": {"Adam": {"learning_rate": 0.01, "beta_2": 0.9}},  # its own optimizer, not the experiment's
+    }
+    assert models["m-0.003-5"]["training"]["seeds"] == [0, 5]
+    assert models["m-0.003-5"]["compile"]["loss"] == "sparse_categorical_crossentropy"
+
+
+def test_a_field_below_an_object_named_in_a_short_form_is_swept_on_it_spelled_out(write):
+    path = write(HEAD + textwrap.dedent("""\
+        models:
+          m:
+            input_shape: [8]
+            layers: [{Dense: {units: 10, kernel_initializer: he_normal}}]
+            sweep:
+              compile.optimizer.Adam.learning_rate: [0.001, 0.003]
+              layers.0.Dense.kernel_initializer.HeNormal.seed: [1]
+        """))
+    models = models_of(path)
+    assert [m["compile"]["optimizer"] for m in models.values()] == [{"Adam": {"learning_rate": 0.001}},
+                                                                     {"Adam": {"learning_rate": 0.003}}]
+    assert {str(m["layers"][0]["Dense"]["kernel_initializer"]) for m in models.values()} == {"{'HeNormal': {'seed': 1}}"}
+
+
+def test_a_field_below_an_inherited_value_that_has_no_such_field_is_an_error(write):
+    path = write(HEAD + textwrap.dedent("""\
+        models:
+          m:
+            input_shape: [8]
+            layers: [Dense: 10]
+            sweep: {compile.optimizer.SGD.momentum: [0.5, 0.9]}
+        """))
+    assert errors(path) == [
+        f"{path}:8:13: models.m.sweep.compile.optimizer.SGD.momentum: 'compile.optimizer.SGD.momentum' "
+        "is not a field of model m (after its extends and edits)"]

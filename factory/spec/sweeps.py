@@ -7,7 +7,9 @@
         compile.optimizer: [adam, sgd]                       # inherited from the experiment: fine
 
 A path is a field of the model after its extends and edits; `compile.*` and `training.*` may name a
-setting the model inherits, and a layer's short form (`Dense: 64`) is spelled out to take an argument.
+setting the model inherits, or a field inside one (`compile.optimizer.Adam.learning_rate` with the
+optimizer given for the experiment), and a layer's short form (`Dense: 64`) is spelled out to take an
+argument.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from factory.spec.document import Document, parse_path
 from factory.spec.extends import MERGED
 from factory.spec.files import Files
 from factory.spec.shorthand import spelled_out
+from schemas import INITIALIZER_ALIASES, OPTIMIZER_ALIASES, REGULARIZER_ALIASES
+
+ALIASES = {**OPTIMIZER_ALIASES, **INITIALIZER_ALIASES, **REGULARIZER_ALIASES}  # `adam` names Adam
 
 MAX_VARIANTS = 256  # a sweep grid larger than this is almost surely a mistake
 NAME_LENGTH = 64  # the longest model name (schemas.experiment.Identifier; a test checks they agree)
@@ -113,20 +118,28 @@ def _alone(files: Files, doc: Document, loc: Loc, path: Any, text: str, segs: Lo
 def _make_room(model: Document, segs: Loc, experiment: Document, position=None) -> bool:
     """Prepare `model` so that `segs` can be set; False if it cannot be (not a field of the model).
 
-    A missing `compile` or `training` is made empty (the model inherits the experiment's), and a
-    layer's short form on the way is spelled out.
+    A missing `compile` or `training` is made empty (the model inherits the experiment's); a field
+    below a key of it the model does not write (`compile.optimizer.Adam.learning_rate`) starts from
+    the experiment's value of that key, which is what the model inherits; a short form on the way
+    (`Dense: 64`, `optimizer: adam`) is spelled out.
     """
     if not segs or not isinstance(model.data, dict):
         return False
-    if segs[0] in MERGED and len(segs) > 1 and model.data.get(segs[0]) is None:
-        model.data[segs[0]] = {}
-        if position:
-            model.positions[segs[:1]] = position
+    if segs[0] in MERGED and len(segs) > 1:
+        if model.data.get(segs[0]) is None:
+            model.data[segs[0]] = {}
+            if position:
+                model.positions[segs[:1]] = position
+        section = model.data[segs[0]]
+        if len(segs) > 2 and isinstance(section, dict) and segs[1] not in section and experiment.has(segs[:2]):
+            model.put(segs[:2], experiment.at(segs[:2]))  # sections merge key by key: this key is the experiment's
     data = model.data
     for i, seg in enumerate(segs[:-1]):
         if isinstance(data, dict) and seg in data:
             child = data[seg]
-            if not isinstance(child, (dict, list)) and len(data) == 1:
+            if isinstance(child, str) and _names_class(child, segs[i + 1]):
+                data[seg] = child = {segs[i + 1]: {}}  # `optimizer: adam` is `optimizer: {Adam: {}}`
+            elif not isinstance(child, (dict, list)) and len(data) == 1:
                 arguments = spelled_out(seg, child)
                 if arguments is not None:
                     where = model.positions.get(segs[:i + 1])
@@ -145,6 +158,13 @@ def _make_room(model: Document, segs: Loc, experiment: Document, position=None) 
         data = child
     last = segs[-1]
     return isinstance(data, dict) or (isinstance(data, list) and isinstance(last, int) and 0 <= last < len(data))
+
+
+def _names_class(text: str, name: Any) -> bool:
+    """Whether `text` names Keras class `name` without arguments, as `adam` names Adam."""
+    if not isinstance(name, str) or spelled_out(name, None) is None:
+        return False
+    return text == name or ALIASES.get(text) == name
 
 
 def _short_names(paths: list[str]) -> list[str]:
