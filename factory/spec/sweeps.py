@@ -95,7 +95,8 @@ def _distinct(files: Files, doc: Document, loc: Loc, values: list) -> bool:
     for k, value in enumerate(values):
         j = first.setdefault(_fingerprint(value), k)
         if j != k:
-            files.fail(f"{_show(value)} is already value {j} of this axis: each value makes one variant",
+            shown = doc.texts.get(loc + (k,), _show(value))  # as written: `true`, not Python's True
+            files.fail(f"{shown} is already value {j} of this axis: each value makes one variant",
                        doc, loc + (k,))
             ok = False
     return ok
