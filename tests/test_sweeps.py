@@ -175,8 +175,11 @@ def test_a_field_below_an_inherited_value_that_has_no_such_field_is_an_error(wri
           m:
             input_shape: [8]
             layers: [Dense: 10]
-            sweep: {compile.optimizer.SGD.momentum: [0.5, 0.9]}
+            sweep: {compile.optimizer.SGD.momentum: [0.5, 0.9], training.seeds.0: [1]}
         """))
     assert errors(path) == [
         f"{path}:8:13: models.m.sweep.compile.optimizer.SGD.momentum: 'compile.optimizer.SGD.momentum' "
-        "is not a field of model m (after its extends and edits)"]
+        "is not a field of model m (after its extends and edits): its compile.optimizer is adam",
+        f"{path}:8:57: models.m.sweep.training.seeds.0: 'training.seeds.0' is not a field of model m "
+        "(after its extends and edits): neither the model nor the experiment writes training.seeds, so "
+        "there is nothing inside it to sweep (write it in the experiment's training:)"]

@@ -57,9 +57,10 @@ def variants(files: Files, doc: Document, name: str, piece: Document, sweep: Any
         texts = [one.strip() for one in str(path).split(",")]  # "a, b": both take each value
         fields = [parse_path(one) for one in texts]
         for text, segs in zip(texts, fields):
-            if not _make_room(piece.at(()), segs, doc):
-                files.fail(f"'{text}' is not a field of model {name} (after its extends and edits)",
-                           doc, loc + (path,), key=True)
+            room = piece.at(())
+            if not _make_room(room, segs, doc):
+                files.fail(f"'{text}' is not a field of model {name} (after its extends and edits)"
+                           + _inherited(room, segs), doc, loc + (path,), key=True)
                 ok = False
                 continue
             ok &= _alone(files, doc, loc, path, text, segs, swept)
@@ -159,6 +160,17 @@ def _make_room(model: Document, segs: Loc, experiment: Document, position=None) 
         data = child
     last = segs[-1]
     return isinstance(data, dict) or (isinstance(data, list) and isinstance(last, int) and 0 <= last < len(data))
+
+
+def _inherited(model: Document, segs: Loc) -> str:
+    """For a path into compile/training that is not a field: what the model has there, as a hint."""
+    if segs[0] not in MERGED or len(segs) < 3:
+        return ""
+    for n in range(len(segs) - 1, 1, -1):
+        if model.has(segs[:n]):
+            return f": its {'.'.join(map(str, segs[:n]))} is {_show(model.get(segs[:n]))}"
+    return (f": neither the model nor the experiment writes {segs[0]}.{segs[1]}, so there is nothing "
+            f"inside it to sweep (write it in the experiment's {segs[0]}:)")
 
 
 def _names_class(text: str, name: Any) -> bool:
