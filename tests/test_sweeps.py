@@ -183,3 +183,8 @@ def test_a_field_below_an_inherited_value_that_has_no_such_field_is_an_error(wri
         f"{path}:8:57: models.m.sweep.training.seeds.0: 'training.seeds.0' is not a field of model m "
         "(after its extends and edits): neither the model nor the experiment writes training.seeds, so "
         "there is nothing inside it to sweep (write it in the experiment's training:)"]
+
+
+def test_an_empty_sweep_key_is_not_a_field(write):
+    path = swept(write, '"": [1]\n')
+    assert errors(path) == [f"{path}:9:7: models.m.sweep.: '' is not a field of model m (after its extends and edits)"]

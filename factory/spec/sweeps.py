@@ -164,7 +164,7 @@ def _make_room(model: Document, segs: Loc, experiment: Document, position=None) 
 
 def _inherited(model: Document, segs: Loc) -> str:
     """For a path into compile/training that is not a field: what the model has there, as a hint."""
-    if segs[0] not in MERGED or len(segs) < 3:
+    if len(segs) < 3 or segs[0] not in MERGED:
         return ""
     for n in range(len(segs) - 1, 1, -1):
         if model.has(segs[:n]):
