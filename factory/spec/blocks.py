@@ -48,7 +48,14 @@ def layers(files: Files, doc: Document, loc: Loc, via: tuple, params: dict | Non
         if key in stack:
             cycle = " -> ".join(n for _, n in stack[stack.index(key):] + (key,))
             files.fail(f"blocks use each other in a cycle: {cycle}", doc, loc + (i,), fatal=True)
-        values = _values(files, doc, loc + (i,), block_doc, name, args)
+        given = None
+        if params is not None and args is not None:  # inside a block: its parameters reach the arguments
+            try:
+                given = _substitute(files, doc.at(loc + (i,)), params)
+            except _Unset:
+                continue
+            args = next(iter(given.data.values()))
+        values = _values(files, doc, loc + (i,), block_doc, name, args, given)
         if values is None:
             continue
         reference_position = doc.positions.get(loc + (i,))
@@ -118,8 +125,13 @@ def _declared(block: dict) -> dict | None:
     return declared if isinstance(declared, dict) else None
 
 
-def _values(files: Files, doc: Document, loc: Loc, block_doc: Document, name: str, args: Any) -> dict | None:
-    """Each parameter's (value, document, location) for one use of block `name`; None if it cannot be used."""
+def _values(files: Files, doc: Document, loc: Loc, block_doc: Document, name: str, args: Any,
+            given_in: Document | None = None) -> dict | None:
+    """Each parameter's (value, document, location) for one use of block `name`; None if it cannot be used.
+
+    The use stands at `loc` of `doc`; `given_in`, when given, is that use with the parameters of the
+    block it stands in already replaced, and the values are taken from it.
+    """
     if not _well_formed(files, block_doc, name):
         return None
     bloc = ("blocks", name)
@@ -135,9 +147,10 @@ def _values(files: Files, doc: Document, loc: Loc, block_doc: Document, name: st
         return None
     values = {}
     key = _reference_key(doc.get(loc))
+    source, at = (doc, loc) if given_in is None else (given_in, ())
     for p, default in declared.items():
         if p in given:
-            values[p] = (given[p], doc, loc + (key, p))
+            values[p] = (given[p], source, at + (key, p))
         elif default is REQUIRED:
             files.fail(f"block '{name}' needs parameter '{p}'", doc, loc)
         else:

@@ -63,23 +63,21 @@ def compose(document: Document, reader: Callable[[Path], Document] = read_file) 
     models = document.get(("models",))
     if isinstance(models, dict):
         built = Document({}, document.source, _at(document, ("models",)))
+        made = {}
         for name in models:
             before = len(files.issues)
             try:
                 piece = extends.model(files, document, name)
-                sweep = models[name].get("sweep") if isinstance(models[name], dict) else None
-                made = sweeps.variants(files, document, name, piece, sweep)
+                made[name] = sweeps.variants(files, document, name, piece, _sweep(models[name]))
             except Broken:
-                made = []
-            for variant, _ in made:
-                if variant in built.data:
-                    files.fail(f"the sweep makes a model named '{variant}', which exists already",
-                               document, ("models", name, "sweep"))
+                made[name] = []
             if len(files.issues) > before:
                 broken.add(name)
-                continue
-            for variant, variant_piece in made:
-                built.put((variant,), variant_piece)
+        broken |= _clashes(files, document, made)
+        for name in models:
+            if name not in broken:
+                for variant, variant_piece in made[name]:
+                    built.put((variant,), variant_piece)
         out.put(("models",), built)
     return Composed(out, list(dict.fromkeys(files.issues)), broken, document)  # a shared parent's mistake once
 
@@ -108,6 +106,38 @@ def compose_library(document: Document, reader: Callable[[Path], Document] = rea
     composed.document.put(("blocks",), checked)
     composed.issues = list(dict.fromkeys(composed.issues + files.issues))
     return composed
+
+
+def _sweep(model: Any) -> Any:
+    return model.get("sweep") if isinstance(model, dict) else None
+
+
+def _clashes(files: Files, document: Document, made: dict[str, list]) -> set[str]:
+    """The swept models that make a model name the file has already (reported at their `sweep:`).
+
+    A model the file writes keeps its name wherever it stands; among sweeps, the first one keeps it.
+    """
+    models = document.get(("models",))
+    owner = {name: None for name in models if _sweep(models[name]) is None}  # None: written in the file
+    clashing = set()
+    for name in models:
+        if _sweep(models[name]) is None:
+            continue
+        here = ("models", name, "sweep")
+        for variant, _ in made[name]:
+            if variant not in owner:
+                owner[variant] = name
+                continue
+            other = owner[variant]
+            there = document.where(("models", variant) if other is None else ("models", other, "sweep"), keys=True)
+            at = f" at line {there.line}" if there else ""
+            files.fail(f"the sweep makes a model named '{variant}', which "
+                       + (f"is the name of the model{at}" if other is None else
+                          f"the sweep of model '{other}'{at} makes too") + ": rename one of them",
+                       document, here, key=True)
+            clashing.add(name)
+            break
+    return clashing
 
 
 def _check_root(files: Files, document: Document) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from factory.errors import Loc, did_you_mean
 from factory.spec import blocks
 from factory.spec.document import Document
-from factory.spec.files import Files
+from factory.spec.files import Broken, Files
 from factory.spec.shorthand import spelled_out
 
 EDIT_OPERATIONS = ("replace", "remove", "set", "insert_before", "insert_after")
@@ -51,14 +51,22 @@ def model(files: Files, doc: Document, name: str, stack: tuple = (), via: tuple 
         if isinstance(raw.get("layers"), list):
             piece.put(("layers",), blocks.layers(files, doc, loc + ("layers",), via))
         return piece
+    if "edit" in raw and "layers" in raw:  # a mistake whatever the parent is
+        files.fail(f"`edit` changes the layers {name} takes from {raw['extends']}, and `layers:` replaces them: "
+                   f"write one of the two (edit: to change {raw['extends']}'s layers, layers: to give {name} "
+                   "its own)", doc, loc + ("edit",), key=True)
     parent_doc, parent = files.find(doc, "models", raw["extends"], loc + ("extends",))
     reference = doc.positions.get(loc + ("extends",))
     chain = via + ((reference,) if reference and parent_doc is not doc else ())
     piece = model(files, parent_doc, parent, stack + (key,), chain)
+    if not isinstance(piece.data, dict):
+        hint = " (is `layers:` missing above its list?)" if isinstance(piece.data, list) else ""
+        files.fail(f"model '{raw['extends']}' cannot be extended: it is {_kind(piece.data)}, not a mapping "
+                   f"of layers and settings{hint}", doc, loc + ("extends",), fatal=True)
     for k in NOT_INHERITED:
         piece.drop(k)
-    if "edit" in raw:
-        _edit(files, doc, loc, piece, via)
+    if "edit" in raw and "layers" not in raw:
+        _edit(files, doc, loc, piece, via, raw["extends"])
     for k, value in raw.items():
         if k in COMPOSITION_KEYS:
             continue
@@ -72,14 +80,19 @@ def model(files: Files, doc: Document, name: str, stack: tuple = (), via: tuple 
     return piece
 
 
-def _edit(files: Files, doc: Document, loc: Loc, piece: Document, via: tuple) -> None:
+def _edit(files: Files, doc: Document, loc: Loc, piece: Document, via: tuple, parent: str) -> None:
+    """Apply the `edit:` at `loc` to `piece`, the parent model as inherited; every malformed edit reported."""
     edits = doc.get(loc + ("edit",))
     if not isinstance(edits, list):
         files.fail("`edit` is a list of changes, e.g. - {replace: 1, with: [Dense: 64]}", doc, loc + ("edit",))
         return
     layers = piece.data.get("layers")
     n = len(layers) if isinstance(layers, list) else None
-    names = {_layer_name(layer): i for i, layer in enumerate(layers or []) if _layer_name(layer)}
+    if n is None:  # each edit's own form is still checked below
+        files.fail(f"`edit` changes the layers of {parent}, but {parent} has "
+                   + ("no `layers:`" if layers is None else f"`layers: {_kind(layers)}`, not a list"),
+                   doc, loc + ("edit",), key=True)
+    names = {_layer_name(layer): i for i, layer in enumerate(layers if n is not None else []) if _layer_name(layer)}
     before: dict[int, list[Document]] = {}
     after: dict[int, list[Document]] = {}
     replaced: dict[int, list[Document]] = {}
@@ -87,7 +100,7 @@ def _edit(files: Files, doc: Document, loc: Loc, piece: Document, via: tuple) ->
     for k, change in enumerate(edits):
         here = loc + ("edit", k)
         op, well_formed = _operation(files, doc, here, change)
-        if op is None or n is None:  # n is None: the parent's layers are wrong, and reported there
+        if op is None or n is None:
             continue
         target = change[op]
         index = names.get(target) if isinstance(target, str) else target
@@ -114,13 +127,14 @@ def _edit(files: Files, doc: Document, loc: Loc, piece: Document, via: tuple) ->
             new = blocks.layers(files, doc, here + ("with",), via)
             items = [new.at((i,)) for i in range(len(new.data))]
             {"replace": replaced, "insert_before": before, "insert_after": after}[op].setdefault(index, []).extend(items)
+    if n is None:
+        raise Broken  # nothing to edit: a model that extends this one would only repeat the mistake
     result = []
-    for i in range(n or 0):
+    for i in range(n):
         result += before.get(i, [])
         result += replaced.get(i, [piece.at(("layers", i))])
         result += after.get(i, [])
-    if n is not None:
-        piece.put(("layers",), Document.list_of(result, piece.source))
+    piece.put(("layers",), Document.list_of(result, piece.source))
 
 
 def _operation(files: Files, doc: Document, here: Loc, change: Any) -> tuple[str | None, bool]:
