@@ -129,6 +129,9 @@ def test_a_non_ascii_digit_is_a_key_not_an_index(write):
         "models.A.layers, a list of 2 item(s)",
         "<--set models.A.layers.\u0661.Dense.units=3>:1:1: models.A.layers.\u0661.Dense.units: '\u0661' is not "
         "an index of models.A.layers, a list of 2 item(s)"]
+    assert errors_of(path, "models.A.sweep={layers.\u0661.Dense.units: [1]}") == [
+        "<--set models.A.sweep={layers.\u0661.Dense.units: [1]}>:1:17: models.A.sweep.layers.\u0661.Dense.units: "
+        "'layers.\u0661.Dense.units' is not a field of model A (after its extends and edits)"]
 
 
 @pytest.mark.parametrize("value", ["null", "", " ", "~", "---", "#x", "Null"])
