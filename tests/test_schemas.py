@@ -229,3 +229,23 @@ def test_an_invalid_merge_is_reported_at_the_override(write):
     assert errors_of(write, text) == [f"{path}:4:21: training.devices: devices are for `distribute: mirrored`",
                                       f"{path}:8:25: models.B.training.devices: devices are for "
                                       "`distribute: mirrored`"]
+
+
+def test_an_inherited_merge_mistake_is_reported_at_the_key_the_model_wrote(write):
+    text = ("name: t\ndata: {dataset: digits}\ncompile: {optimizer: adam, loss: sparse_categorical_crossentropy}\n"
+            "models:\n"
+            "  A:\n    training: {distribute: mirrored, devices: ['/cpu:0']}\n    layers: [Dense: {units: 10}]\n"
+            "  D:\n    extends: A\n    training: {distribute: none}\n")
+    path = write(text)
+    assert errors_of(write, text) == [
+        f"{path}:10:28: models.D.training.distribute: devices are for `distribute: mirrored`"]
+
+
+def test_misspelt_experiment_keys_are_suggested_in_a_file_read_as_a_library(write):
+    text = "nme: t\ndat: {dataset: digits}\ncompille: {loss: mse}\nmodels:\n  A: {layers: [Dense: 3]}\n"
+    path = write(text)
+    hint = " (a file without name, data, compile or training is checked as a library of models and blocks)"
+    assert errors_of(write, text) == [
+        f"{path}:1:1: nme: unknown key 'nme'; did you mean 'name'?" + hint,
+        f"{path}:2:1: dat: unknown key 'dat'; did you mean 'data'?" + hint,
+        f"{path}:3:1: compille: unknown key 'compille'; did you mean 'compile'?" + hint]

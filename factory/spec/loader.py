@@ -22,8 +22,11 @@ from factory.spec.overrides import apply_overrides
 from factory.spec.yaml_reader import read_file
 from schemas import Compile, Experiment, Training, names
 from schemas.experiment import Library
+from schemas.composition import EXPERIMENT_ONLY
 from schemas.introspect import keys_accepted
 
+LIBRARY_NOTE = (f" (a file without {', '.join(EXPERIMENT_ONLY[:-1])} or {EXPERIMENT_ONLY[-1]} is checked as a "
+                "library of models and blocks)")
 SETTINGS = {"compile": Compile, "training": Training}  # a model's own sections, checked alone when it is broken
 _YAML_WORDS = {"true", "false", "True", "False", "TRUE", "FALSE"}
 
@@ -92,7 +95,7 @@ def validate_composed(composed: Composed, schema: type[BaseModel]) -> Any:
     issues = list(composed.issues)
     result = None
     try:
-        result = validate(composed.document, schema)
+        result = validate(composed.document, schema, {"written": _written_settings(composed.written)})
     except SpecError as e:
         issues += [i for i in e.issues if not _in_broken(i.loc, composed)]
     for name in sorted(composed.broken):
@@ -108,6 +111,15 @@ def validate_composed(composed: Composed, schema: type[BaseModel]) -> Any:
     return result
 
 
+def _written_settings(written: Document | None) -> dict[str, dict[str, list]]:
+    """{model: {section: the compile/training keys the model writes itself}}, before extends merged in more."""
+    models = written.get(("models",)) if written is not None else None
+    if not isinstance(models, dict):
+        return {}
+    return {name: {k: list(model[k]) for k in SETTINGS if isinstance(model.get(k), dict)}
+            for name, model in models.items() if isinstance(model, dict)}
+
+
 def _in_broken(loc: Loc, composed: Composed) -> bool:
     """Whether a validation mistake is about a model left out because its composition failed."""
     if loc[:1] != ("models",) or not composed.broken:
@@ -115,8 +127,9 @@ def _in_broken(loc: Loc, composed: Composed) -> bool:
     return len(loc) == 1 or loc[1] in composed.broken
 
 
-def validate(document: Document, schema: type[BaseModel] = Experiment) -> Any:
-    """Validate a document against the spec schema; every error becomes a located issue."""
+def validate(document: Document, schema: type[BaseModel] = Experiment, context: dict | None = None) -> Any:
+    """Validate a document against the spec schema (with Pydantic's validation `context`); every error
+    becomes a located issue."""
     if not isinstance(document.data, dict):
         kind = type(document.data).__name__ if document.data is not None else "nothing"
         kind = {"list": "a list", "str": "a single string", "int": "a number", "float": "a number",
@@ -125,7 +138,7 @@ def validate(document: Document, schema: type[BaseModel] = Experiment) -> Any:
                                f"not {kind}", position=document.positions.get(()),
                                source=document.source)])
     try:
-        return schema.model_validate(document.data)
+        return schema.model_validate(document.data, context=context)
     except ValidationError as exc:
         raise SpecError(_issues(exc, document, schema)) from None
 
@@ -186,7 +199,11 @@ def _message(err: dict, raw: tuple, loc: Loc, document: Document, schema: type[B
     kind, msg, value = err["type"], err["msg"], err.get("input")
     if kind == "extra_forbidden":
         name = raw[-1]
-        return f"unknown key '{name}'" + did_you_mean(name, keys_accepted(schema, raw[:-1]))
+        hint = did_you_mean(name, keys_accepted(schema, raw[:-1]))
+        if not hint and schema is Library and len(raw) == 1 and did_you_mean(name, EXPERIMENT_ONLY):
+            # a misspelt `name:` or `data:` is what made the file a library
+            hint = did_you_mean(name, EXPERIMENT_ONLY) + LIBRARY_NOTE
+        return f"unknown key '{name}'" + hint
     if kind == "missing":
         return f"missing required key '{raw[-1]}'"
     if kind.startswith("value_error") or kind.startswith("assertion_error"):
