@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas import names
@@ -141,6 +141,16 @@ class Model(Spec):
         if isinstance(first, Input):
             return first.shape
         return self.input_shape or first.input_shape
+
+
+# What a model writes itself, checked when its extends, edit, a block it uses or its sweep is broken
+# (it is left out of the composed experiment, and these depend on no parent): Model's own fields,
+# its layers by their index as written (uses of blocks left out), the composition keys as they are.
+WrittenModel = create_model(
+    "WrittenModel", __base__=Spec, __doc__="The keys a model writes itself, checked on their own.",
+    **{k: (f.annotation, f) for k, f in Model.model_fields.items() if k != "layers"},
+    layers=(dict[int, LayerSpec], Field(default_factory=dict, description="its own layers, by index")),
+    **{k: (Any, Field(None, description="checked by composition")) for k in ("extends", "edit", "sweep")})
 
 
 class Experiment(Spec):

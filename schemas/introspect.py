@@ -40,7 +40,7 @@ def keys_accepted(root: type[BaseModel], loc: tuple) -> list[str]:
                     following.update(_expand(tp.model_fields[seg].annotation))
             elif origin is list and isinstance(seg, int):
                 following.update(_expand(typing.get_args(tp)[0]))
-            elif origin is dict and isinstance(seg, str):
+            elif origin is dict and isinstance(seg, (str, int)):  # dict[int, ...]: layers by index
                 following.update(_expand(typing.get_args(tp)[1]))
         current = following
     keys: list[str] = []

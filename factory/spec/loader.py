@@ -17,17 +17,18 @@ from pydantic import BaseModel, ValidationError
 
 from factory.errors import Issue, Loc, Position, SpecError, did_you_mean
 from factory.spec.compose import Composed, compose, compose_library, is_library
+from factory.spec import blocks, extends
 from factory.spec.document import Document
 from factory.spec.overrides import apply_overrides
 from factory.spec.yaml_reader import read_file
 from schemas import Compile, Experiment, Training, names
-from schemas.experiment import Library
+from schemas.experiment import Library, WrittenModel
 from schemas.composition import EXPERIMENT_ONLY
 from schemas.introspect import keys_accepted
 
 LIBRARY_NOTE = (f" (a file without {', '.join(EXPERIMENT_ONLY[:-1])} or {EXPERIMENT_ONLY[-1]} is checked as a "
                 "library of models and blocks)")
-SETTINGS = {"compile": Compile, "training": Training}  # a model's own sections, checked alone when it is broken
+SETTINGS = {"compile": Compile, "training": Training}  # the sections a model merges onto the experiment's
 _YAML_WORDS = {"true", "false", "True", "False", "TRUE", "FALSE"}
 
 
@@ -99,16 +100,58 @@ def validate_composed(composed: Composed, schema: type[BaseModel]) -> Any:
     except SpecError as e:
         issues += [i for i in e.issues if not _in_broken(i.loc, composed)]
     for name in sorted(composed.broken):
-        for section, written in composed.own_settings(name).items():
-            try:
-                validate(written, SETTINGS[section])
-            except SpecError as e:
-                issues += [replace(i, loc=("models", name, section) + i.loc) for i in e.issues]
+        issues += _own_mistakes(composed.written, name)
     if issues:
         main = composed.document.source
         raise SpecError(sorted(issues, key=lambda i: (
             (0, i.position.line, i.position.column) if i.position and i.position.source == main else (1, 0, 0))))
     return result
+
+
+def _own_mistakes(written: Document | None, name: str) -> list[Issue]:
+    """The mistakes in what broken model `name` writes itself, which depend on no parent or block.
+
+    Its label, description, plot style, input shape, compile and training, and every layer it writes
+    (its `layers:` and the `with:` layers of its edits, each checked as a layer): fixing its
+    extends, edit, blocks or sweep must not reveal more mistakes that were there all along.
+    """
+    loc = ("models", name)
+    raw = written.get(loc) if written is not None else None
+    if not isinstance(raw, dict):
+        return []
+    model = written.at(loc)
+    edits = raw.get("edit") if isinstance(raw.get("edit"), list) else []
+    lists = [("layers",)] + [("edit", k, "with") for k, change in enumerate(edits) if _adds_layers(change)]
+    issues = []
+    for where in lists:
+        try:
+            validate(_own_layers(model, where), WrittenModel)
+        except SpecError as e:
+            issues += [replace(i, loc=loc + (where + i.loc[1:] if i.loc[:1] == ("layers",) else i.loc))
+                       for i in e.issues]
+    return issues
+
+
+def _adds_layers(change: Any) -> bool:
+    """Whether an edit is well formed and its `with:` is layers (replace, insert_before, insert_after)."""
+    return isinstance(change, dict) and isinstance(change.get("with"), list) \
+        and [op for op in extends.EDIT_OPERATIONS if op in change] in ([op] for op in extends.TAKES_LAYERS)
+
+
+def _own_layers(model: Document, where: tuple) -> Document:
+    """The model's own keys with the layer list at `where` as `layers: {index: layer}`, uses of blocks
+    left out (keeping each layer's index keeps its location); for an edit's `with:`, its layers alone."""
+    layers = model.get(where)
+    keep = (lambda k: k[:1] != ("layers",)) if where == ("layers",) else (lambda k: False)
+    data = {k: v for k, v in model.data.items() if keep((k,))}
+    tables = [{k: v for k, v in table.items() if k and keep(k)}
+              for table in (model.positions, model.key_positions, model.texts)]
+    if isinstance(layers, list):
+        data["layers"] = {i: layer for i, layer in enumerate(layers) if blocks.reference(layer)[0] is None}
+        n = len(where)
+        for table, written in zip(tables, (model.positions, model.key_positions, model.texts)):
+            table.update({("layers",) + k[n:]: v for k, v in written.items() if k[:n] == where})
+    return Document(data, model.source, *tables)
 
 
 def _written_settings(written: Document | None) -> dict[str, dict[str, list]]:
