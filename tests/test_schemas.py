@@ -288,3 +288,12 @@ models:
         "14:23: models.D.layers[1]: no block 'nope'",
         "14:30: models.D.layers[2]: unknown layer 'Dens'; did you mean 'Dense'?",
     ]]
+
+
+def test_a_union_tag_is_never_taken_for_a_key_the_user_wrote(write):
+    text = with_layers("Flatten", "Dense: {Dense: 3}", "Dense: {units: 4, kernel_initializer: {he_normal: {HeNormal: 1}}}")
+    issues = [i.split(": ", 1)[1] for i in errors_of(write, text)]
+    assert issues == [
+        "models.A.layers[1].Dense.units: missing required key 'units'",
+        "models.A.layers[1].Dense.Dense: unknown key 'Dense'",
+        "models.A.layers[2].Dense.kernel_initializer.he_normal.HeNormal: unknown key 'HeNormal'"]

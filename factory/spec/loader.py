@@ -24,7 +24,7 @@ from factory.spec.yaml_reader import read_file
 from schemas import Compile, Experiment, Training, names
 from schemas.experiment import Library, WrittenModel
 from schemas.composition import EXPERIMENT_ONLY
-from schemas.introspect import keys_accepted
+from schemas.introspect import keys_accepted, without_tags
 
 LIBRARY_NOTE = (f" (a file without {', '.join(EXPERIMENT_ONLY[:-1])} or {EXPERIMENT_ONLY[-1]} is checked as a "
                 "library of models and blocks)")
@@ -191,7 +191,7 @@ def _issues(exc: ValidationError, document: Document, schema: type[BaseModel]) -
     positions: dict[tuple, Position | None] = {}
     for err in exc.errors(include_url=False):
         raw = tuple(err["loc"])
-        loc = _user_loc(document.data, raw)
+        loc = _user_loc(document.data, without_tags(schema, raw))
         message = _message(err, raw, loc, document, schema)
         is_key = err["type"] == "extra_forbidden"
         locate = document.key_locator() if is_key else document.locator()
@@ -205,7 +205,8 @@ def _issues(exc: ValidationError, document: Document, schema: type[BaseModel]) -
 
 
 def _user_loc(data: Any, raw: tuple) -> Loc:
-    """Pydantic's location without the union tags it inserts: the path as the user wrote it."""
+    """Pydantic's location (its union tags already taken out) as the user wrote it: other names of
+    union members Pydantic puts in the path are left out too."""
     out: list = []
     current = data
     for i, seg in enumerate(raw):
