@@ -1,9 +1,10 @@
 """Load an experiment: read the YAML safely, apply `--set` to the file as written, compose, validate.
 
 This is the Python API for specs: `load(path)` returns a `Loaded` experiment or raises `SpecError`
-with every mistake of the file at once (composition mistakes and the validation mistakes of the
-models they do not break), each with its file, line and column. `load_spec` also accepts a library
-file (models and blocks, no name or data) and checks it as one.
+with every mistake of the file at once (composition mistakes, the validation mistakes of the
+models they do not break, and those in what a broken model writes itself), each with its file,
+line and column. `load_spec` also accepts a library file (models and blocks, no name or data) and
+checks it as one.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from typing import Any, Sequence
 from pydantic import BaseModel, ValidationError
 
 from factory.errors import Issue, Loc, Position, SpecError, did_you_mean
-from factory.spec.compose import Composed, compose, compose_library, is_library
 from factory.spec import blocks, extends
+from factory.spec.compose import Composed, compose, compose_library, is_library
 from factory.spec.document import Document
 from factory.spec.overrides import apply_overrides
 from factory.spec.yaml_reader import read_file
 from schemas import Compile, Experiment, Training, names
-from schemas.experiment import Library, WrittenModel
 from schemas.composition import EXPERIMENT_ONLY
+from schemas.experiment import Library, WrittenModel
 from schemas.introspect import keys_accepted, without_tags
 
 LIBRARY_NOTE = (f" (a file without {', '.join(EXPERIMENT_ONLY[:-1])} or {EXPERIMENT_ONLY[-1]} is checked as a "
@@ -133,18 +134,20 @@ def _own_mistakes(written: Document | None, name: str) -> list[Issue]:
 
 
 def _adds_layers(change: Any) -> bool:
-    """Whether an edit is well formed and its `with:` is layers (replace, insert_before, insert_after)."""
-    return isinstance(change, dict) and isinstance(change.get("with"), list) \
-        and [op for op in extends.EDIT_OPERATIONS if op in change] in ([op] for op in extends.TAKES_LAYERS)
+    """Whether an edit is one operation whose `with:` is a list of layers (replace, insert_before, insert_after)."""
+    if not isinstance(change, dict) or not isinstance(change.get("with"), list):
+        return False
+    ops = [op for op in extends.EDIT_OPERATIONS if op in change]
+    return len(ops) == 1 and ops[0] in extends.TAKES_LAYERS
 
 
 def _own_layers(model: Document, where: tuple) -> Document:
     """The model's own keys with the layer list at `where` as `layers: {index: layer}`, uses of blocks
     left out (keeping each layer's index keeps its location); for an edit's `with:`, its layers alone."""
     layers = model.get(where)
-    keep = (lambda k: k[:1] != ("layers",)) if where == ("layers",) else (lambda k: False)
-    data = {k: v for k, v in model.data.items() if keep((k,))}
-    tables = [{k: v for k, v in table.items() if k and keep(k)}
+    whole = where == ("layers",)  # the model's own keys too; for an edit, its layers alone
+    data = {k: v for k, v in model.data.items() if whole and k != "layers"}
+    tables = [{k: v for k, v in table.items() if whole and k and k[0] != "layers"}
               for table in (model.positions, model.key_positions, model.texts)]
     if isinstance(layers, list):
         data["layers"] = {i: layer for i, layer in enumerate(layers) if blocks.reference(layer)[0] is None}

@@ -71,7 +71,7 @@ def _read_value(text: str, source: str) -> Document:
         # composing builds nodes without expanding aliases, so this is bounded like the argument
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
-        node = False  # not YAML: the reader says where and why
+        return read_text(text, source)  # not YAML: the reader says where and why
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
         return Document(None, source, {(): Position(source, 1, 1)})  # moved to the value's column later
     return read_text(text, source)
@@ -93,7 +93,7 @@ def _inherited_part(doc: Document, path: Loc, value: Document) -> str | None:
     own = model.get(section)
     if isinstance(own, dict) and key in own:
         return None
-    message = (f"model {name} does not write {section}.{key}: it takes the whole of it from ")
+    message = f"model {name} does not write {section}.{key}: it takes the whole of it from "
     whole = _dotted(path[:4])
     if "extends" in model:
         parent = model["extends"]
@@ -136,8 +136,8 @@ def _set(doc: Document, path: Loc, value: Document, here: Position, written: str
         elif seg not in current or current[seg] is None:
             if path[:i] == ("models",):
                 return _no_model(doc, seg, written)
-            if _other_class(current, seg):
-                return _other_class(current, seg, path[:i])
+            if reason := _other_class(current, seg, path[:i]):
+                return reason
             if isinstance(following, int):
                 return _not_written(doc, loc, following, path, value)
             current[seg] = {}
@@ -156,8 +156,8 @@ def _set(doc: Document, path: Loc, value: Document, here: Position, written: str
     last = path[-1]
     if isinstance(current, list) and (not isinstance(last, int) or not 0 <= last < len(current)):
         return _not_an_index(last, path[:-1], len(current))
-    if isinstance(current, dict) and last not in current and _other_class(current, last):
-        return _other_class(current, last, path[:-1])
+    if isinstance(current, dict) and (reason := _other_class(current, last, path[:-1])):
+        return reason
     doc.put(path, value)
     doc.key_positions[path] = here
     return None
@@ -203,7 +203,7 @@ def _no_model(doc: Document, name: Any, written: str) -> str:
             f"models.{name}={{layers: [...]}} or models.{name}={{extends: ...}})")
 
 
-def _other_class(current: dict, seg: Any, where: Loc = ()) -> str | None:
+def _other_class(current: dict, seg: Any, where: Loc) -> str | None:
     """Why `seg` cannot go into `current`, an entry `Class: arguments` (a layer, an optimizer...), if so.
 
     Adding a key there would make an entry of two classes, which the file would be blamed for.
