@@ -212,9 +212,13 @@ def _other_class(current: dict, seg: Any, where: Loc) -> str | None:
         return None
     cls, at = next(iter(current)), _dotted(where)
     if is_keras_name(seg):
-        return (f"{format_loc(where)} is a {cls}, not a {seg}: set an argument of the {cls} "
+        return (f"{format_loc(where)} is {_a(cls)}, not {_a(seg)}: set an argument of the {cls} "
                 f"({at}.{cls}.<argument>=...) or replace the whole entry ({at}={{{seg}: ...}})")
-    return f"{format_loc(where)} is a {cls}: its arguments are set below its name, {at}.{cls}.{seg}=..."
+    return f"{format_loc(where)} is {_a(cls)}: its arguments are set below its name, {at}.{cls}.{seg}=..."
+
+
+def _a(name: str) -> str:
+    return f"{'an' if name[:1].upper() in 'AEIOU' else 'a'} {name}"
 
 
 def _not_written(doc: Document, loc: Loc, index: int, path: Loc, value: Document) -> str:
