@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas import names
@@ -143,6 +143,16 @@ class Model(Spec):
         return self.input_shape or first.input_shape
 
 
+# What a model writes itself, checked when its extends, edit, a block it uses or its sweep is broken
+# (it is left out of the composed experiment, and these depend on no parent): Model's own fields,
+# its layers by their index as written (uses of blocks left out), the composition keys as they are.
+WrittenModel = create_model(
+    "WrittenModel", __base__=Spec, __doc__="The keys a model writes itself, checked on their own.",
+    **{k: (f.annotation, f) for k, f in Model.model_fields.items() if k != "layers"},
+    layers=(dict[int, LayerSpec], Field(default_factory=dict, description="its own layers, by index")),
+    **{k: (Any, Field(None, description="checked by composition")) for k in ("extends", "edit", "sweep")})
+
+
 class Experiment(Spec):
     """A set of models trained on the same data and compared."""
 
@@ -165,18 +175,23 @@ class Experiment(Spec):
         return self
 
     @model_validator(mode="after")
-    def _merged_settings_agree(self) -> Experiment:
+    def _merged_settings_agree(self, info: ValidationInfo) -> Experiment:
         """Each model's compile and training, merged onto the experiment's, obey their cross-field rules.
 
         A mistake is reported at the model's override when the override gives one of the fields
-        involved, else at the experiment's section (once, however many models inherit it).
+        involved, else at the experiment's section (once, however many models inherit it). After
+        `extends`, a model's override also holds what it inherited; the validation context's
+        `written` ({model: {section: keys the model writes itself}}) says which fields to prefer.
         """
+        written = (info.context or {}).get("written", {})
         problems = []
         for name, model in self.models.items():
             for section in MERGED:
                 override = getattr(model, section)
+                own = written.get(name, {}).get(section, ())
                 for fields, message in _merge(getattr(self, section), override).problems():
                     given = [f for f in fields if override is not None and f in override.model_fields_set]
+                    given = [f for f in given if f in own] or given
                     loc = ("models", name, section, given[0]) if given else (section, fields[0])
                     if (loc, message) not in problems:
                         problems.append((loc, message))

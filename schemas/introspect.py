@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from pydantic import BaseModel
 
@@ -23,28 +23,51 @@ def _expand(tp: Any) -> Iterable[Any]:
         yield tp
 
 
+def _steps(root: type[BaseModel], loc: tuple) -> Iterator[tuple[bool, set]]:
+    """For each segment of Pydantic's raw `loc` below `root`: whether it is a union's tag, and the
+    spec types reached after it.
+
+    A Keras union member's tag is its class name, followed by the entry's field (`Dense` then
+    `Dense`, `HeNormal` then `he_normal`): only a class name followed by a field of its entry is a
+    tag, so a key `Dense` written inside a Dense's arguments is a key there, and a location our
+    own validators give (`Flatten` then `input_shape`, no tag) is read as written.
+    """
+    current = {(tp, False) for tp in _expand(root)}  # (type, its tag already passed)
+    for i, seg in enumerate(loc):
+        following: set = set()
+        is_tag = False
+        after = loc[i + 1] if i + 1 < len(loc) else None
+        for tp, tagged in current:
+            origin = typing.get_origin(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                if issubclass(tp, KerasEntry) and not tagged and seg == next(iter(tp.model_fields)) \
+                        and after in tp.model_fields:
+                    following.add((tp, True))  # the union's tag step keeps us on the entry
+                    is_tag = True
+                elif seg in tp.model_fields:
+                    following.update((t, False) for t in _expand(tp.model_fields[seg].annotation))
+            elif origin is list and isinstance(seg, int):
+                following.update((t, False) for t in _expand(typing.get_args(tp)[0]))
+            elif origin is dict and isinstance(seg, (str, int)):  # dict[int, ...]: layers by index
+                following.update((t, False) for t in _expand(typing.get_args(tp)[1]))
+        yield is_tag, following
+        current = following
+
+
+def without_tags(root: type[BaseModel], loc: tuple) -> tuple:
+    """Pydantic's raw `loc` below `root` without the tags of the discriminated unions it passes."""
+    return tuple(seg for seg, (is_tag, _) in zip(loc, _steps(root, loc)) if not is_tag)
+
+
 def keys_accepted(root: type[BaseModel], loc: tuple) -> list[str]:
     """The field names (and accepted old spellings) of the spec models found at `loc` below `root`.
 
     `loc` is Pydantic's raw error location, which includes the tags of discriminated unions.
     """
-    current = set(_expand(root))
-    for seg in loc:
-        following = set()
-        for tp in current:
-            origin = typing.get_origin(tp)
-            if isinstance(tp, type) and issubclass(tp, BaseModel):
-                if issubclass(tp, KerasEntry) and seg in tp.model_fields:
-                    following.add(tp)  # the union's tag step keeps us on the entry
-                if seg in tp.model_fields:
-                    following.update(_expand(tp.model_fields[seg].annotation))
-            elif origin is list and isinstance(seg, int):
-                following.update(_expand(typing.get_args(tp)[0]))
-            elif origin is dict and isinstance(seg, str):
-                following.update(_expand(typing.get_args(tp)[1]))
-        current = following
+    reached = [types for _, types in _steps(root, loc)]
+    current = reached[-1] if reached else {(tp, False) for tp in _expand(root)}
     keys: list[str] = []
-    for tp in current:
+    for tp, _ in current:
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             keys.extend(tp.model_fields)
             if issubclass(tp, KerasArgs):

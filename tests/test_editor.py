@@ -27,7 +27,8 @@ from tests.conftest import EXPERIMENTS, ROOT
 NODE = shutil.which("node")
 SERVER = ROOT / ".ci" / "node" / "node_modules" / "yaml-language-server" / "bin" / "yaml-language-server"
 MODELINE = "# yaml-language-server: $schema=../factory.schema.json\n"
-HOSTILE = sorted((ROOT / "tests" / "hostile").glob("*.yaml"))
+# a `set_` case is a valid file made wrong by its `--set` arguments, which an editor never sees
+HOSTILE = sorted(p for p in (ROOT / "tests" / "hostile").glob("*.yaml") if not p.stem.startswith("set_"))
 # Hostile cases an editor cannot see, and why; every other one must get an error.
 UNSEEN = {"comment_only": "a file of comments only is an empty document, which the server does not check",
           "empty": "an empty file (here only the modeline) is an empty document, likewise"}

@@ -5,6 +5,7 @@ well under a second of work, within bounded memory.
 """
 
 import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -23,9 +24,16 @@ def limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
+def arguments(path: Path) -> list[str]:
+    """The command-line arguments a case gives on its first line, `# args: --set ...` (shell quoting)."""
+    first = path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
+    return shlex.split(first.removeprefix("# args:")) if first.startswith("# args:") else []
+
+
 def validate(path: Path) -> tuple[subprocess.CompletedProcess, float]:
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "factory", "validate", str(path)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "factory", "validate", str(path), *arguments(path)],
+                            capture_output=True,
                             text=True, cwd=ROOT, timeout=30, preexec_fn=limit_memory)
     return result, time.perf_counter() - start
 
@@ -39,7 +47,8 @@ def test_hostile_file_is_refused_cleanly(case, tmp_path):
     assert "Traceback" not in result.stderr and result.stdout == ""
     for expected in case.with_suffix(".expected").read_text().splitlines():
         assert expected in result.stderr, f"expected {expected!r} in:\n{result.stderr}"
-    assert all(line.startswith(str(case)) for line in result.stderr.splitlines() if line and not line.startswith(" "))
+    assert all(line.startswith((str(case), "<--set ")) for line in result.stderr.splitlines()
+               if line and not line.startswith(" "))
     assert not marker.exists(), "a spec ran code"
     assert seconds < 5, f"{case.name} took {seconds:.1f} s (start-up included)"
 

@@ -120,3 +120,81 @@ def test_the_layers_a_model_takes_through_extends_are_set_on_its_parent():
         "<--set models.B.layers.3.Activation=tanh>:1:1: models.B.layers[3].Activation: models.B.layers is not "
         "written in the file, so it has no item 3: model B takes its layers from A through `extends` (set them "
         "on A, which changes both, or change B with `edit:`)"]
+
+
+def test_a_non_ascii_digit_is_a_key_not_an_index(write):
+    path = write(HEAD + "models:\n  A:\n    input_shape: [8, 8]\n    layers: [Flatten, Dense: 10]\n")
+    assert errors_of(path, "models.A.layers.\u00b2=1", "models.A.layers.\u0661.Dense.units=3") == [
+        "<--set models.A.layers.\u00b2=1>:1:1: models.A.layers.\u00b2: '\u00b2' is not an index of "
+        "models.A.layers, a list of 2 item(s)",
+        "<--set models.A.layers.\u0661.Dense.units=3>:1:1: models.A.layers.\u0661.Dense.units: '\u0661' is not "
+        "an index of models.A.layers, a list of 2 item(s)"]
+    assert errors_of(path, "models.A.sweep={layers.\u0661.Dense.units: [1]}") == [
+        "<--set models.A.sweep={layers.\u0661.Dense.units: [1]}>:1:17: models.A.sweep.layers.\u0661.Dense.units: "
+        "'layers.\u0661.Dense.units' is not a field of model A (after its extends and edits)"]
+
+
+@pytest.mark.parametrize("value", ["null", "", " ", "~", "---", "#x", "Null"])
+def test_a_value_of_null_sets_null(write, value):
+    path = write(HEAD + "training: {validation_split: 0.2}\n"
+                 "models:\n  A: {input_shape: [8, 8], layers: [Flatten, Dense: 10], color: red}\n")
+    models = models_of(path, f"training.validation_split={value}", f"models.A.color={value}")
+    assert (models["A"]["training"]["validation_split"], models["A"]["color"]) == (None, None)
+
+
+def test_a_model_set_to_null_is_a_located_mistake(write):
+    path = write(HEAD + "models:\n  A: {input_shape: [8, 8], layers: [Flatten, Dense: 10]}\n")
+    assert errors_of(path, "models.A=null") == [
+        "<--set models.A=null>:1:10: models.A: input should be a valid dictionary or instance of Model, "
+        "got nothing (null)"]
+
+
+def test_a_layer_of_another_class_is_named_not_blamed_on_the_file(write):
+    path = write(HEAD + "models:\n  A:\n    input_shape: [8, 8]\n    layers: [Flatten, Dense: 64, Dense: 10]\n")
+    assert errors_of(path, "models.A.layers.2.Dropout.rate=0.5", "models.A.layers.1.units=3",
+                     "models.A.layers.2.Dropout={rate: 0.5}") == [
+        "<--set models.A.layers.2.Dropout.rate=0.5>:1:1: models.A.layers[2].Dropout.rate: models.A.layers[2] is "
+        "a Dense, not a Dropout: set an argument of the Dense (models.A.layers.2.Dense.<argument>=...) or "
+        "replace the whole entry (models.A.layers.2={Dropout: ...})",
+        "<--set models.A.layers.1.units=3>:1:1: models.A.layers[1].units: models.A.layers[1] is a Dense: "
+        "its arguments are set below its name, models.A.layers.1.Dense.units=...",
+        "<--set models.A.layers.2.Dropout={rate: 0.5}>:1:1: models.A.layers[2].Dropout: models.A.layers[2] is "
+        "a Dense, not a Dropout: set an argument of the Dense (models.A.layers.2.Dense.<argument>=...) or "
+        "replace the whole entry (models.A.layers.2={Dropout: ...})"]
+
+
+def test_the_layers_a_model_takes_from_an_included_file_are_not_settable_and_it_says_so(write):
+    write("models:\n  A: {input_shape: [8, 8], layers: [Flatten, Dense: 10]}\n", "lib.yaml")
+    path = write(HEAD + "include: {lib: lib.yaml}\nmodels:\n  A: {extends: lib.A}\n")
+    assert errors_of(path, "models.A.layers.1.Dense.units=5") == [
+        "<--set models.A.layers.1.Dense.units=5>:1:1: models.A.layers[1].Dense.units: models.A.layers is not "
+        "written in the file, so it has no item 1: model A takes its layers from lib.A in lib.yaml "
+        "through `extends`, and --set changes only this file: change A with `edit:` "
+        "(e.g. models.A.edit=[{set: 1, with: {units: 5}}])"]
+
+
+def test_a_part_of_an_inherited_setting_is_refused_not_the_rest_dropped(write):
+    path = write(textwrap.dedent("""\
+        name: t
+        data: {dataset: digits}
+        compile: {optimizer: {Adam: {learning_rate: 0.01, beta_1: 0.8}}, loss: sparse_categorical_crossentropy}
+        models:
+          A: {input_shape: [8, 8], layers: [Flatten, Dense: 10]}
+          B: {input_shape: [8, 8], layers: [Flatten, Dense: 10], compile: {optimizer: {Adam: {beta_1: 0.7}}}}
+          C: {extends: B}
+        """))
+    assert errors_of(path, "models.A.compile.optimizer.Adam.learning_rate=0.1",
+                     "models.C.compile.optimizer.Adam.learning_rate=0.1") == [
+        "<--set models.A.compile.optimizer.Adam.learning_rate=0.1>:1:1: models.A.compile.optimizer.Adam."
+        "learning_rate: model A does not write compile.optimizer: it takes the whole of it from the "
+        "experiment's compile, so setting a part would drop the rest; set it whole: "
+        "models.A.compile.optimizer={Adam: {learning_rate: 0.1, beta_1: 0.8}}",
+        "<--set models.C.compile.optimizer.Adam.learning_rate=0.1>:1:1: models.C.compile.optimizer.Adam."
+        "learning_rate: model C does not write compile.optimizer: it takes the whole of it from B through "
+        "`extends`, so setting a part would drop the rest; set it whole (models.C.compile.optimizer=...) or "
+        "set it on B"]
+    # where the model writes the setting, a part of it is set in place; a whole key below a section merges
+    models = models_of(path, "models.B.compile.optimizer.Adam.learning_rate=0.1", "models.A.compile.loss=mse")
+    assert models["B"]["compile"]["optimizer"] == {"Adam": {"beta_1": 0.7, "learning_rate": 0.1}}
+    assert models["A"]["compile"]["optimizer"] == {"Adam": {"learning_rate": 0.01, "beta_1": 0.8}}
+    assert models["A"]["compile"]["loss"] == "mse"

@@ -110,7 +110,8 @@ composing_model = st.fixed_dictionaries({"layers": st.lists(st.one_of(layer, st.
     "extends": st.sampled_from(["A", "B", "nope", "lib.A", 3]),
     "edit": st.one_of(st.lists(edit, max_size=3), plain),
     "sweep": st.one_of(st.dictionaries(st.sampled_from(["layers.0.Dense.units", "compile.optimizer", "training.epochs",
-                                                        "x.y", "layers.1", "layers.0, layers.1"]),
+                                                        "x.y", "layers.1", "layers.0, layers.1", "layers.\u00b2.Dense.units",
+                                                        "layers.\u0661", "compile.optimizer.Adam.learning_rate"]),
                                        st.one_of(st.lists(scalars, max_size=2), scalars), max_size=2), plain),
     "training": plain})
 composing_spec = st.fixed_dictionaries(
@@ -120,7 +121,10 @@ composing_spec = st.fixed_dictionaries(
 overrides = st.lists(st.sampled_from([
     "models.A.layers.0.Dense.units=3", "models.A.edit=[{remove: 0}]", "models.Z.x=1", 'models."A".training.epochs=2',
     "include.lib=nowhere.yaml", "blocks.b={layers: [Dense: 1]}", "models.A.layers.0=$b", "models.B.sweep={x: [1]}",
-    "models.A.layers.0.Flatten.data_format=channels_last", "models.C={extends: A}", "models.A-1.x=2", "=", "a..b=1"]),
+    "models.A.layers.0.Flatten.data_format=channels_last", "models.C={extends: A}", "models.A-1.x=2", "=", "a..b=1",
+    "models.A.layers.\u00b2=1", "models.A.layers.\u0661.Dense.units=2", "models.A=null", "training.validation_split=",
+    "models.A.layers.0.Dropout.rate=0.5", "models.A.compile.optimizer.Adam.learning_rate=0.1", "models.B.color=#x",
+    "models.A.layers=5", "models.A=Dense"]),
     max_size=3)
 
 
@@ -133,4 +137,24 @@ def test_any_composition_with_overrides_gives_a_clean_result_or_spec_error(data,
             document = apply_overrides(document, sets)
         composed = compose(document, reader=lambda path: (_ for _ in ()).throw(SpecError("no files here")))
         validate_composed(composed, Experiment)
+    clean_or_spec_error(load_data)
+
+
+# Any shape where a model or its layers belong: a model that is not a mapping (`A:` then a list,
+# `A: null`, `A: Dense`) or layers that are not a list, extended and edited by the other models.
+any_model = st.one_of(composing_model, scalars, st.lists(layer, max_size=2),
+                      st.fixed_dictionaries({"layers": st.one_of(scalars, plain)}))
+any_shape_spec = st.fixed_dictionaries(
+    {"name": st.just("x"), "data": st.just({"dataset": "digits"}), "compile": st.just({"loss": "mse"}),
+     "models": st.dictionaries(st.sampled_from(["A", "B", "C"]), any_model, min_size=1, max_size=3)})
+
+
+@SETTINGS
+@given(any_shape_spec, overrides)
+def test_any_shape_of_model_or_layers_composes_cleanly(data, sets):
+    def load_data():
+        document = Document(data, "/nonexistent/t.yaml")
+        if sets:
+            document = apply_overrides(document, sets)
+        validate_composed(compose(document), Experiment)
     clean_or_spec_error(load_data)

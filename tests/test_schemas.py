@@ -229,3 +229,71 @@ def test_an_invalid_merge_is_reported_at_the_override(write):
     assert errors_of(write, text) == [f"{path}:4:21: training.devices: devices are for `distribute: mirrored`",
                                       f"{path}:8:25: models.B.training.devices: devices are for "
                                       "`distribute: mirrored`"]
+
+
+def test_an_inherited_merge_mistake_is_reported_at_the_key_the_model_wrote(write):
+    text = ("name: t\ndata: {dataset: digits}\ncompile: {optimizer: adam, loss: sparse_categorical_crossentropy}\n"
+            "models:\n"
+            "  A:\n    training: {distribute: mirrored, devices: ['/cpu:0']}\n    layers: [Dense: {units: 10}]\n"
+            "  D:\n    extends: A\n    training: {distribute: none}\n")
+    path = write(text)
+    assert errors_of(write, text) == [
+        f"{path}:10:28: models.D.training.distribute: devices are for `distribute: mirrored`"]
+
+
+def test_misspelt_experiment_keys_are_suggested_in_a_file_read_as_a_library(write):
+    text = "nme: t\ndat: {dataset: digits}\ncompille: {loss: mse}\nmodels:\n  A: {layers: [Dense: 3]}\n"
+    path = write(text)
+    hint = " (a file without name, data, compile or training is checked as a library of models and blocks)"
+    assert errors_of(write, text) == [
+        f"{path}:1:1: nme: unknown key 'nme'; did you mean 'name'?" + hint,
+        f"{path}:2:1: dat: unknown key 'dat'; did you mean 'data'?" + hint,
+        f"{path}:3:1: compille: unknown key 'compille'; did you mean 'compile'?" + hint]
+
+
+def test_a_broken_model_hides_none_of_its_own_mistakes(write):
+    text = """\
+name: t
+data: {dataset: digits}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+models:
+  A: {input_shape: [8, 8], layers: [Flatten, Dense: 64, Dense: 10]}
+  B: {extends: nope, label: 5, color: [1], linestyle: wavy, labl: x, layers: [Dens: 3, Dense: {unts: 3}]}
+  C:
+    extends: A
+    description: 7
+    edit: [{replace: 1, with: [Flatten, Dens: 3]}, {remove: 7}, {insert_before: 0, with: [$nope, Dropout: 2.0]}]
+    training: {epochs: 0}
+  D:
+    label: 7
+    layers: [Flatten, $nope, Dens: 64, Dense: {units: 10, activation: softmax}]
+"""
+    path = write(text)
+    assert errors_of(write, text) == [f"{path}:{e}" for e in [
+        "6:16: models.B.extends: no model 'nope'; known: A, B, C, D",
+        '6:29: models.B.label: input should be a valid string, got 5',
+        '6:39: models.B.color: input should be a valid string, got a list',
+        "6:55: models.B.linestyle: input should be '-', '--', '-.', ':', 'solid', 'dashed', 'dashdot' or 'dotted', got 'wavy' (text)",
+        "6:61: models.B.labl: unknown key 'labl'; did you mean 'label'?",
+        "6:79: models.B.layers[0]: unknown layer 'Dens'; did you mean 'Dense'?",
+        "6:95: models.B.layers[1].Dense.units: missing required key 'units'",
+        "6:96: models.B.layers[1].Dense.unts: unknown key 'unts'; did you mean 'units'?",
+        '9:18: models.C.description: input should be a valid string, got 7',
+        "10:41: models.C.edit[0].with[1]: unknown layer 'Dens'; did you mean 'Dense'?",
+        "10:61: models.C.edit[1].remove: '7' is not a layer of the parent model: it has 3 layers (0 to 2, negative counts from the end, or a layer's name)",
+        "10:91: models.C.edit[2].with[0]: no block 'nope'",
+        '10:107: models.C.edit[2].with[1].Dropout: input should be less than 1, got 2.0',
+        '11:24: models.C.training.epochs: input should be greater than 0, got 0',
+        '13:12: models.D.label: input should be a valid string, got 7',
+        "14:23: models.D.layers[1]: no block 'nope'",
+        "14:30: models.D.layers[2]: unknown layer 'Dens'; did you mean 'Dense'?",
+    ]]
+
+
+def test_a_union_tag_is_never_taken_for_a_key_the_user_wrote(write):
+    text = with_layers("Flatten", "Dense: {Dense: 3}", "Dense: {units: 4, kernel_initializer: {he_normal: {HeNormal: 1}}}")
+    issues = [i.split(": ", 1)[1] for i in errors_of(write, text)]
+    assert issues == [
+        "models.A.layers[1].Dense.units: missing required key 'units'",
+        "models.A.layers[1].Dense.Dense: unknown key 'Dense'",
+        "models.A.layers[2].Dense.kernel_initializer.he_normal.HeNormal: unknown key 'HeNormal'"]

@@ -42,13 +42,6 @@ class Composed:
     broken: set[str] = field(default_factory=set)  # left out of `document`
     written: Document | None = None  # the document as written, for checking what a broken model gives itself
 
-    def own_settings(self, name: str) -> dict[str, Document]:
-        """The compile/training sections broken model `name` writes itself: they depend on no parent."""
-        if self.written is None:
-            return {}
-        return {k: self.written.at(("models", name, k)) for k in extends.MERGED
-                if isinstance(self.written.get(("models", name, k)), dict)}
-
 
 def compose(document: Document, reader: Callable[[Path], Document] = read_file) -> Composed:
     """Expand include, blocks, extends, edit and sweep; collect every mistake (never raises SpecError)."""

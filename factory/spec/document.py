@@ -108,12 +108,14 @@ class Document:
 
 
 _SEGMENT = re.compile(r'"([^"]*)"|\'([^\']*)\'|([^.]+)')
+_INDEX = re.compile(r"[0-9]+")
 
 
 def parse_path(text: str) -> Loc:
     """A dotted path as `--set` and `sweep` write it: `models."mlp-0.5".layers.1` -> ("models", "mlp-0.5", "layers", 1).
 
-    A key that holds dots is quoted; a quoted number is a key, an unquoted one a list index.
+    A key that holds dots is quoted; a quoted number is a key, an unquoted one a list index. Only
+    ASCII digits make an index (`str.isdigit` also takes `²`, which `int` refuses, and `١`).
     """
     path = []
     for m in _SEGMENT.finditer(text.strip()):
@@ -121,7 +123,8 @@ def parse_path(text: str) -> Loc:
         if plain is None:
             path.append(double if double is not None else single)
         else:
-            path.append(int(plain) if plain.isdigit() else plain.strip())
+            plain = plain.strip()
+            path.append(int(plain) if _INDEX.fullmatch(plain) else plain)
     return tuple(path)
 
 

@@ -1,9 +1,10 @@
 """Load an experiment: read the YAML safely, apply `--set` to the file as written, compose, validate.
 
 This is the Python API for specs: `load(path)` returns a `Loaded` experiment or raises `SpecError`
-with every mistake of the file at once (composition mistakes and the validation mistakes of the
-models they do not break), each with its file, line and column. `load_spec` also accepts a library
-file (models and blocks, no name or data) and checks it as one.
+with every mistake of the file at once (composition mistakes, the validation mistakes of the
+models they do not break, and those in what a broken model writes itself), each with its file,
+line and column. `load_spec` also accepts a library file (models and blocks, no name or data) and
+checks it as one.
 """
 
 from __future__ import annotations
@@ -16,15 +17,19 @@ from typing import Any, Sequence
 from pydantic import BaseModel, ValidationError
 
 from factory.errors import Issue, Loc, Position, SpecError, did_you_mean
+from factory.spec import blocks, extends
 from factory.spec.compose import Composed, compose, compose_library, is_library
 from factory.spec.document import Document
 from factory.spec.overrides import apply_overrides
 from factory.spec.yaml_reader import read_file
 from schemas import Compile, Experiment, Training, names
-from schemas.experiment import Library
-from schemas.introspect import keys_accepted
+from schemas.composition import EXPERIMENT_ONLY
+from schemas.experiment import Library, WrittenModel
+from schemas.introspect import keys_accepted, without_tags
 
-SETTINGS = {"compile": Compile, "training": Training}  # a model's own sections, checked alone when it is broken
+LIBRARY_NOTE = (f" (a file without {', '.join(EXPERIMENT_ONLY[:-1])} or {EXPERIMENT_ONLY[-1]} is checked as a "
+                "library of models and blocks)")
+SETTINGS = {"compile": Compile, "training": Training}  # the sections a model merges onto the experiment's
 _YAML_WORDS = {"true", "false", "True", "False", "TRUE", "FALSE"}
 
 
@@ -92,20 +97,73 @@ def validate_composed(composed: Composed, schema: type[BaseModel]) -> Any:
     issues = list(composed.issues)
     result = None
     try:
-        result = validate(composed.document, schema)
+        result = validate(composed.document, schema, {"written": _written_settings(composed.written)})
     except SpecError as e:
         issues += [i for i in e.issues if not _in_broken(i.loc, composed)]
     for name in sorted(composed.broken):
-        for section, written in composed.own_settings(name).items():
-            try:
-                validate(written, SETTINGS[section])
-            except SpecError as e:
-                issues += [replace(i, loc=("models", name, section) + i.loc) for i in e.issues]
+        issues += _own_mistakes(composed.written, name)
     if issues:
         main = composed.document.source
         raise SpecError(sorted(issues, key=lambda i: (
             (0, i.position.line, i.position.column) if i.position and i.position.source == main else (1, 0, 0))))
     return result
+
+
+def _own_mistakes(written: Document | None, name: str) -> list[Issue]:
+    """The mistakes in what broken model `name` writes itself, which depend on no parent or block.
+
+    Its label, description, plot style, input shape, compile and training, and every layer it writes
+    (its `layers:` and the `with:` layers of its edits, each checked as a layer): fixing its
+    extends, edit, blocks or sweep must not reveal more mistakes that were there all along.
+    """
+    loc = ("models", name)
+    raw = written.get(loc) if written is not None else None
+    if not isinstance(raw, dict):
+        return []
+    model = written.at(loc)
+    edits = raw.get("edit") if isinstance(raw.get("edit"), list) else []
+    lists = [("layers",)] + [("edit", k, "with") for k, change in enumerate(edits) if _adds_layers(change)]
+    issues = []
+    for where in lists:
+        try:
+            validate(_own_layers(model, where), WrittenModel)
+        except SpecError as e:
+            issues += [replace(i, loc=loc + (where + i.loc[1:] if i.loc[:1] == ("layers",) else i.loc))
+                       for i in e.issues]
+    return issues
+
+
+def _adds_layers(change: Any) -> bool:
+    """Whether an edit is one operation whose `with:` is a list of layers (replace, insert_before, insert_after)."""
+    if not isinstance(change, dict) or not isinstance(change.get("with"), list):
+        return False
+    ops = [op for op in extends.EDIT_OPERATIONS if op in change]
+    return len(ops) == 1 and ops[0] in extends.TAKES_LAYERS
+
+
+def _own_layers(model: Document, where: tuple) -> Document:
+    """The model's own keys with the layer list at `where` as `layers: {index: layer}`, uses of blocks
+    left out (keeping each layer's index keeps its location); for an edit's `with:`, its layers alone."""
+    layers = model.get(where)
+    whole = where == ("layers",)  # the model's own keys too; for an edit, its layers alone
+    data = {k: v for k, v in model.data.items() if whole and k != "layers"}
+    tables = [{k: v for k, v in table.items() if whole and k and k[0] != "layers"}
+              for table in (model.positions, model.key_positions, model.texts)]
+    if isinstance(layers, list):
+        data["layers"] = {i: layer for i, layer in enumerate(layers) if blocks.reference(layer)[0] is None}
+        n = len(where)
+        for table, written in zip(tables, (model.positions, model.key_positions, model.texts)):
+            table.update({("layers",) + k[n:]: v for k, v in written.items() if k[:n] == where})
+    return Document(data, model.source, *tables)
+
+
+def _written_settings(written: Document | None) -> dict[str, dict[str, list]]:
+    """{model: {section: the compile/training keys the model writes itself}}, before extends merged in more."""
+    models = written.get(("models",)) if written is not None else None
+    if not isinstance(models, dict):
+        return {}
+    return {name: {k: list(model[k]) for k in SETTINGS if isinstance(model.get(k), dict)}
+            for name, model in models.items() if isinstance(model, dict)}
 
 
 def _in_broken(loc: Loc, composed: Composed) -> bool:
@@ -115,8 +173,9 @@ def _in_broken(loc: Loc, composed: Composed) -> bool:
     return len(loc) == 1 or loc[1] in composed.broken
 
 
-def validate(document: Document, schema: type[BaseModel] = Experiment) -> Any:
-    """Validate a document against the spec schema; every error becomes a located issue."""
+def validate(document: Document, schema: type[BaseModel] = Experiment, context: dict | None = None) -> Any:
+    """Validate a document against the spec schema (with Pydantic's validation `context`); every error
+    becomes a located issue."""
     if not isinstance(document.data, dict):
         kind = type(document.data).__name__ if document.data is not None else "nothing"
         kind = {"list": "a list", "str": "a single string", "int": "a number", "float": "a number",
@@ -125,7 +184,7 @@ def validate(document: Document, schema: type[BaseModel] = Experiment) -> Any:
                                f"not {kind}", position=document.positions.get(()),
                                source=document.source)])
     try:
-        return schema.model_validate(document.data)
+        return schema.model_validate(document.data, context=context)
     except ValidationError as exc:
         raise SpecError(_issues(exc, document, schema)) from None
 
@@ -135,7 +194,7 @@ def _issues(exc: ValidationError, document: Document, schema: type[BaseModel]) -
     positions: dict[tuple, Position | None] = {}
     for err in exc.errors(include_url=False):
         raw = tuple(err["loc"])
-        loc = _user_loc(document.data, raw)
+        loc = _user_loc(document.data, without_tags(schema, raw))
         message = _message(err, raw, loc, document, schema)
         is_key = err["type"] == "extra_forbidden"
         locate = document.key_locator() if is_key else document.locator()
@@ -149,7 +208,8 @@ def _issues(exc: ValidationError, document: Document, schema: type[BaseModel]) -
 
 
 def _user_loc(data: Any, raw: tuple) -> Loc:
-    """Pydantic's location without the union tags it inserts: the path as the user wrote it."""
+    """Pydantic's location (its union tags already taken out) as the user wrote it: other names of
+    union members Pydantic puts in the path are left out too."""
     out: list = []
     current = data
     for i, seg in enumerate(raw):
@@ -186,7 +246,11 @@ def _message(err: dict, raw: tuple, loc: Loc, document: Document, schema: type[B
     kind, msg, value = err["type"], err["msg"], err.get("input")
     if kind == "extra_forbidden":
         name = raw[-1]
-        return f"unknown key '{name}'" + did_you_mean(name, keys_accepted(schema, raw[:-1]))
+        hint = did_you_mean(name, keys_accepted(schema, raw[:-1]))
+        if not hint and schema is Library and len(raw) == 1 and did_you_mean(name, EXPERIMENT_ONLY):
+            # a misspelt `name:` or `data:` is what made the file a library
+            hint = did_you_mean(name, EXPERIMENT_ONLY) + LIBRARY_NOTE
+        return f"unknown key '{name}'" + hint
     if kind == "missing":
         return f"missing required key '{raw[-1]}'"
     if kind.startswith("value_error") or kind.startswith("assertion_error"):

@@ -4,7 +4,12 @@ An override changes exactly what editing the file at that place would: `models.A
 models that extend A, `include.lib=...`, `models.D={extends: A}` and `models.m.sweep=...` work, and
 a value the YAML file shares through an alias changes at the one place named. The value is read as
 YAML; its positions point into the `--set` argument, so a bad value gets the same located error as
-a bad value in the file.
+a bad value in the file. An empty value (`KEY=`, `KEY=null`, `KEY=~`) sets null, the default of an
+optional field.
+
+Two places editing the file would not reach are refused with what to write instead: a part of a
+`compile`/`training` setting the model takes whole from the experiment or its parent (setting a
+part there would drop the rest of the inherited value), and anything in an included file.
 
 Path syntax: keys and list indices separated by dots; a key holding dots (a model named `mlp-0.5`)
 is quoted: `models."mlp-0.5".training.epochs=1`. A quoted number is a key, not an index.
@@ -15,8 +20,11 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+import yaml
+
 from factory.errors import Issue, Loc, Position, SpecError, did_you_mean, format_loc
-from factory.spec.document import Document, parse_path
+from factory.spec.document import Document, parse_path, unshared
+from factory.spec.extends import MERGED
 from factory.spec.shorthand import is_keras_name, main_argument, spelled_out
 from factory.spec.yaml_reader import read_text
 
@@ -41,17 +49,80 @@ def apply_overrides(document: Document, overrides: Iterable[str]) -> Document:
         path, value_text = parse_path(match.group(1)), match.group(2)
         offset = match.start(2)
         try:
-            value = read_text(value_text if value_text.strip() else "null", source)
+            value = _read_value(value_text, source)
         except SpecError as e:
             issues.extend(_shift(i, offset) for i in e.issues)
             continue
         here = Position(source, 1, 1)
-        error = _set(out, path, _shifted(value, offset), here, match.group(1))
+        error = _inherited_part(out, path, value) or _set(out, path, _shifted(value, offset), here, match.group(1))
         if error:
             issues.append(Issue(error, loc=path, position=here))
     if issues:
         raise SpecError(issues)
     return out
+
+
+def _read_value(text: str, source: str) -> Document:
+    """The value of one `--set`, read as YAML; nothing at all (``, `null`, `~`, `---`, `#x`) is null.
+
+    The reader refuses an empty document (a spec file must hold something); a value may be null.
+    """
+    try:
+        # composing builds nodes without expanding aliases, so this is bounded like the argument
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return read_text(text, source)  # not YAML: the reader says where and why
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
+        return Document(None, source, {(): Position(source, 1, 1)})  # moved to the value's column later
+    return read_text(text, source)
+
+
+def _inherited_part(doc: Document, path: Loc, value: Document) -> str | None:
+    """Why `path` below a `compile`/`training` key the model takes whole cannot be set in part.
+
+    A model's section is merged key by key onto the inherited one, so setting
+    `models.A.compile.optimizer.Adam.learning_rate` where A does not write `compile.optimizer` would
+    replace the whole inherited optimizer with one that has only a learning rate.
+    """
+    if len(path) <= 4 or path[0] != "models" or path[2] not in MERGED:
+        return None
+    name, section, key = path[1], path[2], path[3]
+    model = doc.get(("models", name))
+    if not isinstance(model, dict):
+        return None
+    own = model.get(section)
+    if isinstance(own, dict) and key in own:
+        return None
+    message = f"model {name} does not write {section}.{key}: it takes the whole of it from "
+    whole = _dotted(path[:4])
+    if "extends" in model:
+        parent = model["extends"]
+        return (message + f"{parent} through `extends`, so setting a part would drop the rest; set it whole "
+                f"({whole}=...) or set it on {parent}")
+    if not doc.has((section, key)):
+        return None  # nothing is inherited but the default: a part is all there is
+    example = _with_part(doc.get((section, key)), path[4:], value.data)
+    return (message + f"the experiment's {section}, so setting a part would drop the rest; set it whole: "
+            f"{whole}={example if example is not None else '...'}")
+
+
+def _with_part(inherited: Any, rest: Loc, value: Any) -> str | None:
+    """The inherited value with `value` set at `rest`, as flow YAML; None where it has no such place."""
+    whole = unshared(inherited)
+    current = whole
+    for seg in rest[:-1]:
+        if not isinstance(current, dict) or not isinstance(current.get(seg, {}), dict):
+            return None
+        current = current.setdefault(seg, {})
+    if not isinstance(current, dict):
+        return None
+    current[rest[-1]] = value
+    return yaml.safe_dump(whole, default_flow_style=True, sort_keys=False, width=10**6).strip()
+
+
+def _dotted(path: Loc) -> str:
+    """`path` as `--set` writes it, a key that holds dots quoted."""
+    return ".".join(f'"{s}"' if isinstance(s, str) and "." in s else str(s) for s in path)
 
 
 def _set(doc: Document, path: Loc, value: Document, here: Position, written: str) -> str | None:
@@ -65,8 +136,10 @@ def _set(doc: Document, path: Loc, value: Document, here: Position, written: str
         elif seg not in current or current[seg] is None:
             if path[:i] == ("models",):
                 return _no_model(doc, seg, written)
+            if reason := _other_class(current, seg, path[:i]):
+                return reason
             if isinstance(following, int):
-                return _not_written(doc, loc, following)
+                return _not_written(doc, loc, following, path, value)
             current[seg] = {}
             doc.positions[loc] = doc.key_positions[loc] = here
         child = current[seg]
@@ -83,6 +156,8 @@ def _set(doc: Document, path: Loc, value: Document, here: Position, written: str
     last = path[-1]
     if isinstance(current, list) and (not isinstance(last, int) or not 0 <= last < len(current)):
         return _not_an_index(last, path[:-1], len(current))
+    if isinstance(current, dict) and (reason := _other_class(current, last, path[:-1])):
+        return reason
     doc.put(path, value)
     doc.key_positions[path] = here
     return None
@@ -128,14 +203,42 @@ def _no_model(doc: Document, name: Any, written: str) -> str:
             f"models.{name}={{layers: [...]}} or models.{name}={{extends: ...}})")
 
 
-def _not_written(doc: Document, loc: Loc, index: int) -> str:
+def _other_class(current: dict, seg: Any, where: Loc) -> str | None:
+    """Why `seg` cannot go into `current`, an entry `Class: arguments` (a layer, an optimizer...), if so.
+
+    Adding a key there would make an entry of two classes, which the file would be blamed for.
+    """
+    if len(current) != 1 or seg in current or not is_keras_name(next(iter(current))):
+        return None
+    cls, at = next(iter(current)), _dotted(where)
+    if is_keras_name(seg):
+        return (f"{format_loc(where)} is {_a(cls)}, not {_a(seg)}: set an argument of the {cls} "
+                f"({at}.{cls}.<argument>=...) or replace the whole entry ({at}={{{seg}: ...}})")
+    return f"{format_loc(where)} is {_a(cls)}: its arguments are set below its name, {at}.{cls}.{seg}=..."
+
+
+def _a(name: str) -> str:
+    return f"{'an' if name[:1].upper() in 'AEIOU' else 'a'} {name}"
+
+
+def _not_written(doc: Document, loc: Loc, index: int, path: Loc, value: Document) -> str:
     """Why a list that the file does not write has no item `index`, and what to set instead."""
     message = f"{format_loc(loc)} is not written in the file, so it has no item {index}"
     model = doc.get(loc[:2]) if loc[:1] == ("models",) and len(loc) == 3 else None
-    if isinstance(model, dict) and "extends" in model:
-        parent = model["extends"]
-        message += (f": model {loc[1]} takes its {loc[2]} from {parent} through `extends` (set them on "
-                    f"{parent}, which changes both, or change {loc[1]} with `edit:`)")
+    if not isinstance(model, dict) or "extends" not in model:
+        return message
+    name, parent = loc[1], model["extends"]
+    includes = doc.get(("include",))
+    head, dot, _ = str(parent).partition(".")
+    if not (dot and isinstance(includes, dict) and head in includes):
+        return message + (f": model {name} takes its {loc[2]} from {parent} through `extends` (set them on "
+                          f"{parent}, which changes both, or change {name} with `edit:`)")
+    message += (f": model {name} takes its {loc[2]} from {parent} in {includes[head]} through `extends`, and "
+                f"--set changes only this file: change {name} with `edit:`")
+    rest = path[len(loc) + 1:]
+    if loc[2] == "layers" and len(rest) == 2 and not isinstance(value.data, (dict, list)):
+        arguments = yaml.safe_dump({rest[1]: value.data}, default_flow_style=True, width=10**6).strip()
+        message += f" (e.g. {_dotted(loc[:2])}.edit=[{{set: {index}, with: {arguments}}}])"
     return message
 
 
