@@ -33,7 +33,8 @@ class Data(Spec):
                                      "(relative to the spec file)")
     train_size: Optional[PositiveInt] = Field(None, description="use only the first N training examples")
     test_size: Optional[PositiveInt] = Field(None, description="use only the first N test examples")
-    scale: bool = Field(True, description="divide inputs by their maximum (255 for images) into [0, 1]")
+    scale: bool = Field(True, description="divide inputs by the largest absolute value of the training inputs "
+                                          "(255 for images): [0, 1], or [-1, 1] where features go below zero")
     label_column: str = Field("label", description="the label column of a .csv file")
 
     @field_validator("dataset")
@@ -62,7 +63,7 @@ class Settings(Spec):
 class Compile(Settings):
     """Arguments of `model.compile`. A model's own `compile:` overrides these one key at a time."""
 
-    optimizer: OptimizerSpec = Field("rmsprop", description="optimizer name or {Class: {arguments}}")
+    optimizer: OptimizerSpec = Field("rmsprop", validate_default=True, description="optimizer name or {Class: {arguments}}")
     loss: Optional[LossName] = Field(None, description="loss function name (required somewhere)")
     metrics: list[MetricName] = Field(default_factory=list, description="metrics reported each epoch")
     steps_per_execution: Optional[PositiveInt] = Field(

@@ -297,3 +297,17 @@ def test_a_union_tag_is_never_taken_for_a_key_the_user_wrote(write):
         "models.A.layers[1].Dense.units: missing required key 'units'",
         "models.A.layers[1].Dense.Dense: unknown key 'Dense'",
         "models.A.layers[2].Dense.kernel_initializer.he_normal.HeNormal: unknown key 'HeNormal'"]
+
+
+def test_the_default_optimizer_is_a_keras_object_like_a_written_one():
+    """No `optimizer:` anywhere means Keras's default, RMSprop, built like `optimizer: rmsprop` (it crashed)."""
+    import warnings
+
+    spec = {"name": "t", "data": {"dataset": "digits"}, "compile": {"loss": "mse"},
+            "models": {"A": {"layers": ["Flatten"]}}}
+    written = Experiment.model_validate({**spec, "compile": {"loss": "mse", "optimizer": "rmsprop"}}).resolved()
+    default = Experiment.model_validate(spec).resolved()
+    assert default.models["A"].compile.optimizer.keras_config() == {"class_name": "RMSprop", "config": {}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pydantic warns when it serializes an unvalidated default
+        assert default.model_dump(mode="json") == written.model_dump(mode="json")
