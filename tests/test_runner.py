@@ -318,13 +318,30 @@ def test_running_again_moves_only_what_the_previous_run_wrote(write, tmp_path, c
                               "report.html"]
     for name in ("figure1.png", "notes.html", "models/my_best_model.keras"):
         (out / name).write_bytes(b"the user's own")
+    # files under the names a run writes that results.json does not account for: refused, untouched
+    code, _, err = cli("run", path, "--out", out)
+    assert code == 2 and "epoch" not in err
+    assert "holds files that no results.json of an earlier run accounts for: figure1.png, " \
+           "models/my_best_model.keras;" in err
+    (out / "figure1.png").unlink()
+    (out / "models" / "my_best_model.keras").unlink()
     code, _, err = cli("run", path, "--out", out)
     assert code == 0
     kept = out / "previous" / first["finished"][:19].replace(":", "-")
     assert sorted(p.name for p in kept.iterdir()) == sorted(first["files"] + ["results.json", "models"])
     assert sorted(p.name for p in (kept / "models").iterdir()) == ["A-seed0.keras", "B-seed0.keras"]
-    for name in ("figure1.png", "notes.html", "models/my_best_model.keras"):
-        assert (out / name).read_bytes() == b"the user's own"
+    assert (out / "notes.html").read_bytes() == b"the user's own"  # not a name a run writes: left alone
+
+
+def test_a_users_file_under_a_name_the_next_run_writes_is_refused_not_replaced(write, tmp_path, cli):
+    """Beside an earlier run's results.json, a plot or model file it does not account for is the user's."""
+    out = tmp_path / "out"
+    assert cli("run", write(TINY.replace("epochs: 2", "epochs: 1")), "--out", out)[0] == 0
+    (out / "val_mae.png").write_bytes(b"the user's own")
+    (out / "models" / "C-seed0.keras").write_bytes(b"the user's own")
+    code, _, err = cli("run", write(TINY.replace("metrics: [accuracy]", "metrics: [mae]"), "t3.yaml"), "--out", out)
+    assert code == 2 and "accounts for: val_mae.png, models/C-seed0.keras;" in err
+    assert (out / "val_mae.png").read_bytes() == (out / "models" / "C-seed0.keras").read_bytes() == b"the user's own"
 
 
 # review item 5: --resume refuses runs trained on other data ---------------------------------------

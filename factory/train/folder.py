@@ -4,7 +4,8 @@ Finished results are never lost without a word: a new run moves the previous one
 `previous/<time it finished>/` and says so; `--resume` keeps them in place and continues. Only
 files a previous results.json accounts for are ever moved; a folder holding files under the names
 a run writes that no results.json accounts for (a user's `report.html`, `figure1.png`,
-`models/best.keras`) is refused before anything is written, and left as it was.
+`models/best.keras`, with or without an earlier run's results beside them) is refused before
+anything is written, and left as it was.
 """
 
 from __future__ import annotations
@@ -154,12 +155,25 @@ def differences(old: Any, new: Any, path: str = "") -> list[str]:
 
 
 def foreign_files(out: Path) -> list[str]:
-    """Files under the names a run writes (tables, report, `*.png`, `models/*.keras`) in a folder
-    without a results.json, so no earlier run accounts for them: a user's own, never to be touched."""
-    if not out.is_dir() or (out / RESULTS).exists():
+    """Files under the names a run writes (tables, report, `*.png`, `models/*.keras`) that no
+    results.json in `out` accounts for (`vouched_for`): a user's own, never to be moved or replaced.
+
+    With an unreadable results.json only its fixed names count as accounted for.
+    """
+    if not out.is_dir():
         return []
     found = [out / name for name in ARTIFACTS] + [p for pattern in WRITTEN for p in sorted(out.glob(pattern))]
-    return [str(p.relative_to(out)) for p in found if p.is_file()]
+    accounted = set(vouched_for(out, read_previous(out))) if (out / RESULTS).is_file() else set()
+    return [str(p.relative_to(out)) for p in found if p.is_file() and p not in accounted]
+
+
+def read_previous(out: Path) -> dict | None:
+    """The results.json of an earlier run in `out` as plain data; None if there is none or it is unreadable."""
+    try:
+        previous = json.loads((out / RESULTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return previous if isinstance(previous, dict) else None
 
 
 def vouched_for(out: Path, previous: dict | None) -> list[Path]:
@@ -182,20 +196,20 @@ def vouched_for(out: Path, previous: dict | None) -> list[Path]:
 def keep_previous(out: Path) -> Path | None:
     """Move a previous run's results into `previous/<its finish time>/`; return that folder, or None.
 
-    Only the files its results.json accounts for move (`vouched_for`); anything else stays where it
-    is. Without a results.json there is nothing finished to keep (and `prepare` has refused a
-    folder holding files under our names).
+    Only the files its results.json accounts for move (`vouched_for`); `prepare` has refused a
+    folder holding other files under the names a run writes. Without a results.json there is
+    nothing finished to keep.
     """
     results = out / RESULTS
     if not results.is_file():
         return None
-    try:
-        previous = json.loads(results.read_text(encoding="utf-8"))
+    previous = read_previous(out)
+    if previous is None:
+        when, state = None, "-unreadable"
+    else:
         when, state = previous.get("finished"), ""
         if not when:
             when, state = previous.get("started"), "-unfinished"
-    except (OSError, ValueError, AttributeError):
-        previous, when, state = None, None, "-unreadable"
     files = vouched_for(out, previous)
     stamp = (str(when)[:19] if when else "unknown").replace(":", "-")
     target = out / PREVIOUS / f"{stamp}{state}"
