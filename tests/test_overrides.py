@@ -198,3 +198,17 @@ def test_a_part_of_an_inherited_setting_is_refused_not_the_rest_dropped(write):
     assert models["B"]["compile"]["optimizer"] == {"Adam": {"beta_1": 0.7, "learning_rate": 0.1}}
     assert models["A"]["compile"]["optimizer"] == {"Adam": {"learning_rate": 0.01, "beta_1": 0.8}}
     assert models["A"]["compile"]["loss"] == "mse"
+
+
+@pytest.mark.parametrize("name", ["adam", "ReLU", "Dense", "l2", "zeros"])
+def test_a_model_named_like_a_keras_class_takes_a_new_model_beside_it(write, name):
+    """Only layers, optimizers, initializers and regularizers are `Class: arguments` entries; `models:` is not."""
+    path = write(f"""\
+        name: t
+        data: {{dataset: digits}}
+        compile: {{optimizer: adam, loss: sparse_categorical_crossentropy}}
+        models:
+          {name}:
+            layers: [Flatten, Dense: {{units: 10, activation: softmax}}]
+        """)
+    assert list(models_of(path, f"models.other={{extends: {name}, compile: {{optimizer: sgd}}}}")) == [name, "other"]

@@ -208,13 +208,26 @@ def _other_class(current: dict, seg: Any, where: Loc) -> str | None:
 
     Adding a key there would make an entry of two classes, which the file would be blamed for.
     """
-    if len(current) != 1 or seg in current or not is_keras_name(next(iter(current))):
+    if not _holds_entry(where) or len(current) != 1 or seg in current or not is_keras_name(next(iter(current))):
         return None
     cls, at = next(iter(current)), _dotted(where)
     if is_keras_name(seg):
         return (f"{format_loc(where)} is {_a(cls)}, not {_a(seg)}: set an argument of the {cls} "
                 f"({at}.{cls}.<argument>=...) or replace the whole entry ({at}={{{seg}: ...}})")
     return f"{format_loc(where)} is {_a(cls)}: its arguments are set below its name, {at}.{cls}.{seg}=..."
+
+
+def _holds_entry(where: Loc) -> bool:
+    """Whether the value at `where` is a `Class: arguments` entry: a layer, an optimizer, an initializer...
+
+    A model named `adam` under `models:` is not an optimizer, so only these places count.
+    """
+    if not where:
+        return False
+    last = where[-1]
+    if isinstance(last, int):
+        return len(where) >= 2 and where[-2] in ("layers", "with")
+    return last == "optimizer" or str(last).endswith(("_initializer", "_regularizer", "_constraint"))
 
 
 def _a(name: str) -> str:
