@@ -21,6 +21,18 @@ LOSSES = (
     "squared_hinge", "tversky",
 )
 
+# Short names Keras gives the same loss function (keras.losses.get returns one function for both);
+# tests/test_keras_drift.py checks each pair against Keras.
+LOSS_ALIASES = {"bce": "binary_crossentropy", "kld": "kl_divergence", "mae": "mean_absolute_error",
+                "mape": "mean_absolute_percentage_error", "mse": "mean_squared_error",
+                "msle": "mean_squared_logarithmic_error"}
+
+
+def same_loss(a: object, b: object) -> bool:
+    """Whether two written losses are one loss function (`mse` and `mean_squared_error` are)."""
+    return LOSS_ALIASES.get(a, a) == LOSS_ALIASES.get(b, b) if isinstance(a, str) and isinstance(b, str) else a == b
+
+
 # Metrics Keras can build from the name alone (IoU and the "X at Y" metrics need arguments).
 KERAS_METRICS = (
     "accuracy", "auc", "bce", "binary_accuracy", "binary_crossentropy", "binary_io_u",

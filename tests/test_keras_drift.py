@@ -148,3 +148,11 @@ def test_dataset_names_match_the_loaders():
 
     assert set(names.DATASETS) == set(DATASETS)
     assert set(names.DATA_FILE_SUFFIXES) == set(FILE_LOADERS)
+
+
+def test_each_loss_alias_is_the_same_function_in_keras():
+    from schemas.names import LOSS_ALIASES, LOSSES
+
+    for short, long in LOSS_ALIASES.items():
+        assert short in LOSSES and long in LOSSES
+        assert keras.losses.get(short) is keras.losses.get(long), short

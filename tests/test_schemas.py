@@ -311,3 +311,13 @@ def test_the_default_optimizer_is_a_keras_object_like_a_written_one():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # Pydantic warns when it serializes an unvalidated default
         assert default.model_dump(mode="json") == written.model_dump(mode="json")
+
+
+def test_a_keras_object_of_the_wrong_type_is_told_in_plain_words():
+    spec = {"name": "t", "data": {"dataset": "digits"}, "compile": {"loss": "mse", "optimizer": None},
+            "models": {"A": {"layers": [{"Dense": {"units": 1, "kernel_initializer": 5}}]}}}
+    with pytest.raises(Exception) as info:
+        Experiment.model_validate(spec)
+    text = str(info.value)
+    assert "expected an optimizer: a name or a one-key mapping `Name: arguments`, got nothing (null)" in text
+    assert "expected an initializer: a name or a one-key mapping `Name: arguments`, got 5" in text

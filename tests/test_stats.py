@@ -274,3 +274,18 @@ def test_loss_plots_say_the_models_have_different_losses():
     assert own_losses({"A": {"compile": {"loss": "mse"}}, "B": {"compile": {"loss": "mse"}}}, "loss") is None
     runs = [run(m, 0, [0.5, 0.4]) for m in "AB"]
     assert metric_figure(runs, models, "val_loss").startswith(b"\x89PNG")
+
+
+def test_two_spellings_of_one_loss_are_one_loss():
+    """`mse` and `mean_squared_error` are one function in Keras: the usual verdict, no 'not comparable'."""
+    from factory.results.plots import own_losses
+
+    models = {"A": {"compile": {"loss": "mse"}}, "B": {"compile": {"loss": "mean_squared_error"}}}
+    runs = [run(m, s, [0.5 + 0.1 * (m == "B") + 0.01 * s * (1 + (m == "B"))]) for m in "AB" for s in range(3)]
+    row = stats.pair_rows(runs, models)[0]
+    assert "not_comparable" not in row["metrics"]["val_loss"] and row["metrics"]["val_loss"]["p"] is not None
+    assert stats.losses_note([{"model": "A", "loss": "mse"}, {"model": "B", "loss": "mean_squared_error"}]) is None
+    assert own_losses(models, "val_loss") is None
+    models["B"]["compile"]["loss"] = "mae"
+    assert stats.pair_rows(runs, models)[0]["metrics"]["val_loss"]["not_comparable"]
+    assert own_losses(models, "val_loss") == {"A": "mse", "B": "mae"}

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from factory.atomic import write_bytes
+from schemas.names import same_loss
 
 LINESTYLES = ["-", "--", "-.", ":"]
 TITLES = {"val_loss": "Validation loss", "val_accuracy": "Validation accuracy", "loss": "Training loss",
@@ -62,9 +63,12 @@ def own_losses(models: dict[str, dict], metric: str) -> dict[str, str] | None:
 
     if metric not in ("loss", "val_loss"):
         return None
-    losses = {name: show_value((info.get("compile") or {}).get("loss")) for name, info in models.items()
-              if (info.get("compile") or {}).get("loss") is not None}
-    return losses if len(set(losses.values())) > 1 else None
+    written = {name: (info.get("compile") or {}).get("loss") for name, info in models.items()
+               if (info.get("compile") or {}).get("loss") is not None}
+    first = next(iter(written.values()), None)
+    if all(same_loss(loss, first) for loss in written.values()):
+        return None
+    return {name: show_value(loss) for name, loss in written.items()}
 
 
 def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, heading: str | None = None) -> bytes | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Sequence
 
+from schemas.names import same_loss
+
 CONVERGED_WITHIN = 0.05  # "converged" = val_loss within 5% of the run's best
 
 
@@ -141,7 +143,7 @@ def losses_note(rows: Sequence[dict]) -> str | None:
     from factory.results.differences import show_value
 
     losses = {row["model"]: row.get("loss") for row in rows if row.get("loss") is not None}
-    if len({show_value(v) for v in losses.values()}) < 2:
+    if all(same_loss(v, next(iter(losses.values()))) for v in losses.values()):
         return None
     each = ", ".join(f"{name}: {show_value(loss)}" for name, loss in losses.items())
     return f"val_loss is each model's own loss ({each}): not comparable between them."
@@ -300,7 +302,7 @@ def _not_comparable(models: dict[str, dict], a: str, b: str) -> str | None:
     from factory.results.differences import show_value
 
     la, lb = ((models[n].get("compile") or {}).get("loss") for n in (a, b))
-    if la is None or lb is None or la == lb:
+    if la is None or lb is None or same_loss(la, lb):
         return None
     return f"different losses ({a}: {show_value(la)}, {b}: {show_value(lb)}): not comparable"
 
