@@ -315,6 +315,9 @@ ACCEPTED = [
     ("mean_absolute_error", "[{Dense: 8}, {Dense: 1}]", [[3], [1], [2], [7]]),
     ("huber", "[{Dense: 2}]", np.array([[0.5, 1.5], [1.0, 2.0], [0.0, 0.0], [3.0, 1.0]], np.float32)),
     ("sparse_categorical_crossentropy", "[{Dense: {units: 2, activation: softmax}}]", [0, 1, 1, 0]),
+    # a class number at each of 4 positions: the output scores every position, (None, 4, 3)
+    ("sparse_categorical_crossentropy", "[{Reshape: [4, 1]}, {Dense: 4}, {Dense: {units: 3, activation: softmax}}]",
+     [[0, 1, 2, 1], [2, 2, 0, 1], [1, 0, 0, 2], [0, 0, 1, 1]]),
 ]
 
 
@@ -350,6 +353,11 @@ def test_a_correct_model_for_its_loss_is_accepted_and_trains(write, loss, layers
     ("sparse_categorical_crossentropy", "[{Dense: 2}]", [-1, 1, 1, -1],
      "sparse_categorical_crossentropy takes class numbers, but the labels are whole numbers from -1 to 1: use "
      "`loss: hinge`"),
+    ("sparse_categorical_crossentropy", "[{Dense: 4}, {Dense: {units: 3, activation: softmax}}]",
+     [[0, 1, 2, 1], [2, 2, 0, 1], [1, 0, 0, 2], [0, 0, 1, 1]],
+     "model A's output has shape (None, 3), but the labels are class numbers at each of (4,) positions (0 to 2), "
+     "which sparse_categorical_crossentropy compares with a row of 3 scores per position, (None, 4, 3): make the "
+     "last layers give that shape"),
     ("hinge", "[{Dense: 1}]", [-1, 0, 1, 1],
      "hinge takes labels -1 or 1 (or 0 or 1), but the labels are whole numbers from -1 to 1: use a regression "
      "loss (mse)"),

@@ -57,9 +57,15 @@ class Labels:
         return self.width == 1 and self.whole and self.low >= 0
 
     @property
+    def per_position(self) -> bool:
+        """Class numbers per position (a sequence labelled step by step): rows of whole numbers from 0
+        that are not rows of 0 and 1, which are one-hot or multi-hot."""
+        return self.width > 1 and self.whole and self.low >= 0 and not (self.distinct and self.distinct <= {0, 1})
+
+    @property
     def classes(self) -> int:
         """Class numbers: the largest + 1; rows: their width."""
-        return int(self.high) + 1 if self.sparse else self.width
+        return int(self.high) + 1 if self.sparse or self.per_position else self.width
 
     @property
     def described(self) -> str:
@@ -91,7 +97,7 @@ class LabelRule:
 
 
 LABEL_RULES: dict[frozenset, LabelRule] = {
-    SPARSE_LOSSES: LabelRule("class numbers", lambda labels: labels.sparse),
+    SPARSE_LOSSES: LabelRule("class numbers", lambda labels: labels.sparse or labels.per_position),
     ONE_HOT_LOSSES: LabelRule("one-hot labels", lambda labels: not labels.sparse),
     BINARY_LOSSES: LabelRule("labels 0 or 1 (or probabilities between)",
                              lambda labels: labels.low >= 0 and labels.high <= 1),
@@ -201,6 +207,8 @@ def _output_issues(name: str, spec: Model, dry, labels: Labels) -> list[Issue]:
     if rule is not None and not rule.accepts(labels):
         return [Issue(f"{loss} takes {rule.takes}, but the labels are {labels.described}: use "
                       f"{labels.fitting_loss}", loc=("models", name, "compile", "loss"))]
+    if loss in SPARSE_LOSSES and labels.per_position:
+        return _per_position_issues(name, spec, dry, labels)
     if loss in SPARSE_LOSSES | ONE_HOT_LOSSES:
         return _class_output_issues(name, spec, dry, labels)
     if loss in SAME_SHAPE_LOSSES:
@@ -220,6 +228,19 @@ def _class_output_issues(name: str, spec: Model, dry, labels: Labels) -> list[Is
         fix, loc = _resize_fix(name, spec, dry, labels.classes)
         return [Issue(f"model {name}'s output has {_values(output[1])} per example, but {what}: {fix}", loc=loc)]
     return []
+
+
+def _per_position_issues(name: str, spec: Model, dry, labels: Labels) -> list[Issue]:
+    """Class numbers per position (labels (None, 5)) need a row of class scores per position ((None, 5, C))."""
+    output = tuple(dry.output_shape[1:])
+    if output[:-1] == labels.shape and output[-1] is not None and output[-1] >= labels.classes:
+        return []
+    wanted = (None, *labels.shape, labels.classes)
+    return [Issue(f"model {name}'s output has shape {(None, *output)}, but the labels are class numbers at each "
+                  f"of {labels.shape} positions (0 to {labels.classes - 1}), which "
+                  f"{spec.compile.loss} compares with a row of {labels.classes} scores per position, "
+                  f"{wanted}: make the last layers give that shape",
+                  loc=("models", name, "layers", len(spec.layers) - 1))]
 
 
 def _same_shape_issues(name: str, spec: Model, dry, labels: Labels) -> list[Issue]:
