@@ -32,10 +32,11 @@ def layers(files: Files, doc: Document, loc: Loc, via: tuple, params: dict | Non
     if not isinstance(raw, list):
         return doc.at(loc, via)
     items: list[Document] = []
+    written = doc.items(loc, via)
     for i, layer in enumerate(raw):
         ref, args = reference(layer)
         if ref is None:
-            item = doc.at(loc + (i,), via)
+            item = written[i]
             if params is not None:
                 try:
                     item = _substitute(files, item, params)
@@ -62,7 +63,7 @@ def layers(files: Files, doc: Document, loc: Loc, via: tuple, params: dict | Non
         chain = via + ((reference_position,) if reference_position else ())
         expanded = layers(files, block_doc, ("blocks", name, "layers"), chain, values, stack + (key,))
         if isinstance(expanded.data, list):
-            items += [expanded.at((j,)) for j in range(len(expanded.data))]
+            items += expanded.items(())
     return Document.list_of(items, doc.source)
 
 

@@ -30,6 +30,7 @@ from schemas import INITIALIZER_ALIASES, OPTIMIZER_ALIASES, REGULARIZER_ALIASES
 ALIASES = {**OPTIMIZER_ALIASES, **INITIALIZER_ALIASES, **REGULARIZER_ALIASES}  # `adam` names Adam
 
 MAX_VARIANTS = 256  # a sweep grid larger than this is almost surely a mistake
+MAX_SWEPT_VALUES = 200_000  # variants x values of the model: 256 variants of a 50-layer model are about 50,000
 NAME_LENGTH = 64  # the longest model name (schemas.experiment.Identifier; a test checks they agree)
 DIGEST = 8  # hex digits of the values' digest that ends a name too long or not unique
 
@@ -71,6 +72,12 @@ def variants(files: Files, doc: Document, name: str, piece: Document, sweep: Any
     combos = list(itertools.product(*[range(len(v)) for _, _, v in axes]))
     if len(combos) > MAX_VARIANTS:
         files.fail(f"the sweep makes {len(combos):,} variants; at most {MAX_VARIANTS} are allowed", doc, loc)
+        return []
+    values = len(combos) * max(len(piece.positions), 1)
+    if values > MAX_SWEPT_VALUES:
+        files.fail(f"the sweep makes {len(combos):,} variants of a model of {len(piece.positions):,} values: "
+                   f"{values:,} values, more than the {MAX_SWEPT_VALUES:,} a sweep may expand to; sweep fewer "
+                   "values or a smaller model", doc, loc)
         return []
     short = _short_names([str(p) for p, _, _ in axes])
     base_label = piece.data.get("label") or name
