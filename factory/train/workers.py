@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -107,9 +108,15 @@ class WorkerPool:
 
     def _deaths(self) -> str:
         """How the pool's processes ended: "killed by SIGKILL", "exit code 1", ..."""
+        deadline = time.monotonic() + 2
+        for process in self.processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        # The pool's own thread may be reaping a dead worker at this very moment, and then its exit
+        # code reads None for an instant (both wait for the same process): read it again.
+        while any(p.exitcode is None for p in self.processes) and time.monotonic() < deadline:
+            time.sleep(0.05)
         causes = []
         for process in self.processes:
-            process.join(timeout=1)
             code = process.exitcode
             if code is not None and code < 0:
                 causes.append(f"killed by {signal.Signals(-code).name}")
