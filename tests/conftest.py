@@ -35,6 +35,30 @@ models:
 """
 
 
+SPEC_HEAD = """\
+name: t
+data: {dataset: digits}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+"""  # the top of a spec whose models a test writes below it
+
+
+def models_of(path, *overrides) -> dict:
+    """The resolved models of the spec at `path` (with `--set` overrides), as plain data."""
+    from factory.spec.loader import load
+
+    return {n: m.model_dump(mode="json") for n, m in load(path, overrides).experiment.resolved().models.items()}
+
+
+def spec_errors(path, *overrides) -> list[str]:
+    """The located error lines loading the spec at `path` raises (the test fails if it loads)."""
+    from factory.errors import SpecError
+    from factory.spec.loader import load
+
+    with pytest.raises(SpecError) as e:
+        load(path, overrides)
+    return [str(i) for i in e.value.issues]
+
+
 @pytest.fixture(autouse=True)
 def serial_runs(monkeypatch):
     """Runs train in-process unless a test asks for workers (spawning costs ~5 s of TensorFlow import)."""

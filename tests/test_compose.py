@@ -8,6 +8,7 @@ import pytest
 from factory.errors import SpecError
 from factory.spec.loader import load
 from tests.conftest import ROOT
+from tests.conftest import SPEC_HEAD as HEAD, models_of, spec_errors as errors
 
 CONTRACT = """\
 name: abc
@@ -69,22 +70,6 @@ models:
       - Dense: {units: 32, activation: relu}
       - Dense: {units: 10, activation: softmax}
 """
-
-HEAD = """\
-name: t
-data: {dataset: digits}
-compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
-"""
-
-
-def models_of(path, *overrides):
-    return {n: m.model_dump(mode="json") for n, m in load(path, overrides).experiment.resolved().models.items()}
-
-
-def errors(path):
-    with pytest.raises(SpecError) as e:
-        load(path)
-    return [str(i) for i in e.value.issues]
 
 
 def test_abc_written_with_extends_and_blocks_equals_the_contract_syntax(write):

@@ -4,25 +4,8 @@ import textwrap
 
 import pytest
 
-from factory.errors import SpecError
-from factory.spec.loader import load
 from tests.conftest import ROOT
-
-HEAD = """\
-name: t
-data: {dataset: digits}
-compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
-"""
-
-
-def models_of(path, *overrides):
-    return {n: m.model_dump(mode="json") for n, m in load(path, overrides).experiment.resolved().models.items()}
-
-
-def errors_of(path, *overrides):
-    with pytest.raises(SpecError) as e:
-        load(path, overrides)
-    return [str(i) for i in e.value.issues]
+from tests.conftest import SPEC_HEAD as HEAD, models_of, spec_errors as errors_of
 
 
 def test_an_override_changes_one_place_not_every_use_of_a_yaml_alias(write):

@@ -4,26 +4,9 @@ import textwrap
 
 import pytest
 
-from factory.errors import SpecError
-from factory.spec.loader import load
 from factory.spec.sweeps import NAME_LENGTH
 from schemas.experiment import Identifier
-
-HEAD = """\
-name: t
-data: {dataset: digits}
-compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
-"""
-
-
-def models_of(path, *overrides):
-    return {n: m.model_dump(mode="json") for n, m in load(path, overrides).experiment.resolved().models.items()}
-
-
-def errors(path):
-    with pytest.raises(SpecError) as e:
-        load(path)
-    return [str(i) for i in e.value.issues]
+from tests.conftest import SPEC_HEAD as HEAD, models_of, spec_errors as errors
 
 
 def swept(write, sweep: str, layers: str = "[Flatten, Dense: {units: 10, activation: softmax}]", more: str = ""):
