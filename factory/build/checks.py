@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from factory.build.compiler import check_model, dry_build, input_rank, main_argument_loc
+from factory.build.compiler import DryBuild, check_model, check_size, dry_build, input_rank, main_argument_loc
 from factory.data import Dataset
 from factory.errors import Issue, SpecError
 from schemas import Model
@@ -111,18 +111,22 @@ def check_models(experiment, data: Dataset | None) -> list[Issue]:
     """Every mistake of every model of a resolved `experiment`, found without allocating a weight.
 
     Each model is checked against `data` (`check_against_data`), and, where that finds nothing,
-    for its size (`compiler.check_model`). With `data` None (not on this machine) only the
-    size and the build are checked, on the shapes the spec declares.
+    for its size (`compiler.check_size`, on the same dry build: each model is assembled once). With
+    `data` None (not on this machine) only the size and the build are checked, on the shapes the
+    spec declares.
     """
     issues: list[Issue] = []
     for name, spec in experiment.models.items():
-        found = check_against_data(name, spec, data) if data is not None else []
-        if not found:
-            try:
-                check_model(name, spec, data.input_shape if data is not None else None)
-            except SpecError as e:
-                found = e.issues
-        issues += found
+        try:
+            if data is None:
+                check_model(name, spec)
+                continue
+            found, dry = _against_data(name, spec, data)
+            if not found:
+                check_size(name, spec, dry)  # on the same dry build: each model is assembled once
+            issues += found
+        except SpecError as e:
+            issues += e.issues
     return issues
 
 
@@ -133,6 +137,11 @@ def check_against_data(name: str, spec: Model, data: Dataset) -> list[Issue]:
     call it once per model before any training. A model that cannot be built at all is reported
     as the compiler reports it, with the fix when the cause is a missing channel axis.
     """
+    return _against_data(name, spec, data)[0]
+
+
+def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], DryBuild | None]:
+    """`check_against_data`'s issues, and the dry build they were found on (None if it could not be made)."""
     shape = list(data.input_shape)
     declared = spec.declared_input_shape
     if declared is not None and not _same_shape(declared, shape):
@@ -140,13 +149,13 @@ def check_against_data(name: str, spec: Model, data: Dataset) -> list[Issue]:
                else f"write `input_shape: {shape}` or leave it out")
         return [Issue(f"model {name} takes inputs of shape {list(declared)}, but the data's examples "
                       f"have shape {shape} ({data.source}); {fix} to take the data's",
-                      loc=_input_shape_loc(name, spec))]
+                      loc=_input_shape_loc(name, spec))], None
     shape = list(declared) if declared is not None else shape
     try:
         dry = dry_build(name, spec, shape)
     except SpecError as e:
-        return [_channel_hint(name, spec, shape, issue) for issue in e.issues]
-    return _output_issues(name, spec, dry, _labels(data))
+        return [_channel_hint(name, spec, shape, issue) for issue in e.issues], None
+    return _output_issues(name, spec, dry, _labels(data)), dry
 
 
 def _same_shape(declared, data_shape) -> bool:

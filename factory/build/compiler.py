@@ -40,7 +40,12 @@ def check_model(name: str, spec: Model, input_shape: Sequence[int] | None = None
     the most parameters, which is nearly always the one to make smaller.
     """
     shape = _input_shape(name, spec, input_shape)
-    dry = dry_build(name, spec, shape)
+    check_size(name, spec, dry_build(name, spec, shape))
+    return list(shape)
+
+
+def check_size(name: str, spec: Model, dry: "DryBuild") -> None:
+    """Raise `SpecError` if the model `dry` describes would not fit in this machine's memory."""
     needed, memory = dry.params * BYTES_PER_PARAMETER, _memory_bytes()
     if memory and needed > memory * MEMORY_SHARE:
         i = max(range(len(dry.layer_params)), key=dry.layer_params.__getitem__)
@@ -49,7 +54,6 @@ def check_model(name: str, spec: Model, input_shape: Sequence[int] | None = None
             f"weights, gradients and optimizer state: more than {MEMORY_SHARE:.0%} of this machine's "
             f"{_size(memory)}; this layer alone has {dry.layer_params[i]:,} parameters: make it smaller",
             loc=main_argument_loc(name, spec, i))])
-    return list(shape)
 
 
 def _input_shape(name: str, spec: Model, input_shape: Sequence[int] | None = None) -> list[int]:
