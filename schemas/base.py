@@ -171,8 +171,9 @@ def _none_is_empty(value: Any) -> Any:
     return {} if value is None else value
 
 
-def _a(kind: str) -> str:
-    return ("an " if kind[0] in "aeiou" else "a ") + kind
+def a_or_an(word: str) -> str:
+    """`an optimizer`, `a Dense`, `an Input`: the word with its indefinite article."""
+    return f"{'an' if word[:1].upper() in 'AEIOU' else 'a'} {word}"
 
 
 _CODE_HINTS = ("lambda", ".", ":", "(", "/", "\\")
@@ -270,7 +271,7 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
         if not isinstance(value, dict):
             raise PydanticCustomError(
                 "keras_object_type", "expected {a_kind}: a name or a one-key mapping `Name: arguments`, "
-                "got {got}", {"a_kind": _a(kind), "got": "nothing (null)" if value is None else repr(value)})
+                "got {got}", {"a_kind": a_or_an(kind), "got": "nothing (null)" if value is None else repr(value)})
         if len(value) != 1:
             raise PydanticCustomError(
                 "keras_object_keys", "a {kind} is a one-key mapping `Name: arguments`; this one has "
@@ -283,7 +284,7 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
                 raise PydanticCustomError(
                     "code_not_allowed", "'{key}' is not {a_kind} this tool knows; a spec cannot name "
                     "Python code (no Lambda layers, modules or functions)",
-                    {"key": text, "a_kind": _a(kind)})
+                    {"key": text, "a_kind": a_or_an(kind)})
             hint = suggestion(key, list(tag_of)) or f"; known {plural}: " + ", ".join(registry)
             raise PydanticCustomError("unknown_keras_object", "unknown {kind} '{key}'{hint}",
                                       {"kind": kind, "key": text, "hint": hint})

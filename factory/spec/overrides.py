@@ -27,6 +27,7 @@ from factory.spec.document import Document, parse_path, unshared
 from factory.spec.extends import MERGED
 from factory.spec.shorthand import is_keras_name, main_argument, spelled_out
 from factory.spec.yaml_reader import read_text
+from schemas.base import a_or_an
 
 _SEGMENT = r'(?:"[^"]*"|\'[^\']*\'|[^.="\'\s]+)'
 _OVERRIDE = re.compile(rf"^\s*({_SEGMENT}(?:\.{_SEGMENT})*)\s*=(.*)$", re.S)
@@ -212,9 +213,9 @@ def _other_class(current: dict, seg: Any, where: Loc) -> str | None:
         return None
     cls, at = next(iter(current)), _dotted(where)
     if is_keras_name(seg):
-        return (f"{format_loc(where)} is {_a(cls)}, not {_a(seg)}: set an argument of the {cls} "
+        return (f"{format_loc(where)} is {a_or_an(cls)}, not {a_or_an(seg)}: set an argument of the {cls} "
                 f"({at}.{cls}.<argument>=...) or replace the whole entry ({at}={{{seg}: ...}})")
-    return f"{format_loc(where)} is {_a(cls)}: its arguments are set below its name, {at}.{cls}.{seg}=..."
+    return f"{format_loc(where)} is {a_or_an(cls)}: its arguments are set below its name, {at}.{cls}.{seg}=..."
 
 
 def _holds_entry(where: Loc) -> bool:
@@ -228,10 +229,6 @@ def _holds_entry(where: Loc) -> bool:
     if isinstance(last, int):
         return len(where) >= 2 and where[-2] in ("layers", "with")
     return last == "optimizer" or str(last).endswith(("_initializer", "_regularizer", "_constraint"))
-
-
-def _a(name: str) -> str:
-    return f"{'an' if name[:1].upper() in 'AEIOU' else 'a'} {name}"
 
 
 def _not_written(doc: Document, loc: Loc, index: int, path: Loc, value: Document) -> str:
