@@ -45,6 +45,12 @@ def _validate(args) -> int:
 
 
 def _show(args) -> int:
+    if args.diagram:
+        from factory.build.diagram import diagram_tools_missing
+
+        missing = diagram_tools_missing()  # before anything is built: the fix is on this machine
+        if missing:
+            raise SpecError(missing)
     loaded = load(args.file, args.set)
     if args.resolved:
         import yaml
@@ -61,11 +67,15 @@ def _show(args) -> int:
     issues = check_models(experiment, data)  # every model's mistakes at once, nothing allocated
     if issues:
         raise loaded.locate(SpecError(issues))
+    from factory.build.diagram import layer_table, write_diagram
+
     for name, spec in experiment.models.items():
         model = build_model(name, spec, input_shape)
         print(f"model {name}: {spec.label}")
-        model.summary()
+        print(layer_table(model))
         print(f"model {name}: {model.count_params():,} parameters\n")
+        if args.diagram:
+            print(f"model {name}: diagram in {write_diagram(model, Path(args.diagram) / f'{name}.png')}\n")
     return 0
 
 
@@ -150,10 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     overrides(p)
     p.set_defaults(func=_validate)
 
-    p = sub.add_parser("show", help="build every model and print its Keras summary")
+    p = sub.add_parser("show", help="build every model and print its layers: what feeds each, output shape, parameters")
     p.add_argument("file", metavar="FILE", help="experiment YAML file")
     p.add_argument("--resolved", action="store_true",
                    help="print the fully expanded experiment as YAML instead (builds nothing)")
+    p.add_argument("--diagram", metavar="DIR",
+                   help="also draw each model into DIR/<model>.png (Keras's plot_model: pydot and Graphviz)")
     overrides(p)
     p.set_defaults(func=_show)
 

@@ -1,10 +1,14 @@
 """Export a tf.keras model as a spec in the contract syntax, leaving out arguments at their defaults.
 
-`model_to_spec(model)` returns `{"input_shape": [...], "layers": [...]}` for a Sequential model;
-`factory export MODEL.keras` prints it as a library file (`models: {NAME: ...}`) to `include`.
-A default is what a freshly constructed layer of the same class (with the same required
-arguments) reports, so "left out" means exactly "Keras would use the same value". A layer or an
-argument the spec language cannot express is a `SpecError` naming it.
+`model_to_spec(model)` returns the spec of a Sequential model (`{"input_shape": [...], "layers":
+[...]}`, a plain list) or of a Functional one: its layers in an order that keeps straight runs
+as runs, with `from:` only where a layer does not read the entry before it, a `name:` only on the
+layers something reads by name, and `inputs:` / `outputs:` only where a plain `input_shape` and
+"the last layer" do not say it. `factory export MODEL.keras` prints it as a library file
+(`models: {NAME: ...}`) to `include`. A default is what a freshly constructed layer of the same
+class (with the same required arguments) reports, so "left out" means exactly "Keras would use the
+same value". A layer or an argument the spec language cannot express is a `SpecError` naming it;
+every such layer of a model is reported at once.
 """
 
 from __future__ import annotations
@@ -14,33 +18,48 @@ from pathlib import Path
 from typing import Any
 
 from factory.errors import Issue, SpecError, first_line
+from factory.build.keras_graph import Graph, graph_of
 from factory.build.keras_setup import import_keras
+import schemas
 from schemas import INITIALIZERS, LAYERS, REGULARIZERS
 
 _LAYERS = {cls.keras_class: cls for cls in LAYERS}
-_OBJECTS = {cls.keras_class: cls for cls in (*INITIALIZERS, *REGULARIZERS)}
+_CONSTRAINTS = tuple(getattr(schemas, "CONSTRAINTS", ()))  # constraints, where the spec language has them
+_OBJECTS = {cls.keras_class: cls for cls in (*INITIALIZERS, *REGULARIZERS, *_CONSTRAINTS)}
 _IGNORED = {"name", "dtype", "input_shape", "batch_input_shape", "autocast"}  # not part of a spec
 SPEC_DTYPE = "float32"  # every model the spec language builds; a layer of another dtype cannot be exported
+# Built-in layers the spec language refuses on purpose, and why (the issue: never Python callables)
+_NEVER = {"Lambda": "it runs Python code, which a spec never does",
+          "TFSMLayer": "it loads a SavedModel from a path, which a spec never does"}
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, list):
+    if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
     if isinstance(value, dict) and "class_name" in value and "config" in value:
         return _keras_object(value)
     return value
 
 
+def _keras_module(keras, spec) -> Any:
+    if spec in INITIALIZERS:
+        return keras.initializers
+    return keras.regularizers if spec in REGULARIZERS else keras.constraints
+
+
 def _keras_object(config: dict) -> Any:
-    """`{"class_name": "HeNormal", "config": {"seed": 42}, ...}` -> `{HeNormal: {seed: 42}}` or `HeNormal`."""
+    """`{"class_name": "HeNormal", "config": {"seed": 42}, ...}` -> `{HeNormal: {seed: 42}}` or `HeNormal`.
+
+    A layer inside a layer (Bidirectional's `layer`) is exported as a layer.
+    """
     name = config["class_name"]
+    keras = import_keras()
+    if name in _LAYERS and config.get("module", "keras.layers").startswith("keras"):
+        return layer_to_spec(keras.layers.deserialize(config))
     spec = _OBJECTS.get(name)
     if spec is None:
         raise SpecError([Issue(f"{name} cannot be expressed in the spec language")])
-    keras = import_keras()
-    module = keras.initializers if spec in INITIALIZERS else keras.regularizers
+    module = _keras_module(keras, spec)
     fresh = module.get({"class_name": name, "config": {k: config["config"][k] for k in spec.model_fields
                                                        if spec.model_fields[k].is_required()}}).get_config()
     args = {k: _plain(v) for k, v in config["config"].items()
@@ -55,48 +74,173 @@ def _dtype_name(dtype: Any) -> str | None:
     return dtype
 
 
-def layer_to_spec(layer, index: int = 0) -> dict:
-    """One layer in the contract syntax, arguments at their defaults left out."""
+def _layer_args(layer, where: str) -> tuple[str, dict]:
+    """(Keras class, arguments that differ from their defaults) of one layer; `where` names it in errors."""
     keras_class = type(layer).__name__
     spec = _LAYERS.get(keras_class)
-    if spec is None:
-        raise SpecError([Issue(f"layer {index} ({keras_class}) cannot be expressed in the spec language "
-                               f"(it has {', '.join(sorted(_LAYERS))})")])
+    builtin = type(layer).__module__.startswith("keras.")
+    if spec is None or not builtin:
+        why = _NEVER.get(keras_class) if builtin else None
+        if why is None:
+            why = ("it is not one of Keras's built-in layers" if not builtin
+                   else "the spec language has no such layer")
+        if isinstance(layer, import_keras().Model):
+            why = "it is a model inside the model; write its layers in the spec instead"
+        raise SpecError([Issue(f"{where} ({keras_class}) cannot be expressed in the spec language: {why}")])
     config = layer.get_config()
     dtype = _dtype_name(config.get("dtype"))
     if dtype not in (None, SPEC_DTYPE):  # dropping it would export another model, silently
-        raise SpecError([Issue(f"layer {index} ({keras_class}): dtype {dtype} cannot be expressed in the spec "
+        raise SpecError([Issue(f"{where} ({keras_class}): dtype {dtype} cannot be expressed in the spec "
                                f"language (its models are {SPEC_DTYPE})")])
-    required = {k: config[k] for k, f in spec.model_fields.items() if f.is_required() and k in config}
-    defaults = type(layer)(**required).get_config()
+    kept = {k: config[k] for k in _required(type(layer), spec) if k in config}
+    while True:  # a default can hang on another argument (MaxPooling2D's strides on pool_size)
+        fresh = _fresh_config(layer, kept)
+        differing = {k: v for k, v in config.items()
+                     if k not in _IGNORED and k not in kept and fresh.get(k, object()) != v}
+        if not differing:
+            break
+        kept.update(differing)
     args = {}
     for key, value in config.items():
-        if key in _IGNORED or (key not in required and defaults.get(key, object()) == value):
+        if key in _IGNORED or key not in kept:
             continue
         if key not in spec.model_fields or key in spec.spec_only:
-            raise SpecError([Issue(f"layer {index} ({keras_class}): {key}={value!r} cannot be expressed in "
+            raise SpecError([Issue(f"{where} ({keras_class}): {key}={value!r} cannot be expressed in "
                                    "the spec language")])
         try:
             args[key] = _plain(value)
         except SpecError as e:
-            raise SpecError([Issue(f"layer {index} ({keras_class}).{key}: {e.issues[0].message}")]) from None
-    if spec.main_argument and list(args) == [spec.main_argument]:
-        return {keras_class: args[spec.main_argument]}  # `Dense: 64`
+            raise SpecError([Issue(f"{where} ({keras_class}).{key}: {e.issues[0].message}")]) from None
+    return keras_class, args
+
+
+def _required(keras_class: type, spec) -> set[str]:
+    """Arguments without a default, in the spec or in Keras (AveragePooling2D requires `pool_size`)."""
+    import inspect
+
+    parameters = inspect.signature(keras_class.__init__).parameters.values()
+    return ({k for k, f in spec.model_fields.items() if f.is_required()}
+            | {p.name for p in parameters if p.default is p.empty and p.name != "self"
+               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)})
+
+
+def _fresh_config(layer, required: dict) -> dict:
+    """The config a layer of the same class built from `required` alone reports: Keras's defaults."""
+    config = dict(required)
+    if "layer" in config:  # a wrapper's layer is a config to deserialize, as from_config does
+        config["layer"] = import_keras().layers.deserialize(config["layer"])
+    return type(layer)(**config).get_config()
+
+
+def _entry(keras_class: str, args: dict) -> dict:
+    """`{Dense: 64}` where the main argument is the only one, else `{Dense: {...}}`."""
+    main = _LAYERS[keras_class].main_argument
+    if main and list(args) == [main]:
+        return {keras_class: args[main]}
     return {keras_class: args}
 
 
+def layer_to_spec(layer, index: int = 0) -> dict:
+    """One layer in the contract syntax, arguments at their defaults left out."""
+    return _entry(*_layer_args(layer, f"layer {index}"))
+
+
 def model_to_spec(model) -> dict:
-    """A Sequential tf.keras model as `{"input_shape": [...], "layers": [...]}`."""
+    """A Sequential model as `{"input_shape": [...], "layers": [...]}`, a Functional one as a graph spec."""
     keras = import_keras()
-    if not isinstance(model, keras.Sequential):
-        raise SpecError([Issue(f"only Sequential models can be exported; this is a {type(model).__name__}")])
+    if isinstance(model, keras.Sequential):
+        spec: dict[str, Any] = {}
+        try:
+            spec["input_shape"] = [int(d) for d in model.input_shape[1:]]
+        except (AttributeError, ValueError, TypeError):
+            pass  # a model never built has no input shape: the data will give it
+        spec["layers"] = [layer_to_spec(layer, i) for i, layer in enumerate(model.layers)]
+        return spec
+    return graph_to_spec(graph_of(model))
+
+
+def graph_to_spec(graph: Graph) -> dict:
+    """The spec of a Functional model's graph (see the module's docstring for its form)."""
+    issues, args = [], {}
+    for layer in graph.layers:
+        try:
+            args[layer.name] = _layer_args(layer, f"layer {layer.name!r}")
+        except SpecError as e:
+            issues += e.issues
+    for name, shape in graph.inputs.items():
+        if any(d is None for d in shape):
+            issues.append(Issue(f"input {name!r} has a free axis {_shape_text(shape)}: the spec language's "
+                                "input shapes are fixed"))
+    if issues:
+        raise SpecError(issues)
+    order = reading_order(graph)
+    previous = next(iter(graph.inputs)) if len(graph.inputs) == 1 else None
+    reads: dict[str, Any] = {}  # layer -> its `from:`, where it does not read the entry before it
+    for name in order:
+        sources = graph.sources[name]
+        if name in graph.merged:
+            reads[name] = list(sources)
+        elif sources != [previous]:
+            reads[name] = sources[0]
+        previous = name
+    outputs = None if graph.outputs == order[-1:] else list(graph.outputs)
+    named = {s for r in reads.values() for s in (r if isinstance(r, list) else [r])} | set(outputs or ())
     spec: dict[str, Any] = {}
-    try:
-        spec["input_shape"] = [int(d) for d in model.input_shape[1:]]
-    except (AttributeError, ValueError, TypeError):
-        pass  # a model never built has no input shape: the data will give it
-    spec["layers"] = [layer_to_spec(layer, i) for i, layer in enumerate(model.layers)]
+    if len(graph.inputs) == 1 and not named & set(graph.inputs):
+        spec["input_shape"] = [int(d) for d in next(iter(graph.inputs.values()))]
+    else:
+        spec["inputs"] = {name: [int(d) for d in shape] for name, shape in graph.inputs.items()}
+    layers = []
+    for name in order:
+        keras_class, layer_args = args[name]
+        layer_args = dict(layer_args)
+        if name in reads:
+            layer_args["from"] = reads[name]
+        if name in named:
+            layer_args["name"] = name
+        layers.append(_entry(keras_class, layer_args))
+    spec["layers"] = layers
+    if outputs is not None:
+        spec["outputs"] = outputs
     return spec
+
+
+def _shape_text(shape) -> str:
+    return "[" + ", ".join("null" if d is None else str(d) for d in shape) + "]"
+
+
+def reading_order(graph: Graph) -> list[str]:
+    """The layers in an order a reader follows: each next layer reads the latest layer it can.
+
+    A topological order in which, among the layers whose inputs are all written, the one reading
+    the most recently written layer comes next (ties: Keras's order), so a chain continues until
+    it merges, and a side branch (a shortcut, a squeeze-and-excitation) is written whole before
+    the layer that merges it. A layer nothing reads that is an output waits until nothing else
+    can come, so that the single output is the last entry.
+    """
+    position = {layer.name: i for i, layer in enumerate(graph.layers)}
+    written = {name: -1 for name in graph.inputs}  # name -> when it was written
+    readers: dict[str, list[str]] = {}
+    waiting = {}
+    for name, sources in graph.sources.items():
+        waiting[name] = len(set(sources))
+        for source in set(sources):
+            readers.setdefault(source, []).append(name)
+    ready = {name for name, sources in graph.sources.items() if all(s in written for s in sources)}
+    order = []
+    while ready:
+        def priority(name):
+            sink = name in graph.outputs and not readers.get(name)
+            return (not sink, max(written[s] for s in graph.sources[name]), -position[name])
+
+        name = max(ready, key=priority)
+        ready.remove(name)
+        written[name] = len(order)
+        order.append(name)
+        for reader in readers.get(name, ()):
+            if all(s in written for s in graph.sources[reader]):
+                ready.add(reader)
+    return order
 
 
 def export_file(path: Path, name: str | None = None) -> str:
@@ -130,6 +274,9 @@ def library_yaml(name: str, spec: dict) -> str:
     class Dumper(yaml.SafeDumper):
         def increase_indent(self, flow=False, indentless=False):
             return super().increase_indent(flow, False)  # `layers:` then `  - Dense: ...`, as README writes
+
+        def ignore_aliases(self, data):
+            return True  # two equal values are written twice, never as a YAML alias
 
     layers = [next(iter(layer)) if list(layer.values()) == [{}] else layer for layer in spec.get("layers", [])]
     document = {"models": {name: {**spec, "layers": layers}}}
