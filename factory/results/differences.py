@@ -1,9 +1,11 @@
 """What differs between two models, computed from their specs: `+BatchNormalization x2`,
 `Activation(relu) -> LeakyReLU(0.2) x2`, `Dense: -activation=relu x2`,
-`compile.optimizer: Adam(learning_rate=0.001) -> Adam(learning_rate=0.003)`.
+`+residual(Conv2D, BatchNormalization, ReLU, Conv2D)`, `parallel: +branch(MaxPooling2D)`,
+`+input extra [4]`, `compile.optimizer: Adam(learning_rate=0.001) -> Adam(learning_rate=0.003)`.
 
-Works on the written syntax of layers (`{"Dense": {"units": 64}}`) and on the resolved compile,
-training and data settings, as results.json stores them.
+Works on the written syntax of layers (`{"Dense": {"units": 64}}`, the graph constructs
+`{"residual": {...}}` and `{"parallel": {...}}`, `from:` as an argument) and on the model's
+inputs and outputs and the resolved compile, training and data settings, as results.json stores them.
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ ROLES = {
     **dict.fromkeys(("Dropout", "GaussianNoise"), "noise"),
     **dict.fromkeys(("Dense", "Conv2D"), "weights"),
 }
+# The graph constructs of the spec language, and the merge each uses when none is written
+RESIDUAL, PARALLEL = "residual", "parallel"
+_DEFAULT_MERGE = {RESIDUAL: "add", PARALLEL: "concatenate"}
+_SPEC_ONLY = {"from"}  # a layer's arguments that are never its main one: always written with their name
 _NOT_COMPARED = {"name", "input_shape"}  # a layer's name and Keras 2 input shape say nothing about the model
 
 # Costs of the alignment of two layer lists: an insertion or a deletion costs 1; the same class
 # with other arguments at most 0.5 (so Dense(32) pairs with Dense(32), not Dense(10)); another class
-# of the same part 1 (a replacement); a class of another part 1.9 (just under delete + insert).
-_SAME_PART, _OTHER_PART, _GAP = 1.0, 1.9, 1.0
+# of the same part 1 (a replacement); a class of another part 1.9 (just under delete + insert); a
+# construct and anything else 2.5 (never paired: a residual removed and a parallel added, not replaced).
+_SAME_PART, _OTHER_PART, _UNLIKE, _GAP = 1.0, 1.9, 2.5, 1.0
 
 
 def _args(layer: dict) -> dict:
@@ -55,13 +62,50 @@ def show_value(value: Any) -> str:
     return _value(value)
 
 
+def _classes(layers: Sequence) -> str:
+    return ", ".join(_class(layer) for layer in layers or ())
+
+
+def _construct(layer: dict) -> str | None:
+    """`residual` or `parallel` for a graph construct, None for a layer."""
+    kind = _class(layer)
+    return kind if kind in _DEFAULT_MERGE and isinstance(layer[kind], dict) else None
+
+
+def _merge(layer: dict) -> str:
+    kind = _class(layer)
+    return layer[kind].get("merge") or _DEFAULT_MERGE[kind]
+
+
+def _show_construct(layer: dict) -> str:
+    """`residual(Conv2D, BatchNormalization; shortcut Conv2D)`, `parallel(Conv2D | MaxPooling2D)`:
+    the classes of its layers (branches separated by `|`), and its merge where not the default."""
+    kind = _class(layer)
+    args = layer[kind]
+    if kind == RESIDUAL:
+        inner = _classes(args.get("layers"))
+        if args.get("shortcut"):
+            inner += f"; shortcut {_classes(args['shortcut'])}"
+    else:
+        inner = " | ".join(_classes(branch) for branch in args.get("branches") or ())
+    if _merge(layer) != _DEFAULT_MERGE[kind]:
+        inner += f"; merge {_merge(layer)}"
+    return f"{kind}({inner})"
+
+
 def show_layer(layer: dict) -> str:
-    """`Dense(64, activation=relu)`: the class and its arguments, the main one first without a name."""
+    """`Dense(64, activation=relu)`: the class and its arguments, the main one first without a name.
+
+    A graph construct shows the classes of its layers: `residual(Conv2D, BatchNormalization)`.
+    """
+    if _construct(layer):
+        return _show_construct(layer)
     (name, _), = layer.items()
     args = {k: v for k, v in _args(layer).items() if k not in _NOT_COMPARED}
     if not args:
         return name
-    parts = [_value(v) if i == 0 and len(args) == 1 else f"{k}={_value(v)}" for i, (k, v) in enumerate(args.items())]
+    parts = [_value(v) if i == 0 and len(args) == 1 and k not in _SPEC_ONLY else f"{k}={_value(v)}"
+             for i, (k, v) in enumerate(args.items())]
     return f"{name}({', '.join(parts)})"
 
 
@@ -69,8 +113,12 @@ def _class(layer: dict) -> str:
     return next(iter(layer))
 
 
-def _cost(x: dict, y: dict) -> float:
+def _layer_cost(x: dict, y: dict) -> float:
     """What pairing layer x with layer y costs in the alignment (0: the same layer)."""
+    if _construct(x) and _class(x) == _class(y):  # as for a layer: at most 0.5, by the share changed
+        return 0.0 if x == y else 0.5 * min(1.0, len(_construct_changes(x, y)) / max(1, _size(x) + _size(y)))
+    if _construct(x) or _construct(y):
+        return _UNLIKE
     if _class(x) == _class(y):
         ax, ay = _args(x), _args(y)
         keys = (set(ax) | set(ay)) - _NOT_COMPARED
@@ -80,13 +128,22 @@ def _cost(x: dict, y: dict) -> float:
     return _SAME_PART if same_part else _OTHER_PART
 
 
-def align(a: Sequence[dict], b: Sequence[dict]) -> list[tuple[dict | None, dict | None]]:
+def _size(layer: dict) -> int:
+    """How many layers a construct holds (for how much of it a change touches)."""
+    args = layer[_class(layer)]
+    lists = [args.get("layers"), args.get("shortcut")] if _class(layer) == RESIDUAL else args.get("branches")
+    return sum(len(layers or ()) for layers in lists or ())
+
+
+def align(a: Sequence, b: Sequence, cost=None) -> list[tuple[Any, Any]]:
     """The cheapest pairing of layer list `a` with `b`: (x, y) pairs, (x, None) deleted, (None, y) inserted.
 
     An edit distance whose substitution cost says how alike two layers are, so layers inserted
     between others pair up with the layers a reader would pair them with (difflib on class names
-    pairs `Dense(10)` with an inserted `Dense(32)`).
+    pairs `Dense(10)` with an inserted `Dense(32)`). `cost(x, y)` prices a pairing (default: how
+    alike two layers are; parallel branches are aligned with their own).
     """
+    _cost = cost or _layer_cost
     n, m = len(a), len(b)
     # cost[i][j]: aligning what is left, a[i:] with b[j:]; walked from the start, so on a tie the
     # earlier layers pair and inserted ones come after them, as a reader of the two lists pairs them.
@@ -120,17 +177,51 @@ def _counted(changes: list[str]) -> list[str]:
 
 def differences(a: Sequence[dict], b: Sequence[dict]) -> list[str]:
     """The changes that turn layer list `a` into `b`, repeated ones counted (`x2`)."""
+    return _counted(_changes(a, b))
+
+
+def _changes(a: Sequence[dict], b: Sequence[dict]) -> list[str]:
     changes: list[str] = []
     for x, y in align(a, b):
         if x is None:
             changes.append(f"+{show_layer(y)}")
         elif y is None:
             changes.append(f"-{show_layer(x)}")
+        elif _construct(x) and _class(x) == _class(y):
+            changes += _construct_changes(x, y)
         elif _class(x) == _class(y):
             changes += _argument_changes(x, y)
         else:
             changes.append(f"{show_layer(x)} -> {show_layer(y)}")
-    return _counted(changes)
+    return changes
+
+
+def _construct_changes(x: dict, y: dict) -> list[str]:
+    """What turns construct x into y: `residual: +BatchNormalization`, `parallel: +branch(MaxPooling2D)`."""
+    kind = _class(x)
+    ax, ay = x[kind], y[kind]
+    out = []
+    if kind == RESIDUAL:
+        out += [f"{kind}: {c}" for c in _changes(ax.get("layers") or [], ay.get("layers") or [])]
+        out += [f"{kind} shortcut: {c}" for c in _changes(ax.get("shortcut") or [], ay.get("shortcut") or [])]
+    else:
+        number = 0  # of the branch in y, as a reader of y counts them
+        for bx, by in align(ax.get("branches") or [], ay.get("branches") or [], _branch_cost):
+            number += by is not None
+            if bx is None:
+                out.append(f"{kind}: +branch({_classes(by)})")
+            elif by is None:
+                out.append(f"{kind}: -branch({_classes(bx)})")
+            else:
+                out += [f"{kind} branch {number}: {c}" for c in _changes(bx, by)]
+    if _merge(x) != _merge(y):
+        out.append(f"{kind}: merge={_merge(x)} -> {_merge(y)}")
+    return out
+
+
+def _branch_cost(x: Sequence[dict], y: Sequence[dict]) -> float:
+    """Pairing two branches of a parallel: 0 when equal, less than removing one and adding the other."""
+    return 0.0 if x == y else 0.5 + 0.5 * min(1.0, len(_changes(x, y)) / max(1, len(x) + len(y)))
 
 
 def _argument_changes(x: dict, y: dict) -> list[str]:
@@ -170,12 +261,45 @@ def model_differences(a: dict, b: dict) -> list[str]:
     `input_shape`, `compile`, `training`, `data`); a key missing from either is not compared.
     """
     changes = differences(a.get("layers") or [], b.get("layers") or [])
+    several = bool(a.get("inputs") or b.get("inputs"))
+    if several:
+        changes += _input_changes(_inputs(a, b), _inputs(b, a))
+    if a.get("outputs") or b.get("outputs"):
+        outputs_a, outputs_b = _outputs(a, b), _outputs(b, a)
+        changes += [f"+output {o}" for o in outputs_b if o not in outputs_a]
+        changes += [f"-output {o}" for o in outputs_a if o not in outputs_b]
     for key in SETTINGS:
         if key in a and key in b:
-            if key == "input_shape" and (a[key] is None or b[key] is None):
+            if key == "input_shape" and (several or a[key] is None or b[key] is None):
                 continue  # unknown: taken from the data, which a given shape was checked against
             changes += _setting_changes(a[key], b[key], (key,))
     return changes
+
+
+def _inputs(a: dict, other: dict) -> dict:
+    """Model `a`'s inputs by name; a one-input model's input takes the name of `other`'s input of its shape."""
+    if a.get("inputs"):
+        return dict(a["inputs"])
+    names = [n for n, shape in (other.get("inputs") or {}).items() if shape == a.get("input_shape")]
+    names = names or list(other.get("inputs") or {}) or ["input"]
+    return {names[0]: a.get("input_shape")}
+
+
+def _outputs(a: dict, other: dict) -> list:
+    """Model `a`'s outputs by name; a model without `outputs` has its last layer, named as written or,
+    where it has no name, as `other`'s first output."""
+    if a.get("outputs"):
+        return list(a["outputs"])
+    last = _args(a["layers"][-1]).get("name") if a.get("layers") else None
+    return [last or (other.get("outputs") or [None])[0]]
+
+
+def _input_changes(a: dict, b: dict) -> list[str]:
+    out = [f"+input {name} {_value(shape)}" for name, shape in b.items() if name not in a]
+    out += [f"-input {name}" for name in a if name not in b]
+    out += [f"input {name}: {_value(a[name])} -> {_value(b[name])}" for name in a
+            if name in b and None not in (a[name], b[name]) and a[name] != b[name]]
+    return out
 
 
 def _text(changes: list[str], limit: int) -> str:
