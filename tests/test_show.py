@@ -1,0 +1,68 @@
+"""`factory show`: each layer with what feeds it, its output shape and parameters; `--diagram DIR` pictures."""
+
+import shutil
+import sys
+
+import pytest
+
+from factory.build.diagram import layer_table
+from factory.build.keras_setup import import_keras
+from tests.conftest import ROOT, TINY
+
+keras = import_keras()
+L = keras.layers
+HAS_DOT = shutil.which("dot") is not None
+
+
+def two_inputs():
+    """The issue's two-input model, in Keras's functional API."""
+    image, extra = keras.Input((28, 28), name="image"), keras.Input((4,), name="extra")
+    features = L.Dense(64, activation="relu", name="features")(L.Flatten(name="flatten")(image))
+    label = L.Dense(10, activation="softmax", name="label")(L.Concatenate(name="concatenate")([features, extra]))
+    size = L.Dense(1, name="size")(features)
+    return keras.Model([image, extra], [label, size], name="two_inputs")
+
+
+def test_layer_table_says_what_feeds_each_layer_its_shape_and_params():
+    assert layer_table(two_inputs()).splitlines() == [
+        "layer        class        from             output shape    params",
+        "image        Input                         (None, 28, 28)       0",
+        "extra        Input                         (None, 4)            0",
+        "flatten      Flatten      image            (None, 784)          0",
+        "features     Dense        flatten          (None, 64)      50,240",
+        "concatenate  Concatenate  features, extra  (None, 68)           0",
+        "label        Dense        concatenate      (None, 10)         690",
+        "size         Dense        features         (None, 1)           65",
+        "outputs: label, size"]
+
+
+def test_show_prints_every_model_s_layers(cli, write):
+    code, out, _ = cli("show", write(TINY))
+    assert code == 0
+    assert "dense    Dense    flatten  (None, 16)     1,040\ndense_1  Dense    dense    (None, 10)       170" in out
+    assert "batch_normalization  BatchNormalization  dense                (None, 16)        64" in out
+    assert "model A: 1,210 parameters" in out and "model B: 1,274 parameters" in out
+
+
+@pytest.mark.skipif(not HAS_DOT, reason="Graphviz's `dot` is not installed (apt-get install graphviz)")
+def test_show_diagram_writes_one_picture_per_model(cli, write, tmp_path):
+    code, out, _ = cli("show", write(TINY), "--diagram", tmp_path / "pictures")
+    assert code == 0
+    for name in ("A", "B"):
+        picture = tmp_path / "pictures" / f"{name}.png"
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"model {name}: diagram in {picture}" in out
+    assert sorted(p.name for p in (tmp_path / "pictures").iterdir()) == ["A.png", "B.png"]  # no temporary left
+
+
+def test_show_diagram_without_graphviz_or_pydot_is_one_clear_line(cli, write, tmp_path, monkeypatch):
+    spec = write(TINY)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on it
+    code, out, err = cli("show", spec, "--diagram", tmp_path / "pictures")
+    assert (code, out) == (2, "")
+    assert err == ("--diagram needs Graphviz's `dot` program, which is not on the PATH (apt-get install graphviz)\n")
+    monkeypatch.setitem(sys.modules, "pydot", None)  # as if not installed: importing it fails
+    code, _, err = cli("show", spec, "--diagram", tmp_path / "pictures")
+    assert code == 2
+    assert err == "--diagram needs the Python package pydot, which is not installed (pip install pydot)\n"
+    assert not (tmp_path / "pictures").exists()
