@@ -1,0 +1,203 @@
+"""Export of Functional models: readable specs that rebuild the same graph, deep architectures included.
+
+A round trip is: a Keras model -> `factory export`'s library file -> validated by the TF-free
+loader -> built by the compiler -> the same layer configs (names aside), the same connectivity
+(each layer reads the same layers, in the same order) and the same parameter count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import pytest
+import yaml
+
+from factory.build.export import library_yaml, model_to_spec
+from factory.build.keras_graph import graph_of
+from factory.build.keras_setup import import_keras
+from factory.errors import SpecError
+from tests.test_show import two_inputs
+
+keras = import_keras()
+L = keras.layers
+
+
+def _without_names(config):
+    """A layer config without its name, nor the names of the layers inside it (Bidirectional's)."""
+    if isinstance(config, dict):
+        inner = {k: _without_names(v) for k, v in config.items() if k != "name"}
+        return inner
+    if isinstance(config, (list, tuple)):
+        return [_without_names(v) for v in config]
+    return config
+
+
+def structure(model) -> tuple[list[str], list[str]]:
+    """(a fingerprint per output, the sorted fingerprints of every layer): equal for two models
+    exactly when their layers have the same classes and configs (names aside) and each reads the
+    same layers in the same order. A fingerprint hashes a layer's config with its sources'."""
+    graph = graph_of(model)
+    prints = {name: f"input {i} {shape}" for i, (name, shape) in enumerate(graph.inputs.items())}
+    layers = {layer.name: layer for layer in graph.layers}
+
+    def fingerprint(name):
+        if name not in prints:
+            layer = layers[name]
+            text = json.dumps([type(layer).__name__, _without_names(layer.get_config()),
+                               [fingerprint(s) for s in graph.sources[name]]], sort_keys=True, default=str)
+            prints[name] = hashlib.sha256(text.encode()).hexdigest()
+        return prints[name]
+
+    return [fingerprint(o) for o in graph.outputs], sorted(fingerprint(n) for n in layers)
+
+
+def rebuilt(model, tmp_path):
+    """The model the exported library file builds, through the loader (TF-free) and the compiler."""
+    from factory.build.compiler import build_model
+    from factory.spec.loader import load_spec
+
+    path = tmp_path / "exported.yaml"
+    path.write_text(library_yaml("exported", model_to_spec(model)), encoding="utf-8")
+    spec = load_spec(path).library.models["exported"]
+    return build_model("exported", spec)
+
+
+APPLICATIONS = {  # weights=None and small inputs: the architecture is what is exported
+    "ResNet50": (64, 64, 3), "DenseNet121": (64, 64, 3), "MobileNetV2": (96, 96, 3), "EfficientNetB0": (64, 64, 3)}
+
+
+@pytest.mark.parametrize("name", APPLICATIONS)
+def test_keras_applications_round_trip(name, tmp_path):
+    model = getattr(keras.applications, name)(weights=None, input_shape=APPLICATIONS[name])
+    started = time.perf_counter()
+    second = rebuilt(model, tmp_path)
+    seconds = time.perf_counter() - started
+    assert len(second.layers) == len(model.layers)
+    assert second.count_params() == model.count_params()
+    assert structure(second) == structure(model)
+    print(f"{name}: {len(model.layers)} layers, {model.count_params():,} parameters, round trip {seconds:.1f} s")
+
+
+@pytest.mark.parametrize("name", APPLICATIONS)
+def test_from_is_written_only_where_the_graph_branches(name):
+    model = getattr(keras.applications, name)(weights=None, input_shape=APPLICATIONS[name])
+    graph = graph_of(model)
+    readers = {}
+    for layer, sources in graph.sources.items():
+        for source in sources:
+            readers[source] = readers.get(source, 0) + 1
+    spec = model_to_spec(model)
+    assert "input_shape" in spec and "inputs" not in spec and "outputs" not in spec  # one input, one output
+    entries = [next(iter(entry.values())) for entry in spec["layers"]]
+    reading = [e["from"] for e in entries if isinstance(e, dict) and "from" in e]
+    single = [r for r in reading if isinstance(r, str)]
+    # every single `from:` reads a fork (a layer read by several), and each fork's first reader needs none
+    assert all(readers[r] > 1 for r in single)
+    assert len(single) <= sum(n - 1 for n in readers.values() if n > 1)
+    # every list `from:` is a merging layer, and there is one per merging layer of the model
+    assert len(reading) - len(single) == len(graph.merged)
+    named = [e["name"] for e in entries if isinstance(e, dict) and "name" in e]
+    assert set(named) == set(single) | {s for r in reading if isinstance(r, list) for s in r}
+
+
+def test_the_issue_s_two_input_model_exports_as_the_issue_writes_it():
+    assert model_to_spec(two_inputs()) == {
+        "inputs": {"image": [28, 28], "extra": [4]},
+        "layers": [{"Flatten": {"from": "image"}},
+                   {"Dense": {"units": 64, "activation": "relu", "name": "features"}},
+                   {"Concatenate": {"from": ["features", "extra"]}},
+                   {"Dense": {"units": 10, "activation": "softmax", "name": "label"}},
+                   {"Dense": {"units": 1, "from": "features", "name": "size"}}],
+        "outputs": ["label", "size"]}
+
+
+def test_two_input_model_round_trips(tmp_path):
+    model = two_inputs()
+    second = rebuilt(model, tmp_path)
+    assert structure(second) == structure(model) and second.count_params() == model.count_params()
+    assert [o.name for o in second.outputs] == [o.name for o in model.outputs] or \
+        second.output_names == model.output_names
+
+
+def residual_cnn():
+    x = keras.Input((28, 28, 1))
+    y = L.Conv2D(32, 3, padding="same", activation="relu", name="stem")(x)
+    z = L.Conv2D(32, 3, padding="same")(y)
+    z = L.BatchNormalization()(z)
+    z = L.ReLU()(z)
+    z = L.Conv2D(32, 3, padding="same", name="body_out")(z)
+    y = L.Add()([y, z])
+    y = L.GlobalAveragePooling2D()(y)
+    return keras.Model(x, L.Dense(10, activation="softmax")(y))
+
+
+def test_a_residual_is_a_straight_run_with_one_merge():
+    spec = model_to_spec(residual_cnn())
+    conv = {"filters": 32, "kernel_size": [3, 3], "padding": "same"}
+    assert spec == {"input_shape": [28, 28, 1], "layers": [
+        {"Conv2D": {**conv, "activation": "relu", "name": "stem"}},
+        {"Conv2D": conv}, {"BatchNormalization": {}}, {"ReLU": {}},
+        {"Conv2D": {**conv, "name": "body_out"}},
+        {"Add": {"from": ["stem", "body_out"]}},
+        {"GlobalAveragePooling2D": {}}, {"Dense": {"units": 10, "activation": "softmax"}}]}
+
+
+def test_residual_round_trips(tmp_path):
+    model = residual_cnn()
+    second = rebuilt(model, tmp_path)
+    assert structure(second) == structure(model) and second.count_params() == model.count_params()
+
+
+def test_a_chain_in_the_functional_api_is_a_plain_list():
+    x = keras.Input((8,))
+    model = keras.Model(x, L.Dense(2)(L.Dense(4, activation="relu")(x)))
+    assert model_to_spec(model) == {"input_shape": [8], "layers": [{"Dense": {"units": 4, "activation": "relu"}},
+                                                                   {"Dense": 2}]}
+
+
+class Scale(keras.layers.Layer):
+    """A custom layer: Python code the spec language cannot hold."""
+
+    def call(self, x):
+        return x * 2
+
+
+def test_custom_and_lambda_layers_are_named_all_at_once():
+    x = keras.Input((4,))
+    y = L.Lambda(lambda t: t + 1, name="plus_one")(Scale(name="scale")(L.Dense(3)(x)))
+    with pytest.raises(SpecError) as e:
+        model_to_spec(keras.Model(x, y))
+    assert [i.message for i in e.value.issues] == [
+        "layer 'scale' (Scale) cannot be expressed in the spec language: it is not one of Keras's built-in layers",
+        "layer 'plus_one' (Lambda) cannot be expressed in the spec language: it runs Python code, which a spec "
+        "never does"]
+
+
+def test_a_shared_layer_a_nested_model_and_a_subclassed_model_are_refused_by_name():
+    x = keras.Input((4,))
+    shared = L.Dense(4, name="shared")
+    with pytest.raises(SpecError, match=r"^layer 'shared' \(Dense\) is called 2 times \(a shared layer\): "
+                                        r"a spec builds one layer per entry$"):
+        model_to_spec(keras.Model(x, shared(shared(x))))
+    inner = keras.Sequential([keras.Input((4,)), L.Dense(2)], name="inner")
+    with pytest.raises(SpecError, match=r"^layer 'inner' \(Sequential\) cannot be expressed in the spec language: "
+                                        r"it is a model inside the model; write its layers in the spec instead$"):
+        model_to_spec(keras.Model(x, inner(L.Dense(4)(x))))
+
+    class Net(keras.Model):
+        def call(self, x):
+            return x
+
+    with pytest.raises(SpecError, match=r"model 'net' is a subclassed Net: its graph is Python code"):
+        model_to_spec(Net(name="net"))
+
+
+def test_export_command_writes_a_graph_in_block_style(cli, tmp_path):
+    two_inputs().save(tmp_path / "two.keras")
+    code, out, err = cli("export", tmp_path / "two.keras", "--name", "two")
+    assert (code, err) == (0, "")
+    assert yaml.safe_load(out)["models"]["two"] == model_to_spec(two_inputs())
+    assert "{" not in out and "[" not in out
+    assert "      - Concatenate:\n          from:\n            - features\n            - extra\n" in out
