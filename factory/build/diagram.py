@@ -23,15 +23,15 @@ def layer_table(model) -> str:
     rows = [("layer", "class", "from", "output shape", "params")]
     for name, shape in graph.inputs.items():
         rows.append((name, "Input", "", _shape(["None", *shape]), "0"))
-    for layer in graph.layers:
-        rows.append((layer.name, type(layer).__name__, ", ".join(graph.sources[layer.name]),
+    for name, layer in graph.layers.items():
+        rows.append((name, type(layer).__name__, ", ".join(graph.sources[name]),
                      _shape(layer.output.shape), f"{layer.count_params():,}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths)] + [row[-1].rjust(widths[-1])]
         lines.append("  ".join(cells).rstrip())
-    if len(graph.outputs) > 1 or (graph.layers and graph.outputs != [graph.layers[-1].name]):
+    if len(graph.outputs) > 1 or (graph.layers and graph.outputs != list(graph.layers)[-1:]):
         lines.append(f"outputs: {', '.join(graph.outputs)}")
     return "\n".join(lines)
 

@@ -84,8 +84,6 @@ def _layer_args(layer, where: str) -> tuple[str, dict]:
         if why is None:
             why = ("it is not one of Keras's built-in layers" if not builtin
                    else "the spec language has no such layer")
-        if isinstance(layer, import_keras().Model):
-            why = "it is a model inside the model; write its layers in the spec instead"
         raise SpecError([Issue(f"{where} ({keras_class}) cannot be expressed in the spec language: {why}")])
     config = layer.get_config()
     dtype = _dtype_name(config.get("dtype"))
@@ -148,7 +146,7 @@ def layer_to_spec(layer, index: int = 0) -> dict:
 def model_to_spec(model) -> dict:
     """A Sequential model as `{"input_shape": [...], "layers": [...]}`, a Functional one as a graph spec."""
     keras = import_keras()
-    if isinstance(model, keras.Sequential):
+    if isinstance(model, keras.Sequential) and not any(isinstance(layer, keras.Model) for layer in model.layers):
         spec: dict[str, Any] = {}
         try:
             spec["input_shape"] = [int(d) for d in model.input_shape[1:]]
@@ -162,9 +160,9 @@ def model_to_spec(model) -> dict:
 def graph_to_spec(graph: Graph) -> dict:
     """The spec of a Functional model's graph (see the module's docstring for its form)."""
     issues, args = [], {}
-    for layer in graph.layers:
+    for name, layer in graph.layers.items():
         try:
-            args[layer.name] = _layer_args(layer, f"layer {layer.name!r}")
+            args[name] = _layer_args(layer, f"layer {name!r}")
         except SpecError as e:
             issues += e.issues
     for name, shape in graph.inputs.items():
@@ -218,7 +216,7 @@ def reading_order(graph: Graph) -> list[str]:
     the layer that merges it. A layer nothing reads that is an output waits until nothing else
     can come, so that the single output is the last entry.
     """
-    position = {layer.name: i for i, layer in enumerate(graph.layers)}
+    position = {name: i for i, name in enumerate(graph.layers)}
     written = {name: -1 for name in graph.inputs}  # name -> when it was written
     readers: dict[str, list[str]] = {}
     waiting = {}

@@ -1,9 +1,11 @@
 """A built Keras model's graph as names: each layer's inputs, the model's inputs and outputs.
 
 Read from Keras's own serialization of a Functional model (`model.get_config()`: every layer with
-its `inbound_nodes`), so it covers whatever Keras can save. A Sequential model is a chain. A graph
-the spec language cannot write (a layer called twice, a layer with several outputs, a call with
-arguments besides its inputs) is a `SpecError` naming the layer; all such layers are reported at once.
+its `inbound_nodes`), so it covers whatever Keras can save. A Sequential model is a chain. A model
+used as a layer inside another (a `Sequential` of augmentation layers) is read as its layers, in
+place. A graph the spec language cannot write (a layer called twice, a layer with several
+outputs, a call with arguments besides its inputs) is a `SpecError` naming the layer; all such
+layers are reported at once.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ class Graph:
     """A model's layers in Keras's order, and for each the names of the layers or inputs feeding it."""
 
     inputs: dict[str, list]  # input name -> shape without the batch axis (None for a free axis)
-    layers: list[Any]  # the Keras layers, inputs left out, in Keras's (topological) order
+    layers: dict[str, Any] = field(default_factory=dict)  # name -> Keras layer, in Keras's (topological) order
     sources: dict[str, list[str]] = field(default_factory=dict)  # layer name -> what feeds it, in order
     merged: set[str] = field(default_factory=set)  # layers called on a list of tensors (merging layers)
     outputs: list[str] = field(default_factory=list)  # the model's outputs, by layer name
@@ -30,47 +32,68 @@ def graph_of(model) -> Graph:
     from factory.build.keras_setup import import_keras
 
     keras = import_keras()
+    issues: list[Issue] = []
     if isinstance(model, keras.Sequential):
-        return _chain(model)
-    if not _is_functional(model):
+        inputs, calls, outputs = _chain(model)
+    elif _is_functional(model):
+        inputs, calls, outputs = _calls(model, issues)
+    else:
         raise SpecError([Issue(f"model {model.name!r} is a subclassed {type(model).__name__}: its graph is "
                                "Python code, so only Sequential and Functional models can be read")])
-    config = model.get_config()
-    by_name = {layer.name: layer for layer in model.layers}
-    issues: list[Issue] = []
-    inputs = {}
-    for name, *_ in _history_list(config["input_layers"]):
-        inputs[name] = [d for d in by_name[name].batch_shape[1:]]
-    graph = Graph(inputs=inputs, layers=[by_name[c["name"]] for c in config["layers"] if c["name"] not in inputs])
-    for entry in config["layers"]:
-        name, nodes = entry["name"], entry["inbound_nodes"]
-        if name in inputs:
-            continue
-        if len(nodes) != 1:
-            issues.append(Issue(f"layer {name!r} ({entry['class_name']}) is called {len(nodes)} times (a shared "
-                                "layer): a spec builds one layer per entry"))
-            continue
-        sources, merged, problem = _call(nodes[0])
-        if problem:
-            issues.append(Issue(f"layer {name!r} ({entry['class_name']}) {problem}"))
-            continue
-        graph.sources[name] = sources
-        if merged:
-            graph.merged.add(name)
-    outputs = config["output_layers"]
-    if isinstance(outputs, dict):  # named outputs: keys that are not their layers' names would be lost
-        renamed = [k for k, v in outputs.items() if k != v[0]]
-        if renamed:
-            issues.append(Issue(f"output {renamed[0]!r} is not named after its layer {outputs[renamed[0]][0]!r}: "
-                                "a spec names each output by its layer"))
-        outputs = list(outputs.values())
-    graph.outputs = [name for name, *_ in _history_list(outputs)]
-    for name, node, index in [h for h in _history_list(outputs)]:
+    graph = Graph(inputs=inputs)
+    taken = set(inputs) | {layer.name for layer, _, _ in calls}
+    inside: dict[str, list[str]] = {}  # a model used as a layer -> its outputs, by their names here
+
+    def resolve(name: str, index: int, reader: str) -> str:
+        if name in inside:  # a model used as a layer: its output `index`, unless reading it failed
+            return inside[name][index] if index < len(inside[name]) else name
         if index != 0:
-            issues.append(Issue(f"output {name!r} is a layer's output number {index}: a spec reads a layer's only output"))
+            issues.append(Issue(f"layer {reader!r} reads output number {index} of {name!r}: a spec reads a "
+                                "layer's only output"))
+        return name
+
+    for layer, refs, merged in calls:
+        sources = [resolve(name, index, layer.name) for name, index in refs]
+        if isinstance(layer, keras.Model):
+            inside[layer.name] = _inline(graph, layer, sources, taken, issues)
+            continue
+        graph.layers[layer.name] = layer
+        graph.sources[layer.name] = sources
+        if merged:
+            graph.merged.add(layer.name)
+    graph.outputs = [resolve(name, index, "(the model's outputs)") for name, index in outputs]
     if issues:
         raise SpecError(issues)
     return graph
+
+
+def _inline(graph: Graph, model, sources: list[str], taken: set[str], issues: list[Issue]) -> list[str]:
+    """Add the layers of `model`, a model used as a layer reading `sources`, to `graph`; its outputs' names.
+
+    A layer whose name the outer model already uses is renamed `<model>_<layer>`.
+    """
+    try:
+        inner = graph_of(model)
+    except SpecError as e:
+        issues.extend(e.issues)
+        return []
+    if len(inner.inputs) != len(sources):
+        issues.append(Issue(f"layer {model.name!r} (a model inside the model) has {len(inner.inputs)} inputs "
+                            f"but is called on {len(sources)}"))
+        return []
+    names = dict(zip(inner.inputs, sources))
+    for name in inner.layers:
+        new = name if name not in taken else f"{model.name}_{name}"
+        while new in taken:
+            new += "_"
+        taken.add(new)
+        names[name] = new
+    for name, layer in inner.layers.items():
+        graph.layers[names[name]] = layer
+        graph.sources[names[name]] = [names[s] for s in inner.sources[name]]
+        if name in inner.merged:
+            graph.merged.add(names[name])
+    return [names[o] for o in inner.outputs]
 
 
 def _is_functional(model) -> bool:
@@ -79,24 +102,48 @@ def _is_functional(model) -> bool:
     return isinstance(model, Functional)
 
 
-def _chain(model) -> Graph:
-    shape = list(model.input_shape[1:]) if _built(model) else None
-    inputs = {"input": shape}
-    graph = Graph(inputs=inputs, layers=list(model.layers))
-    previous = "input"
-    for layer in model.layers:
-        graph.sources[layer.name] = [previous]
-        previous = layer.name
-    graph.outputs = [previous]
-    return graph
+Call = tuple[Any, list[tuple[str, int]], bool]  # (layer, the (name, output index) it reads, on a list?)
 
 
-def _built(model) -> bool:
+def _chain(model) -> tuple[dict, list[Call], list[tuple[str, int]]]:
     try:
-        model.input_shape
+        shape = list(model.input_shape[1:])
     except (AttributeError, ValueError):
-        return False
-    return True
+        shape = None  # never built: the data will give it
+    calls, previous = [], "input"
+    for layer in model.layers:
+        calls.append((layer, [(previous, 0)], False))
+        previous = layer.name
+    return {"input": shape}, calls, [(previous, 0)]
+
+
+def _calls(model, issues: list[Issue]) -> tuple[dict, list[Call], list[tuple[str, int]]]:
+    """A Functional model's inputs, each layer's one call, and its outputs, from its config."""
+    config = model.get_config()
+    by_name = {layer.name: layer for layer in model.layers}
+    inputs = {name: list(by_name[name].batch_shape[1:]) for name, *_ in _history_list(config["input_layers"])}
+    calls = []
+    for entry in config["layers"]:
+        name, nodes = entry["name"], entry["inbound_nodes"]
+        if name in inputs:
+            continue
+        if len(nodes) != 1:
+            issues.append(Issue(f"layer {name!r} ({entry['class_name']}) is called {len(nodes)} times (a shared "
+                                "layer): a spec builds one layer per entry"))
+            continue
+        refs, merged, problem = _call(nodes[0])
+        if problem:
+            issues.append(Issue(f"layer {name!r} ({entry['class_name']}) {problem}"))
+            continue
+        calls.append((by_name[name], refs, merged))
+    outputs = config["output_layers"]
+    if isinstance(outputs, dict):  # named outputs: keys that are not their layers' names would be lost
+        renamed = [k for k, v in outputs.items() if k != v[0]]
+        if renamed:
+            issues.append(Issue(f"output {renamed[0]!r} is not named after its layer {outputs[renamed[0]][0]!r}: "
+                                "a spec names each output by its layer"))
+        outputs = list(outputs.values())
+    return inputs, calls, [(name, index) for name, _, index in _history_list(outputs)]
 
 
 def _history_list(value) -> list[list]:
@@ -113,21 +160,19 @@ def _tensor(value) -> list | None:
     return None
 
 
-def _call(node: dict) -> tuple[list[str], bool, str | None]:
-    """What one call of a layer reads: (source names, called on a list?, the problem if unwritable)."""
+def _call(node: dict) -> tuple[list[tuple[str, int]], bool, str | None]:
+    """What one call of a layer reads: ((name, output index) per input, called on a list?, the problem)."""
     args, kwargs = list(node.get("args") or ()), node.get("kwargs") or {}
     # Keras records the training flag a layer's call defaulted to while the model was assembled
     # (Dropout: False); a model's own call passes its flag over it, so only True says something
     extra = {k: v for k, v in kwargs.items() if v is not None and not (k == "training" and v is False)}
     if extra:
-        return [], False, f"is called with {', '.join(f'{k}={v!r}' for k, v in extra.items())}: a spec calls a layer on its inputs only"
+        return [], False, (f"is called with {', '.join(f'{k}={v!r}' for k, v in extra.items())}: a spec calls "
+                           "a layer on its inputs only")
     if len(args) == 1 and _tensor(args[0]) is not None:
         histories, merged = [_tensor(args[0])], False
     elif len(args) == 1 and isinstance(args[0], (list, tuple)) and all(_tensor(a) is not None for a in args[0]):
         histories, merged = [_tensor(a) for a in args[0]], True
     else:
         return [], False, "is called with several separate arguments: a spec passes a layer one input or one list"
-    for name, _, index in histories:
-        if index != 0:
-            return [], False, f"reads output number {index} of {name!r}: a spec reads a layer's only output"
-    return [name for name, *_ in histories], merged, None
+    return [(name, index) for name, _, index in histories], merged, None
