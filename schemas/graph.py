@@ -127,6 +127,7 @@ class _Planner:
         if self.problems:
             return None, self.problems
         sources = [[self._resolve(s) for s in node["sources"]] for node in self.nodes]
+        outputs = {k: self._resolve(v) for k, v in outputs.items()}
         if self.problems:
             return None, self.problems
         order = self._order(sources)
@@ -134,7 +135,6 @@ class _Planner:
             return None, self.problems
         nodes = tuple(Node(n["args"], tuple(s), n["name"], n["loc"], n["entry"], n["takes_list"], n["trainable"],
                            n["construct"]) for n, s in zip(self.nodes, sources))
-        outputs = {k: self._resolve(v) for k, v in outputs.items()}
         self._unused(nodes, inputs, outputs)
         if self.problems:
             return None, self.problems
@@ -256,7 +256,7 @@ class _Planner:
         at = next((i for i in cycle if self.nodes[i]["args"] is not None
                    and getattr(self.nodes[i]["args"], "from_", None) is not None), cycle[0])
         loc = self.nodes[at]["loc"]
-        self.problems.append((loc, "the layers take each other's outputs in a cycle: "
+        self.problems.append((loc, "the layers take each other's outputs in a cycle (each feeds the next): "
                                    + " -> ".join(names + names[:1])))
 
     def _label(self, i: int) -> str:
