@@ -90,7 +90,7 @@ def _check_skip(name: str, node, taken: list) -> None:
             f"model {name}: this residual's skip path has shape {skip} but its body's output has shape "
             f"{body}, and `merge: {construct.merge}` needs one shape; give it a `shortcut:` that makes "
             f"the skip path's shape {body} (e.g. a Conv2D with kernel_size 1 and the body's filters and "
-            f"strides)", loc=("models", name) + node.loc + (construct.kind,))])
+            f"strides)", loc=("models", name) + node.loc)])
 
 
 def _build_issue(name: str, node, taken: list, error: Exception) -> Issue:
@@ -99,7 +99,7 @@ def _build_issue(name: str, node, taken: list, error: Exception) -> Issue:
     if node.construct is not None:
         what = f"its {'branches' if node.construct.kind == 'parallel' else 'skip path and body'}"
         return Issue(f"model {name} cannot merge {what}: {node.args.keras_class} gets shapes {shapes}, which "
-                     f"do not fit ({first_line(error)})", loc=loc + (node.construct.kind,))
+                     f"do not fit ({first_line(error)})", loc=loc)
     if node.takes_list:
         return Issue(f"model {name} cannot merge at {node.args.keras_class}: it gets shapes {shapes}, which "
                      f"do not fit ({first_line(error)})", loc=loc)
