@@ -119,7 +119,8 @@ class KerasArgs(Spec):
     @model_serializer(mode="plain")
     def _as_written(self) -> dict:
         """Only the arguments the user gave, in the spec syntax (nested objects as `{Name: args}`)."""
-        return {k: _written(getattr(self, k)) for k in self.given()}
+        fields = type(self).model_fields  # a key that is a Python word has its field aliased (`from`)
+        return {fields[k].alias or k: _written(getattr(self, k)) for k in self.given()}
 
     def given(self) -> list[str]:
         """Names of the arguments the user gave, in field order."""
@@ -194,11 +195,23 @@ def _main_argument_type(cls: type[KerasArgs]) -> Any:
                       Field(description=f"{cls.main_argument}: {field.description or 'the main argument'}"))]
 
 
+_FIELDS_IN_PROGRESS: set = set()  # a field holding layers (`residual: {layers}`) reaches itself
+
+
 def _field_schema(cls: type[KerasArgs], name: str) -> dict:
     """The JSON Schema of one argument of `cls`, constraints included (no description)."""
+    if (cls, name) in _FIELDS_IN_PROGRESS:
+        return {}
     field = cls.model_fields[name]
     tp = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-    return TypeAdapter(tp).json_schema()
+    _FIELDS_IN_PROGRESS.add((cls, name))
+    try:
+        schema = TypeAdapter(tp).json_schema()
+        # definitions of its own (layers inside layers) would not resolve where this schema is put
+        return {"type": schema["type"]} if "$defs" in schema and "type" in schema else \
+            {} if "$defs" in schema else schema
+    finally:
+        _FIELDS_IN_PROGRESS.discard((cls, name))
 
 
 def _completes_to_mapping(cls: type[KerasArgs]) -> Any:

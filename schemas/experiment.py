@@ -8,6 +8,7 @@ from pydantic import Field, ValidationError, ValidationInfo, create_model, field
 from pydantic_core import PydanticCustomError
 
 from schemas import names
+from schemas import graph
 from schemas.base import Spec, names as name_type, suggestion
 from schemas.layers import Input, LayerSpec
 from schemas.optimizers import OptimizerSpec
@@ -110,6 +111,12 @@ class Model(Spec):
     input_shape: Optional[Shape] = Field(None, description="input shape without the batch axis; "
                                                            "taken from the data if not given")
     layers: list[LayerSpec] = Field(min_length=1, description="layers, first to last")
+    inputs: Optional[dict[Identifier, Shape]] = Field(
+        None, min_length=1, description="several inputs: name -> shape without the batch axis (layers "
+                                        "take them with `from: name`); input_shape is the one-input form")
+    outputs: Optional[list[Identifier]] = Field(
+        None, min_length=1, description="the names of the layers whose outputs are the model's; "
+                                        "the last layer's if not given")
     compile: Optional[Compile] = Field(None, description="overrides of the experiment's compile")
     training: Optional[Training] = Field(None, description="overrides of the experiment's training")
     color: Optional[str] = Field(None, description="matplotlib colour of this model's curves")
@@ -131,8 +138,20 @@ class Model(Spec):
         if len(given) > 1:
             problems.append((("input_shape",), "the input shape is given twice: on the model and "
                                                "on its first layer; keep one"))
+        if self.inputs and given:
+            problems.append((("inputs",), "give the inputs once: `inputs:` (several, by name) or "
+                                          "`input_shape:` (one), not both"))
         if problems:
             fail_at(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _wired(self) -> Model:
+        """A graph (residual, parallel, `from`, inputs, outputs) wires every name and uses every layer."""
+        if graph.is_graph(self):
+            problems = graph.plan(self)[1]
+            if problems:
+                fail_at(problems)
         return self
 
     @property

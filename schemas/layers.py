@@ -4,11 +4,11 @@ Adding a layer is one class here (named after the Keras class, fields named afte
 defaults equal to Keras's), one entry in `LAYERS`, and a line in the tests.
 """
 
-from typing import Annotated, Optional
+from typing import Annotated, Optional, Union
 
 from pydantic import BeforeValidator, Field
 
-from schemas import names
+from schemas import constructs, names
 from schemas.base import KerasArgs, keras_union, names as name_type
 from schemas.initializers import InitializerSpec
 from schemas.legacy import tuple_as_text
@@ -19,17 +19,21 @@ from schemas.types import (Axis, DataFormat, Finite, IntOrPair, NonNegativeFloat
 ActivationName = name_type("activation", names.ACTIVATIONS)
 Initializer = InitializerSpec
 Regularizer = Optional[RegularizerSpec]
+LayerName = Annotated[str, Field(min_length=1, description="a layer's or an input's name")]
 
 
 class Layer(KerasArgs):
     """Base of the layer argument models: what every Keras layer takes."""
 
-    spec_only = frozenset({"input_shape"})
+    spec_only = frozenset({"input_shape", "from_"})
     name: Optional[str] = Field(None, description="the layer's name (Keras makes one if not given)")
     trainable: bool = Field(True, description="whether training updates the layer's weights")
     input_shape: Optional[Shape] = Field(
         None, description="Keras 2 style input shape, without the batch axis; accepted on the first "
                           "layer only, where it becomes the model's Input")
+    from_: Optional[Union[LayerName, Annotated[list[LayerName], Field(min_length=1)]]] = Field(
+        None, alias="from", description="the layer or input (a list of them for a merging layer) whose "
+                                        "output this layer takes; the previous layer's if not given")
 
 
 class Input(Layer):
@@ -198,4 +202,57 @@ LAYERS = (Input, Flatten, Dense, Dropout, GaussianNoise, BatchNormalization, Lay
           Activation, ReLU, LeakyReLU, ELU, PReLU, Softmax, Reshape, Conv2D, MaxPooling2D,
           AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D)
 
-LayerSpec = keras_union("layer", LAYERS)
+
+# Merging layers: they take a list of inputs (`from: [a, b]`), so a model using one is a graph.
+# `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum` combine inputs of one shape element
+# by element; `Concatenate` joins them along an axis; `Dot` takes the dot product of two along axes.
+
+class Merge(Layer):
+    """The arguments Keras's merging layers share (not a layer itself)."""
+
+
+class Add(Merge):
+    """Sum of the inputs, element by element (all of one shape)."""
+
+
+class Subtract(Merge):
+    """The first input minus the second (exactly two, of one shape)."""
+
+
+class Multiply(Merge):
+    """Product of the inputs, element by element (all of one shape)."""
+
+
+class Average(Merge):
+    """Mean of the inputs, element by element (all of one shape)."""
+
+
+class Maximum(Merge):
+    """Maximum of the inputs, element by element (all of one shape)."""
+
+
+class Minimum(Merge):
+    """Minimum of the inputs, element by element (all of one shape)."""
+
+
+class Concatenate(Merge):
+    """The inputs joined along `axis` (equal on every other axis)."""
+    main_argument = "axis"
+    axis: Axis = Field(-1, description="the axis joined along")
+
+
+DotAxes = Union[int, Annotated[list[int], Field(min_length=2, max_length=2)]]
+
+
+class Dot(Merge):
+    """Dot product of two inputs along `axes` (one axis for both, or one per input)."""
+    main_argument = "axes"
+    axes: DotAxes = Field(description="the axis (or [axis of the first, axis of the second]) summed over")
+    normalize: bool = Field(False, description="L2-normalize along `axes` first (cosine similarity)")
+
+
+MERGING_LAYERS = (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)
+LAYERS += MERGING_LAYERS
+
+LayerSpec = keras_union("layer", LAYERS + constructs.CONSTRUCTS, aliases=constructs.CONSTRUCT_ALIASES)
+constructs.resolve_layer_spec(LayerSpec)

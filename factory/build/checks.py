@@ -20,6 +20,7 @@ from factory.build.compiler import DryBuild, check_model, check_size, dry_build,
 from factory.data import Dataset
 from factory.errors import Issue, SpecError
 from schemas import Model
+from schemas.graph import is_graph
 from schemas.layers import Input
 
 # Losses by the labels they take (every name in schemas.names.LOSSES is in one group; a test checks).
@@ -187,7 +188,7 @@ def _declare(spec: Model, shape: list[int]) -> str:
 def _channel_hint(name: str, spec: Model, shape: list[int], issue: Issue) -> Issue:
     """The build error, plus the fix when the failing layer needs one axis more than it gets."""
     i = issue.loc[3] if len(issue.loc) > 3 and isinstance(issue.loc[3], int) else None
-    if i is None:
+    if i is None or is_graph(spec):  # a graph's layers are not a chain to cut at layer i
         return issue
     before = [entry for entry in spec.layers[:i] if not isinstance(entry.args, Input)]
     incoming = ([None, *shape] if not before else

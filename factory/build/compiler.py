@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
-from typing import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping, Sequence
 
 from factory.errors import Issue, SpecError, first_line
+from factory.build import graph as graph_build
 from factory.build.keras_setup import fresh_layer_names, import_keras
 from schemas import Compile, Model
+from schemas.graph import is_graph
 from schemas.layers import Input
 
 DEFAULT_STEPS_PER_EXECUTION = 64  # batches per compiled call; changes speed only (see README)
@@ -24,7 +26,8 @@ MEMORY_SHARE = 0.5  # a model may need at most this share of the machine's memor
 
 
 def build_model(name: str, spec: Model, input_shape: Sequence[int] | None = None):
-    """Build the Keras `Sequential` model for `spec`; `input_shape` is used if the spec gives none.
+    """Build the Keras `Sequential` model for `spec` (a functional model for a graph: schemas.graph);
+    `input_shape` is used if the spec gives none (for several inputs: a shape per input name).
 
     The model is first assembled without allocating any weight (`check_model`), to report a layer
     that cannot be built and to refuse a model too large for this machine's memory.
@@ -41,7 +44,7 @@ def check_model(name: str, spec: Model, input_shape: Sequence[int] | None = None
     """
     shape = _input_shape(name, spec, input_shape)
     check_size(name, spec, dry_build(name, spec, shape))
-    return list(shape)
+    return shape
 
 
 def check_size(name: str, spec: Model, dry: "DryBuild") -> None:
@@ -56,8 +59,10 @@ def check_size(name: str, spec: Model, dry: "DryBuild") -> None:
             loc=main_argument_loc(name, spec, i))])
 
 
-def _input_shape(name: str, spec: Model, input_shape: Sequence[int] | None = None) -> list[int]:
+def _input_shape(name: str, spec: Model, input_shape: Sequence[int] | None = None) -> list[int] | dict:
     """The shape the model's input will have: the spec's own, else `input_shape` (the data's)."""
+    if spec.inputs:  # several inputs, each declared
+        return {k: list(v) for k, v in spec.inputs.items()}
     shape = spec.declared_input_shape or (list(input_shape) if input_shape is not None else None)
     if shape is None:
         raise SpecError([Issue(f"model {name} has no input shape: give `input_shape:` on the model "
@@ -73,6 +78,7 @@ class DryBuild:
     output_shape: tuple  # with the batch axis as None
     layer_params: list[int]  # per spec layer, index for index (an Input layer has 0)
     layer_shapes: list[tuple[tuple, tuple]]  # per spec layer: its input and output shapes
+    output_shapes: dict[str, tuple] = field(default_factory=dict)  # a graph's: per output name
 
 
 def dry_build(name: str, spec: Model, shape: Sequence[int]) -> DryBuild:
@@ -82,6 +88,8 @@ def dry_build(name: str, spec: Model, shape: Sequence[int]) -> DryBuild:
     """
     keras = import_keras()
     with _without_side_effects():
+        if is_graph(spec):
+            return DryBuild(**graph_build.dry(keras, name, spec, shape))
         model = _assemble(keras, name, spec, shape)
         skipped = len(spec.layers) - len(model.layers)  # a leading Input is not a layer
         first = (None, *shape)
@@ -137,7 +145,9 @@ def main_argument_loc(name: str, spec: Model, i: int) -> tuple:
     return loc + (main,) if main else loc
 
 
-def _assemble(keras, name: str, spec: Model, shape: Sequence[int]):
+def _assemble(keras, name: str, spec: Model, shape: Sequence[int] | Mapping[str, Sequence[int]]):
+    if is_graph(spec):
+        return graph_build.assemble(keras, name, spec, shape).model
     layers = list(spec.layers)
     with fresh_layer_names():
         model = keras.Sequential(name=name)

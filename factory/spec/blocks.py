@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from factory.errors import Loc, did_you_mean
@@ -32,6 +33,7 @@ def layers(files: Files, doc: Document, loc: Loc, via: tuple, params: dict | Non
     if not isinstance(raw, list):
         return doc.at(loc, via)
     items: list[Document] = []
+    instances: list[tuple[list[Document], str]] = []  # each use of a block: its layers, its name prefix
     written = doc.items(loc, via)
     for i, layer in enumerate(raw):
         ref, args = reference(layer)
@@ -42,7 +44,7 @@ def layers(files: Files, doc: Document, loc: Loc, via: tuple, params: dict | Non
                     item = _substitute(files, item, params)
                 except _Unset:
                     continue
-            items.append(item)
+            items.append(_inside_constructs(files, doc, loc + (i,), via, params, stack, item))
             continue
         block_doc, name = files.find(doc, "blocks", ref, loc + (i,))
         key = (block_doc.source, name)
@@ -63,8 +65,69 @@ def layers(files: Files, doc: Document, loc: Loc, via: tuple, params: dict | Non
         chain = via + ((reference_position,) if reference_position else ())
         expanded = layers(files, block_doc, ("blocks", name, "layers"), chain, values, stack + (key,))
         if isinstance(expanded.data, list):
-            items += expanded.items(())
+            instance = expanded.items(())
+            instances.append((instance, f"{name}_{i}_"))
+            items += instance
+    given = Counter(n for item in items for n in _names_given(item.data))
+    for instance, prefix in instances:
+        _scoped(instance, prefix, {n for item in instance for n in _names_given(item.data) if given[n] > 1})
     return Document.list_of(items, doc.source)
+
+
+CONSTRUCT_KEYS = ("residual", "parallel", "Residual", "Parallel")  # schemas.constructs: hold layer lists
+
+
+def _inside_constructs(files: Files, doc: Document, loc: Loc, via: tuple, params: dict | None, stack: tuple,
+                       item: Document) -> Document:
+    """`item` (the layer at `loc` of `doc`), a `residual` or `parallel`'s own layer lists with their
+    `$block` uses expanded too."""
+    layer = doc.get(loc)
+    if not isinstance(layer, dict) or len(layer) != 1:
+        return item
+    (key, args), = layer.items()
+    if key not in CONSTRUCT_KEYS or not isinstance(args, dict):
+        return item
+    lists = [(key, "layers"), (key, "shortcut")]
+    if isinstance(args.get("branches"), list):
+        lists += [(key, "branches", b) for b in range(len(args["branches"]))]
+    for at in lists:
+        if isinstance(doc.get(loc + at), list) and item.has(at):
+            item.put(at, layers(files, doc, loc + at, via, params, stack))
+    return item
+
+
+def _names_given(value: Any) -> list[str]:
+    """The layer names (`name:`) given anywhere in a layer, constructs' layers included."""
+    if isinstance(value, dict):
+        return [n for k, v in value.items()
+                for n in ([v] if k == "name" and isinstance(v, str) else _names_given(v))]
+    if isinstance(value, list):
+        return [n for v in value for n in _names_given(v)]
+    return []
+
+
+def _scoped(items: list[Document], prefix: str, clashing: set[str]) -> None:
+    """Prefix, in one block instance's layers, the names that another instance (or layer) also gives,
+    and the `from`s naming them: names are scoped to a block instance, so a block used five times
+    builds five distinct sets of layers, and a `from` inside names the layer of its own instance.
+    Names that clash with nothing stay as written."""
+
+    def rename(value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k in ("name", "from") and isinstance(v, str) and v in clashing:
+                    value[k] = prefix + v
+                elif k == "from" and isinstance(v, list):
+                    value[k] = [prefix + n if isinstance(n, str) and n in clashing else n for n in v]
+                else:
+                    rename(v)
+        elif isinstance(value, list):
+            for v in value:
+                rename(v)
+
+    if clashing:
+        for item in items:
+            rename(item.data)
 
 
 def on_its_own(files: Files, doc: Document, name: str) -> Document | None:

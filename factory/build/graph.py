@@ -1,0 +1,138 @@
+"""Build the Keras functional model of a graph spec: residual, parallel, `from:`, several inputs and outputs.
+
+`schemas.graph.plan` wires the spec into nodes (validation already refused a wiring mistake);
+here each node becomes the Keras layer its spec names, called on its sources' outputs. A merge
+that Keras refuses (shapes that do not fit) is a `SpecError` at the construct or the merging
+layer, naming both shapes; a residual whose body changes the shape without a `shortcut` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from factory.build.keras_setup import fresh_layer_names
+from factory.errors import Issue, SpecError, first_line
+from schemas import Model
+from schemas.constructs import ELEMENTWISE, Residual
+from schemas.graph import Graph, plan
+
+Shapes = Mapping[str, Sequence[int]] | Sequence[int]  # per input name, or the one input's
+
+
+@dataclass(frozen=True)
+class Assembled:
+    """A functional model and, per node of its graph, the Keras layer built for it (None for an input)."""
+
+    model: Any
+    graph: Graph
+    layers: dict[int, Any]
+    tensors: dict[int, Any]
+
+
+def wired(name: str, spec: Model) -> Graph:
+    """`spec`'s graph; a wiring mistake (normally refused at validation) is a located `SpecError`."""
+    graph, problems = plan(spec)
+    if graph is None:
+        raise SpecError([Issue(message, loc=("models", name) + loc) for loc, message in problems])
+    return graph
+
+
+def assemble(keras, name: str, spec: Model, shapes: Shapes) -> Assembled:
+    """Build the functional model of `spec`; `shapes` gives each input's shape (or the one input's)."""
+    graph = wired(name, spec)
+    layers: dict[int, Any] = {}
+    tensors: dict[int, Any] = {}
+    with fresh_layer_names():
+        for i in graph.order:
+            node = graph.nodes[i]
+            if node.is_input:
+                input_name = next(n for n, j in graph.inputs.items() if j == i)
+                shape = shapes[input_name] if isinstance(shapes, Mapping) else shapes
+                tensors[i] = keras.Input(shape=tuple(shape), name=input_name)
+                continue
+            arguments = node.args.keras_arguments()
+            if node.name is not None:
+                arguments["name"] = node.name  # scoped: a name inside a construct gets its prefix
+            if not node.trainable:
+                arguments["trainable"] = False
+            taken = [tensors[s] for s in node.sources]
+            _check_skip(name, node, taken)
+            try:
+                layer = getattr(keras.layers, node.args.keras_class)(**arguments)
+                tensors[i] = layer(taken if node.takes_list else taken[0])
+            except (ValueError, TypeError) as e:
+                raise SpecError([_build_issue(name, node, taken, e)]) from None
+            layers[i] = layer
+        inputs = {n: tensors[j] for n, j in graph.inputs.items()}
+        outputs = {n: tensors[j] for n, j in graph.outputs.items()}
+        model = keras.Model(inputs=_one_or_all(inputs), outputs=_one_or_all(outputs), name=name)
+    return Assembled(model, graph, layers, tensors)
+
+
+def _one_or_all(tensors: dict) -> Any:
+    """One tensor for one input (or output), so plain arrays train it; else the dict by name."""
+    return next(iter(tensors.values())) if len(tensors) == 1 else tensors
+
+
+def _shape(tensor) -> tuple:
+    return tuple(tensor.shape)
+
+
+def _check_skip(name: str, node, taken: list) -> None:
+    """A residual without `shortcut` whose body changes the shape cannot be merged elementwise: say why."""
+    construct = node.construct
+    if not isinstance(construct, Residual) or construct.shortcut is not None or len(taken) != 2:
+        return
+    skip, body = (_shape(t) for t in taken)
+    if construct.merge in ELEMENTWISE and skip != body:
+        raise SpecError([Issue(
+            f"model {name}: this residual's skip path has shape {skip} but its body's output has shape "
+            f"{body}, and `merge: {construct.merge}` needs one shape; give it a `shortcut:` that makes "
+            f"the skip path's shape {body} (e.g. a Conv2D with kernel_size 1 and the body's filters and "
+            f"strides)", loc=("models", name) + node.loc)])
+
+
+def _build_issue(name: str, node, taken: list, error: Exception) -> Issue:
+    loc = ("models", name) + node.loc
+    shapes = " and ".join(str(_shape(t)) for t in taken)
+    if node.construct is not None:
+        what = f"its {'branches' if node.construct.kind == 'parallel' else 'skip path and body'}"
+        return Issue(f"model {name} cannot merge {what}: {node.args.keras_class} gets shapes {shapes}, which "
+                     f"do not fit ({first_line(error)})", loc=loc)
+    if node.takes_list:
+        return Issue(f"model {name} cannot merge at {node.args.keras_class}: it gets shapes {shapes}, which "
+                     f"do not fit ({first_line(error)})", loc=loc)
+    return Issue(f"model {name} cannot be built at {'.'.join(map(str, node.loc))} ({node.args.keras_class}) "
+                 f"on input of shape {shapes}: {first_line(error)}", loc=loc)
+
+
+def dry(keras, name: str, spec: Model, shapes: Shapes):
+    """`compiler.dry_build`'s figures for a graph (called inside its no-allocation scope), as its fields.
+
+    A spec layer that is a construct counts every Keras layer inside it; its shapes are those its
+    input and its merge have.
+    """
+    built = assemble(keras, name, spec, shapes)
+    graph = built.graph
+    params = [0] * len(spec.layers)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for i in graph.order:
+        node = graph.nodes[i]
+        if node.is_input:
+            continue
+        params[node.entry] += int(built.layers[i].count_params())
+        first.setdefault(node.entry, i)
+        last[node.entry] = i
+    input_tensor = next(iter(built.tensors[j] for j in graph.inputs.values()))
+    shapes_per_layer = []
+    for entry in range(len(spec.layers)):
+        if entry not in first:  # a leading Input
+            shapes_per_layer.append((_shape(input_tensor), _shape(input_tensor)))
+            continue
+        source = graph.nodes[first[entry]].sources[0]
+        shapes_per_layer.append((_shape(built.tensors[source]), _shape(built.tensors[last[entry]])))
+    outputs = {n: _shape(built.tensors[j]) for n, j in graph.outputs.items()}
+    return dict(params=int(built.model.count_params()), output_shape=next(iter(outputs.values())),
+                layer_params=params, layer_shapes=shapes_per_layer, output_shapes=outputs)

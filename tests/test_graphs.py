@@ -1,0 +1,233 @@
+"""Graphs: residual, parallel, `from:`, several inputs and outputs build what the functional API builds by hand."""
+
+import numpy as np
+import pytest
+
+from factory.build.compiler import build_model, dry_build
+from factory.build.keras_setup import import_keras
+from factory.spec.loader import load
+from tests.conftest import ROOT
+
+keras = import_keras()
+L = keras.layers
+EXAMPLES = ROOT / "tests" / "graphs" / "issue11_examples.yaml"
+
+
+def configs(model):
+    """Each layer's class and config, names left out (Keras numbers them), in the model's order."""
+    out = []
+    for layer in model.layers:
+        config = layer.get_config()
+        config.pop("name", None)
+        out.append((type(layer).__name__, config))
+    return out
+
+
+def wiring(model):
+    """Which layers (by position in model.layers) each layer takes: the graph's connectivity."""
+    position = {id(layer): i for i, layer in enumerate(model.layers)}
+    out = []
+    for layer in model.layers:
+        node = layer._inbound_nodes[0]
+        out.append([position[id(t._keras_history[0])] for t in node.input_tensors])
+    return out
+
+
+def resnet_tiny_by_hand():
+    x = inputs = keras.Input(shape=(28, 28, 1))
+    x = L.Conv2D(32, 3, padding="same", activation="relu")(x)
+    y = L.Conv2D(32, 3, padding="same")(x)
+    y = L.BatchNormalization()(y)
+    y = L.ReLU()(y)
+    y = L.Conv2D(32, 3, padding="same")(y)
+    x = L.Add()([x, y])
+    y = L.Conv2D(64, 3, strides=2, padding="same")(x)
+    s = L.Conv2D(64, 1, strides=2)(x)
+    x = L.Add()([s, y])
+    a = L.Conv2D(16, 1, padding="same")(x)
+    b = L.Conv2D(16, 3, padding="same")(x)
+    c = L.MaxPooling2D(pool_size=3, strides=1, padding="same")(x)
+    x = L.Concatenate()([a, b, c])
+    x = L.GlobalAveragePooling2D()(x)
+    outputs = L.Dense(10, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+def two_inputs_by_hand():
+    image, extra = keras.Input(shape=(28, 28), name="image"), keras.Input(shape=(4,), name="extra")
+    features = L.Dense(64, activation="relu", name="features")(L.Flatten()(image))
+    x = L.Concatenate()([features, extra])
+    label = L.Dense(10, activation="softmax", name="label")(x)
+    size = L.Dense(1, name="size")(features)
+    return keras.Model({"image": image, "extra": extra}, {"label": label, "size": size})
+
+
+BY_HAND = {"resnet_tiny": (resnet_tiny_by_hand, {"input": (28, 28, 1)}),
+           "two_inputs": (two_inputs_by_hand, {"image": (28, 28), "extra": (4,)})}
+
+
+def example(name):
+    return load(EXAMPLES).experiment.resolved().models[name]
+
+
+@pytest.mark.parametrize("name", list(BY_HAND))
+def test_issue_examples_build_the_hand_written_functional_models(name):
+    hand_written, shapes = BY_HAND[name]
+    keras.utils.set_random_seed(3)
+    model = build_model(name, example(name))
+    keras.utils.set_random_seed(3)
+    hand = hand_written()
+    assert not isinstance(model, keras.Sequential)
+    assert configs(model) == configs(hand)
+    assert wiring(model) == wiring(hand)
+    assert model.count_params() == hand.count_params()
+    for mine, theirs in zip(model.get_weights(), hand.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    rng = np.random.default_rng(0)
+    x = {k: rng.random((3, *s), dtype=np.float32) for k, s in shapes.items()}
+    x = x["input"] if list(x) == ["input"] else x
+    mine, theirs = model.predict(x, verbose=0), hand.predict(x, verbose=0)
+    for a, b in zip(*(v.values() if isinstance(v, dict) else [v] for v in (mine, theirs)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_dry_build_of_a_graph_gives_figures_per_spec_layer():
+    dry = dry_build("resnet_tiny", example("resnet_tiny"), [28, 28, 1])
+    assert dry.params == resnet_tiny_by_hand().count_params() == sum(dry.layer_params)
+    assert dry.layer_params[1] == 2 * (9 * 32 * 32 + 32) + 4 * 32  # two convs and a BatchNormalization
+    assert dry.layer_shapes[2] == ((None, 28, 28, 32), (None, 14, 14, 64))
+    assert dry.output_shape == (None, 10)
+    two = dry_build("two_inputs", example("two_inputs"), {"image": [28, 28], "extra": [4]})
+    assert two.output_shapes == {"label": (None, 10), "size": (None, 1)}
+
+
+def located(spec_errors_or_issues):
+    return [str(i) for i in spec_errors_or_issues]
+
+
+WIRING_MISTAKES = """\
+models:
+  unknown:
+    inputs: {image: [8, 8], extra: [4]}
+    layers:
+      - Flatten: {from: imag}
+      - Dense: {units: 64, name: features}
+      - Concatenate: {from: [featurs, extra]}
+      - Dense: {units: 10}
+  cycle:
+    layers:
+      - Dense: {units: 4, name: a, from: c}
+      - Dense: {units: 4, name: b}
+      - Dense: {units: 4, name: c}
+      - Dense: {units: 4, from: b}
+  unused:
+    inputs: {image: [8, 8], extra: [4]}
+    layers:
+      - Flatten: {from: image}
+      - Dense: {units: 64, name: features}
+      - Dense: {units: 10, name: label}
+      - Dense: {units: 1, from: features, name: size}
+    outputs: [label, sise]
+  unused_layer:
+    inputs: {image: [8, 8]}
+    layers:
+      - Flatten: {from: image}
+      - Dense: {units: 64, name: features}
+      - Dense: {units: 10, name: label}
+      - Dense: {units: 1, from: features, name: size}
+  no_input:
+    inputs: {image: [8, 8], extra: [4]}
+    layers:
+      - Flatten
+      - Concatenate: {from: [extra]}
+  scoped:
+    layers:
+      - Dense: {units: 4, name: a}
+      - residual: {layers: [Dense: {units: 4, name: x}, Dense: {units: 4, from: a}], name: r}
+      - Dense: {units: 4, from: x}
+"""
+
+
+def test_wiring_mistakes_are_located_with_did_you_mean_at_validation(write):
+    from tests.conftest import SPEC_HEAD, spec_errors
+
+    path = write(SPEC_HEAD + WIRING_MISTAKES)
+    assert spec_errors(path) == [
+        f"{path}:8:25: models.unknown.layers[0].Flatten.from: `from` names 'imag', which is no layer or input "
+        "here; did you mean 'image'?",
+        f"{path}:10:30: models.unknown.layers[2].Concatenate.from[0]: `from` names 'featurs', which is no layer "
+        "or input here; did you mean 'features'?",
+        f"{path}:14:9: models.cycle.layers[0]: the layers take each other's outputs in a cycle (each feeds the "
+        "next): 'b' -> 'c' -> 'a' -> 'b'",
+        f"{path}:25:22: models.unused.outputs[1]: `outputs` names 'sise', which is no layer or input here; "
+        "did you mean 'size'?",
+        f"{path}:31:9: models.unused_layer.layers[2]: the output of 'label' is not used: no layer takes it "
+        "(`from:`) and `outputs` does not name it",
+        f"{path}:36:9: models.no_input.layers[0]: this layer takes no input: the model has several inputs "
+        "(image, extra); say which with `from:`",
+        f"{path}:42:33: models.scoped.layers[2].Dense.from: `from` names 'x', which is no layer or input here; "
+        "known: a, r",
+    ]
+
+
+def test_an_unused_input_is_located_at_the_input(write):
+    from tests.conftest import SPEC_HEAD, spec_errors
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    inputs: {image: [8, 8], extra: [4]}
+    layers: [Flatten: {from: image}, Dense: 10]
+""")
+    assert spec_errors(path) == [f"{path}:6:36: models.A.inputs.extra: input 'extra' is not used: no layer "
+                                 "takes it (`from: extra`)"]
+
+
+SHAPE_MISTAKES = """\
+models:
+  skip:
+    input_shape: [8, 8, 1]
+    layers:
+      - Conv2D: {filters: 8, kernel_size: 3, padding: same}
+      - residual:
+          layers: [Conv2D: {filters: 16, kernel_size: 3, strides: 2, padding: same}]
+      - GlobalAveragePooling2D
+      - Dense: 10
+  merge:
+    inputs: {a: [8, 8], b: [4]}
+    layers:
+      - Add: {from: [a, b]}
+      - Flatten
+      - Dense: 10
+  branches:
+    input_shape: [8, 8, 1]
+    layers:
+      - parallel:
+          branches:
+            - [Conv2D: {filters: 4, kernel_size: 3}]
+            - [Conv2D: {filters: 4, kernel_size: 3, padding: same}]
+      - Flatten
+      - Dense: 10
+"""
+
+
+def test_shape_mistakes_of_a_graph_are_found_by_the_dry_build_at_the_construct(write):
+    from factory.build.checks import check_models
+    from factory.errors import SpecError
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + SHAPE_MISTAKES)
+    loaded = load(path)
+    issues = loaded.locate(SpecError(check_models(loaded.experiment.resolved(), None))).issues
+    assert located(issues) == [
+        f"{path}:9:9: models.skip.layers[1]: model skip: this residual's skip path has shape (None, 8, 8, 8) but "
+        "its body's output has shape (None, 4, 4, 16), and `merge: add` needs one shape; give it a `shortcut:` "
+        "that makes the skip path's shape (None, 4, 4, 16) (e.g. a Conv2D with kernel_size 1 and the body's "
+        "filters and strides)",
+        f"{path}:16:9: models.merge.layers[0]: model merge cannot merge at Add: it gets shapes (None, 8, 8) and "
+        "(None, 4), which do not fit (Inputs have incompatible shapes. Received shapes (8, 8) and (4,))",
+        f"{path}:22:9: models.branches.layers[0]: model branches cannot merge its branches: Concatenate gets "
+        "shapes (None, 6, 6, 4) and (None, 8, 8, 4), which do not fit (A `Concatenate` layer requires inputs "
+        "with matching shapes except for the concatenation axis. Received: input_shape=[(None, 6, 6, 4), "
+        "(None, 8, 8, 4)])",
+    ]
