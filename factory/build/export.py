@@ -14,6 +14,7 @@ every such layer of a model is reported at once.
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def _fresh_config(layer, required: dict) -> dict:
 
 def _entry(keras_class: str, args: dict) -> dict:
     """`{Dense: 64}` where the main argument is the only one, else `{Dense: {...}}`."""
-    main = _LAYERS[keras_class].main_argument
+    main = _LAYERS[keras_class].main_argument if keras_class in _LAYERS else None
     if main and list(args) == [main]:
         return {keras_class: args[main]}
     return {keras_class: args}
@@ -172,11 +173,14 @@ def graph_to_spec(graph: Graph) -> dict:
     if issues:
         raise SpecError(issues)
     order = reading_order(graph)
+    residuals = find_residuals(graph, args)
+    inside = {n for r in residuals.values() for n in (*r.layers, *r.shortcut)}
+    order = [name for name in order if name not in inside]
     previous = next(iter(graph.inputs)) if len(graph.inputs) == 1 else None
     reads: dict[str, Any] = {}  # layer -> its `from:`, where it does not read the entry before it
     for name in order:
-        sources = graph.sources[name]
-        if name in graph.merged:
+        sources = [residuals[name].source] if name in residuals else graph.sources[name]
+        if name in graph.merged and name not in residuals:
             reads[name] = list(sources)
         elif sources != [previous]:
             reads[name] = sources[0]
@@ -190,7 +194,10 @@ def graph_to_spec(graph: Graph) -> dict:
         spec["inputs"] = {name: [int(d) for d in shape] for name, shape in graph.inputs.items()}
     layers = []
     for name in order:
-        keras_class, layer_args = args[name]
+        if name in residuals:
+            keras_class, layer_args = "residual", residuals[name].spec(args)
+        else:
+            keras_class, layer_args = args[name]
         layer_args = dict(layer_args)
         if name in reads:
             layer_args["from"] = reads[name]
@@ -201,6 +208,66 @@ def graph_to_spec(graph: Graph) -> dict:
     if outputs is not None:
         spec["outputs"] = outputs
     return spec
+
+
+# The merging layers a `residual` builds for its `merge:` (schemas.constructs.MERGES, read here the other way)
+_RESIDUAL_MERGES = {"Add": "add", "Concatenate": "concatenate", "Multiply": "multiply", "Average": "average",
+                    "Maximum": "maximum", "Minimum": "minimum"}
+
+
+@dataclass(frozen=True)
+class _Residual:
+    """A merge of `source` through `shortcut` (none: itself) with `source` through `layers`, in that order."""
+
+    source: str
+    layers: list[str]
+    shortcut: list[str]
+    merge: str
+
+    def spec(self, args: dict) -> dict:
+        written: dict[str, Any] = {"layers": [_entry(*args[n]) for n in self.layers]}
+        if self.shortcut:
+            written["shortcut"] = [_entry(*args[n]) for n in self.shortcut]
+        if self.merge != "add":
+            written["merge"] = self.merge
+        return written
+
+
+def find_residuals(graph: Graph, args: dict) -> dict[str, _Residual]:
+    """The merges that are clearly `residual`s, by merge name: x merged with f(x), nothing else involved.
+
+    A merge of two inputs, a default merging layer (`Add()`, as `residual` builds it), whose second
+    input is a chain of layers from some x (the body) and whose first is x itself or another chain
+    from x (the shortcut), every layer of the chains read by the next one only. The order matters:
+    `residual` merges [shortcut, body], so `Add([body, x])` stays written with `from:`.
+    """
+    readers: dict[str, int] = {}
+    for sources in graph.sources.values():
+        for source in sources:
+            readers[source] = readers.get(source, 0) + 1
+    for output in graph.outputs:
+        readers[output] = readers.get(output, 0) + 1  # an output is read from outside: never inside a chain
+
+    def chain(end: str) -> tuple[list[str], str]:
+        """The layers of the chain that ends at `end`, first to last, and what its first layer reads."""
+        layers, name = [], end
+        while (name in graph.layers and name not in graph.merged and readers.get(name) == 1
+               and len(graph.sources[name]) == 1):
+            layers.insert(0, name)
+            name = graph.sources[name][0]
+        return layers, name
+
+    found = {}
+    for name in graph.merged:
+        keras_class, merge_args = args[name]
+        if keras_class not in _RESIDUAL_MERGES or merge_args or len(graph.sources[name]) != 2:
+            continue
+        skip, body = graph.sources[name]
+        layers, source = chain(body)
+        shortcut, start = chain(skip)
+        if layers and start == source:
+            found[name] = _Residual(source, layers, shortcut, _RESIDUAL_MERGES[keras_class])
+    return found
 
 
 def _shape_text(shape) -> str:
@@ -261,11 +328,24 @@ def export_file(path: Path, name: str | None = None) -> str:
     return library_yaml(name or model.name, spec)
 
 
+def _bare(layer: dict) -> Any:
+    """`Flatten` for `{Flatten: {}}`, here and in the layer lists of a `residual` or `parallel`."""
+    (key, args), = layer.items()
+    if args == {}:
+        return key
+    if isinstance(args, dict):
+        lists = {k: [_bare(entry) for entry in v] for k, v in args.items() if k in ("layers", "shortcut")}
+        if "branches" in args:
+            lists["branches"] = [[_bare(entry) for entry in branch] for branch in args["branches"]]
+        return {key: {**args, **lists}}
+    return layer
+
+
 def library_yaml(name: str, spec: dict) -> str:
     """`spec` as a library file (`models: {name: spec}`), in block style throughout as README's specs.
 
     A layer without arguments is written as its bare name (`- Flatten`), so no `{}` is left in
-    flow style; lists are indented under their key.
+    flow style (inside a `residual` too); lists are indented under their key.
     """
     import yaml
 
@@ -276,6 +356,5 @@ def library_yaml(name: str, spec: dict) -> str:
         def ignore_aliases(self, data):
             return True  # two equal values are written twice, never as a YAML alias
 
-    layers = [next(iter(layer)) if list(layer.values()) == [{}] else layer for layer in spec.get("layers", [])]
-    document = {"models": {name: {**spec, "layers": layers}}}
+    document = {"models": {name: {**spec, "layers": [_bare(layer) for layer in spec.get("layers", [])]}}}
     return yaml.dump(document, Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)

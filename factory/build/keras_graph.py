@@ -147,7 +147,9 @@ def _calls(model, issues: list[Issue]) -> tuple[dict, list[Call], list[tuple[str
 
 
 def _history_list(value) -> list[list]:
-    """`["name", 0, 0]` or a list of them -> a list of them (Keras writes one input without a list)."""
+    """`["name", 0, 0]`, a list or a dict of them -> a list of them (Keras writes one input without a list)."""
+    if isinstance(value, dict):
+        return list(value.values())
     if value and isinstance(value[0], str):
         return [value]
     return list(value)
