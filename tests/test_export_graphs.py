@@ -247,3 +247,24 @@ def test_export_command_writes_a_graph_in_block_style(cli, tmp_path):
     assert yaml.safe_load(out)["models"]["two"] == model_to_spec(two_inputs())
     assert "{" not in out and "[" not in out
     assert "      - Concatenate:\n          from:\n            - features\n            - extra\n" in out
+
+
+def test_the_issue_s_models_export_back_to_the_issue_s_constructs(tmp_path):
+    from factory.build.compiler import build_model
+    from factory.spec.loader import load
+    from tests.test_graphs import EXAMPLES
+
+    models = load(EXAMPLES).experiment.resolved().models
+    resnet = build_model("resnet_tiny", models["resnet_tiny"])
+    spec = model_to_spec(resnet)
+    assert [next(iter(e)) for e in spec["layers"]] == ["Conv2D", "residual", "residual", "parallel",
+                                                        "GlobalAveragePooling2D", "Dense"]
+    assert spec["layers"][2]["residual"] == {
+        "layers": [{"Conv2D": {"filters": 64, "kernel_size": [3, 3], "strides": [2, 2], "padding": "same"}}],
+        "shortcut": [{"Conv2D": {"filters": 64, "kernel_size": [1, 1], "strides": [2, 2]}}]}
+    assert spec["layers"][3]["parallel"]["branches"][2] == [
+        {"MaxPooling2D": {"pool_size": [3, 3], "strides": [1, 1], "padding": "same"}}]
+    second = rebuilt(resnet, tmp_path)
+    assert structure(second) == structure(resnet) and second.count_params() == resnet.count_params()
+    two = build_model("two_inputs", models["two_inputs"])
+    assert model_to_spec(two) == model_to_spec(two_inputs())

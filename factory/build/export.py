@@ -173,14 +173,14 @@ def graph_to_spec(graph: Graph) -> dict:
     if issues:
         raise SpecError(issues)
     order = reading_order(graph)
-    residuals = find_residuals(graph, args)
-    inside = {n for r in residuals.values() for n in (*r.layers, *r.shortcut)}
+    constructs = find_constructs(graph, args)
+    inside = {n for r in constructs.values() for path in r.paths for n in path}
     order = [name for name in order if name not in inside]
     previous = next(iter(graph.inputs)) if len(graph.inputs) == 1 else None
     reads: dict[str, Any] = {}  # layer -> its `from:`, where it does not read the entry before it
     for name in order:
-        sources = [residuals[name].source] if name in residuals else graph.sources[name]
-        if name in graph.merged and name not in residuals:
+        sources = [constructs[name].source] if name in constructs else graph.sources[name]
+        if name in graph.merged and name not in constructs:
             reads[name] = list(sources)
         elif sources != [previous]:
             reads[name] = sources[0]
@@ -194,8 +194,8 @@ def graph_to_spec(graph: Graph) -> dict:
         spec["inputs"] = {name: [int(d) for d in shape] for name, shape in graph.inputs.items()}
     layers = []
     for name in order:
-        if name in residuals:
-            keras_class, layer_args = "residual", residuals[name].spec(args)
+        if name in constructs:
+            keras_class, layer_args = constructs[name].kind, constructs[name].spec(args)
         else:
             keras_class, layer_args = args[name]
         layer_args = dict(layer_args)
@@ -210,36 +210,44 @@ def graph_to_spec(graph: Graph) -> dict:
     return spec
 
 
-# The merging layers a `residual` builds for its `merge:` (schemas.constructs.MERGES, read here the other way)
-_RESIDUAL_MERGES = {"Add": "add", "Concatenate": "concatenate", "Multiply": "multiply", "Average": "average",
+# The merging layers `residual` and `parallel` build for their `merge:` (schemas.constructs.MERGES, reversed)
+_MERGES = {"Add": "add", "Concatenate": "concatenate", "Multiply": "multiply", "Average": "average",
                     "Maximum": "maximum", "Minimum": "minimum"}
 
 
 @dataclass(frozen=True)
-class _Residual:
-    """A merge of `source` through `shortcut` (none: itself) with `source` through `layers`, in that order."""
+class _Construct:
+    """`residual` (paths: [shortcut, body], the shortcut empty for x itself) or `parallel` (paths: the
+    branches): lists of layers from `source`, merged by `merge` in the order of `paths`."""
 
+    kind: str
     source: str
-    layers: list[str]
-    shortcut: list[str]
+    paths: list[list[str]]
     merge: str
 
     def spec(self, args: dict) -> dict:
-        written: dict[str, Any] = {"layers": [_entry(*args[n]) for n in self.layers]}
-        if self.shortcut:
-            written["shortcut"] = [_entry(*args[n]) for n in self.shortcut]
-        if self.merge != "add":
-            written["merge"] = self.merge
-        return written
+        def written(path):
+            return [_entry(*args[n]) for n in path]
+
+        if self.kind == "parallel":
+            out: dict[str, Any] = {"branches": [written(p) for p in self.paths]}
+            return out if self.merge == "concatenate" else {**out, "merge": self.merge}
+        shortcut, body = self.paths
+        out = {"layers": written(body)}
+        if shortcut:
+            out["shortcut"] = written(shortcut)
+        return out if self.merge == "add" else {**out, "merge": self.merge}
 
 
-def find_residuals(graph: Graph, args: dict) -> dict[str, _Residual]:
-    """The merges that are clearly `residual`s, by merge name: x merged with f(x), nothing else involved.
+def find_constructs(graph: Graph, args: dict) -> dict[str, _Construct]:
+    """The merges that are clearly a `residual` or a `parallel`, by the merge's name.
 
-    A merge of two inputs, a default merging layer (`Add()`, as `residual` builds it), whose second
-    input is a chain of layers from some x (the body) and whose first is x itself or another chain
-    from x (the shortcut), every layer of the chains read by the next one only. The order matters:
-    `residual` merges [shortcut, body], so `Add([body, x])` stays written with `from:`.
+    A merge is one when it is a default merging layer (`Add()`, as the constructs build them) and
+    each of its inputs is a chain of layers from one same x, every layer of a chain read by the
+    next one only: x merged with f(x) (`residual`, x itself first), or with a shortcut chain first
+    (`residual` with `shortcut`, where the merge is not concatenate), or three or more chains, or
+    two concatenated (`parallel`). The order of the inputs is kept, so `Add([f(x), x])` is no
+    `residual` (which merges [x, f(x)]) and stays written with `from:`.
     """
     readers: dict[str, int] = {}
     for sources in graph.sources.values():
@@ -260,13 +268,16 @@ def find_residuals(graph: Graph, args: dict) -> dict[str, _Residual]:
     found = {}
     for name in graph.merged:
         keras_class, merge_args = args[name]
-        if keras_class not in _RESIDUAL_MERGES or merge_args or len(graph.sources[name]) != 2:
+        if keras_class not in _MERGES or merge_args:
             continue
-        skip, body = graph.sources[name]
-        layers, source = chain(body)
-        shortcut, start = chain(skip)
-        if layers and start == source:
-            found[name] = _Residual(source, layers, shortcut, _RESIDUAL_MERGES[keras_class])
+        paths = [chain(source) for source in graph.sources[name]]
+        if len({start for _, start in paths}) != 1 or not paths[-1][0]:
+            continue
+        source, merge = paths[0][1], _MERGES[keras_class]
+        if len(paths) == 2 and (not paths[0][0] or merge != "concatenate"):
+            found[name] = _Construct("residual", source, [p for p, _ in paths], merge)
+        elif all(p for p, _ in paths):
+            found[name] = _Construct("parallel", source, [p for p, _ in paths], merge)
     return found
 
 
