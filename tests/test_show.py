@@ -66,3 +66,39 @@ def test_show_diagram_without_graphviz_or_pydot_is_one_clear_line(cli, write, tm
     assert code == 2
     assert err == "--diagram needs the Python package pydot, which is not installed (pip install pydot)\n"
     assert not (tmp_path / "pictures").exists()
+
+
+RESIDUAL = """\
+name: g
+data: {dataset: digits}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+models:
+  res:
+    input_shape: [8, 8]
+    layers:
+      - Reshape: [8, 8, 1]
+      - Conv2D: {filters: 4, kernel_size: 3, padding: same, name: stem}
+      - residual:
+          layers:
+            - Conv2D: {filters: 4, kernel_size: 3, padding: same}
+            - ReLU: {}
+      - GlobalAveragePooling2D
+      - Dense: {units: 10, activation: softmax}
+"""
+
+
+def test_show_of_a_graph_says_which_layers_feed_the_merge(cli, write):
+    code, out, _ = cli("show", write(RESIDUAL))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[lines.index("model res: res") + 1:] == [
+        "layer                     class                   from                      output shape     params",
+        "input                     Input                                             (None, 8, 8)          0",
+        "reshape                   Reshape                 input                     (None, 8, 8, 1)       0",
+        "stem                      Conv2D                  reshape                   (None, 8, 8, 4)      40",
+        "conv2d                    Conv2D                  stem                      (None, 8, 8, 4)     148",
+        "re_lu                     ReLU                    conv2d                    (None, 8, 8, 4)       0",
+        "add                       Add                     stem, re_lu               (None, 8, 8, 4)       0",
+        "global_average_pooling2d  GlobalAveragePooling2D  add                       (None, 4)             0",
+        "dense                     Dense                   global_average_pooling2d  (None, 10)           50",
+        "model res: 238 parameters", ""]
