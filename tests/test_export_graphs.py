@@ -268,3 +268,14 @@ def test_the_issue_s_models_export_back_to_the_issue_s_constructs(tmp_path):
     assert structure(second) == structure(resnet) and second.count_params() == resnet.count_params()
     two = build_model("two_inputs", models["two_inputs"])
     assert model_to_spec(two) == model_to_spec(two_inputs())
+
+
+def test_a_call_with_training_true_and_a_free_input_axis_are_refused_by_name():
+    x = keras.Input((4,))
+    with pytest.raises(SpecError, match=r"^layer 'mc' \(Dropout\) is called with training=True: a spec calls a "
+                                        r"layer on its inputs only$"):
+        model_to_spec(keras.Model(x, L.Dense(2)(L.Dropout(0.5, name="mc")(x, training=True))))
+    x = keras.Input((None, 8), name="sequence")
+    with pytest.raises(SpecError, match=r"^input 'sequence' has a free axis \[null, 8\]: the spec language's "
+                                        r"input shapes are fixed$"):
+        model_to_spec(keras.Model(x, L.Dense(2)(L.Dense(3)(x))))
