@@ -279,3 +279,21 @@ def test_a_call_with_training_true_and_a_free_input_axis_are_refused_by_name():
     with pytest.raises(SpecError, match=r"^input 'sequence' has a free axis \[null, 8\]: the spec language's "
                                         r"input shapes are fixed$"):
         model_to_spec(keras.Model(x, L.Dense(2)(L.Dense(3)(x))))
+
+
+def test_kept_names_that_keras_could_give_another_layer_are_renamed(tmp_path):
+    from factory.build.keras_setup import fresh_layer_names
+
+    with fresh_layer_names():  # Keras's automatic names, as a script building this model alone gets them
+        x = keras.Input((4,))
+        first = L.Dense(3)(x)  # dense
+        fork = L.Dense(3)(first)  # dense_1
+        a, b = L.Dense(2)(fork), L.Dense(2)(fork)  # dense_2, dense_3
+        model = keras.Model(x, L.Dense(1)(L.Subtract()([a, b])))
+    spec = model_to_spec(model)
+    assert spec["layers"][1:5] == [{"Dense": {"units": 3, "name": "dense_1_out"}},
+                                   {"Dense": {"units": 2, "name": "dense_2_out"}},
+                                   {"Dense": {"units": 2, "from": "dense_1_out", "name": "dense_3_out"}},
+                                   {"Subtract": {"from": ["dense_2_out", "dense_3_out"]}}]
+    second = rebuilt(model, tmp_path)  # `dense_1` kept would be the name of the rebuild's second unnamed Dense
+    assert structure(second) == structure(model)

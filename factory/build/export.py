@@ -187,6 +187,7 @@ def graph_to_spec(graph: Graph) -> dict:
         previous = name
     outputs = None if graph.outputs == order[-1:] else list(graph.outputs)
     named = {s for r in reads.values() for s in (r if isinstance(r, list) else [r])} | set(outputs or ())
+    new = _safe_names(graph, named)
     spec: dict[str, Any] = {}
     if len(graph.inputs) == 1 and not named & set(graph.inputs):
         spec["input_shape"] = [int(d) for d in next(iter(graph.inputs.values()))]
@@ -200,13 +201,14 @@ def graph_to_spec(graph: Graph) -> dict:
             keras_class, layer_args = args[name]
         layer_args = dict(layer_args)
         if name in reads:
-            layer_args["from"] = reads[name]
+            read = reads[name]
+            layer_args["from"] = [new.get(r, r) for r in read] if isinstance(read, list) else new.get(read, read)
         if name in named:
-            layer_args["name"] = name
+            layer_args["name"] = new.get(name, name)
         layers.append(_entry(keras_class, layer_args))
     spec["layers"] = layers
     if outputs is not None:
-        spec["outputs"] = outputs
+        spec["outputs"] = [new.get(o, o) for o in outputs]
     return spec
 
 
@@ -279,6 +281,30 @@ def find_constructs(graph: Graph, args: dict) -> dict[str, _Construct]:
         elif all(p for p, _ in paths):
             found[name] = _Construct("parallel", source, [p for p, _ in paths], merge)
     return found
+
+
+def _safe_names(graph: Graph, named: set[str]) -> dict[str, str]:
+    """New names for the kept layer names that Keras could also give an unnamed layer of the rebuilt model.
+
+    Keras names a layer without a name after its class and a counter (`dense`, `dense_1`): a kept
+    `dense_1` would clash with the second unnamed Dense of the rebuild, so it becomes `dense_1_out`.
+    """
+    import re
+
+    from keras.src.utils.naming import to_snake_case  # how Keras makes its automatic names
+
+    bases = {to_snake_case(type(layer).__name__) for layer in graph.layers.values()} | {"input_layer"}
+    automatic = re.compile(rf"({'|'.join(map(re.escape, sorted(bases)))})(_\d+)?")
+    taken = set(graph.layers) | set(graph.inputs)
+    new = {}
+    for name in sorted(named - set(graph.inputs)):
+        if automatic.fullmatch(name):
+            candidate = f"{name}_out"
+            while candidate in taken:
+                candidate += "_"
+            taken.add(candidate)
+            new[name] = candidate
+    return new
 
 
 def _shape_text(shape) -> str:
