@@ -49,8 +49,11 @@ def test_a_layer_the_spec_cannot_express_is_named():
     with pytest.raises(SpecError, match=r"^layer 1 \(Doubling\) cannot be expressed in the spec language: it is not "
                                         r"one of Keras's built-in layers$"):
         model_to_spec(model)
-    model = keras.Sequential([keras.Input((4,)), L.Dense(3, kernel_constraint="non_neg")])
-    with pytest.raises(SpecError, match=r"layer 0 \(Dense\): kernel_constraint=.* cannot be expressed"):
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3, kernel_constraint="non_neg"), L.UnitNormalization()])
+    assert model_to_spec(model)["layers"] == [{"Dense": {"units": 3, "kernel_constraint": "NonNeg"}},
+                                              {"UnitNormalization": {}}]
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3, lora_rank=2)])
+    with pytest.raises(SpecError, match=r"^layer 0 \(Dense\): lora_rank=2 cannot be expressed in the spec language$"):
         model_to_spec(model)
 
 

@@ -21,12 +21,11 @@ from typing import Any
 from factory.errors import Issue, SpecError, first_line
 from factory.build.keras_graph import Graph, graph_of
 from factory.build.keras_setup import import_keras
-import schemas
 from schemas import INITIALIZERS, LAYERS, REGULARIZERS
+from schemas.constraints import CONSTRAINTS
 
 _LAYERS = {cls.keras_class: cls for cls in LAYERS}
-_CONSTRAINTS = tuple(getattr(schemas, "CONSTRAINTS", ()))  # constraints, where the spec language has them
-_OBJECTS = {cls.keras_class: cls for cls in (*INITIALIZERS, *REGULARIZERS, *_CONSTRAINTS)}
+_OBJECTS = {cls.keras_class: cls for cls in (*INITIALIZERS, *REGULARIZERS, *CONSTRAINTS)}
 _IGNORED = {"name", "dtype", "input_shape", "batch_input_shape", "autocast"}  # not part of a spec
 SPEC_DTYPE = "float32"  # every model the spec language builds; a layer of another dtype cannot be exported
 # Built-in layers the spec language refuses on purpose, and why (the issue: never Python callables)
@@ -246,7 +245,7 @@ def find_constructs(graph: Graph, args: dict) -> dict[str, _Construct]:
 
     A merge is one when it is a default merging layer (`Add()`, as the constructs build them) and
     each of its inputs is a chain of layers from one same x, every layer of a chain read by the
-    next one only: x merged with f(x) (`residual`, x itself first), or with a shortcut chain first
+    next one only, and, but for a concatenation, all of one shape (no broadcast): x merged with f(x) (`residual`, x itself first), or with a shortcut chain first
     (`residual` with `shortcut`, where the merge is not concatenate), or three or more chains, or
     two concatenated (`parallel`). The order of the inputs is kept, so `Add([f(x), x])` is no
     `residual` (which merges [x, f(x)]) and stays written with `from:`.
@@ -276,6 +275,9 @@ def find_constructs(graph: Graph, args: dict) -> dict[str, _Construct]:
         if len({start for _, start in paths}) != 1 or not paths[-1][0]:
             continue
         source, merge = paths[0][1], _MERGES[keras_class]
+        shapes = {_output_shape(graph, s) for s in graph.sources[name]}
+        if merge != "concatenate" and len(shapes) != 1:
+            continue  # a broadcast (squeeze-and-excitation's x * s(x)): the constructs merge one shape only
         if len(paths) == 2 and (not paths[0][0] or merge != "concatenate"):
             found[name] = _Construct("residual", source, [p for p, _ in paths], merge)
         elif all(p for p, _ in paths):
@@ -305,6 +307,12 @@ def _safe_names(graph: Graph, named: set[str]) -> dict[str, str]:
             taken.add(candidate)
             new[name] = candidate
     return new
+
+
+def _output_shape(graph: Graph, name: str) -> tuple:
+    if name in graph.inputs:
+        return (None, *graph.inputs[name])
+    return tuple(graph.layers[name].output.shape)
 
 
 def _shape_text(shape) -> str:
