@@ -23,14 +23,13 @@ from factory.build.keras_graph import Graph, graph_of
 from factory.build.keras_setup import import_keras
 from schemas import INITIALIZERS, LAYERS, REGULARIZERS
 from schemas.constraints import CONSTRAINTS
+from schemas.layers_keras import EXCLUDED
 
 _LAYERS = {cls.keras_class: cls for cls in LAYERS}
 _OBJECTS = {cls.keras_class: cls for cls in (*INITIALIZERS, *REGULARIZERS, *CONSTRAINTS)}
 _IGNORED = {"name", "dtype", "input_shape", "batch_input_shape", "autocast"}  # not part of a spec
 SPEC_DTYPE = "float32"  # every model the spec language builds; a layer of another dtype cannot be exported
-# Built-in layers the spec language refuses on purpose, and why (the issue: never Python callables)
-_NEVER = {"Lambda": "it runs Python code, which a spec never does",
-          "TFSMLayer": "it loads a SavedModel from a path, which a spec never does"}
+_NEVER = EXCLUDED  # built-in layers the spec language refuses on purpose, and why (Lambda: Python code)
 
 
 def _plain(value: Any) -> Any:
@@ -55,7 +54,9 @@ def _keras_object(config: dict) -> Any:
     name = config["class_name"]
     keras = import_keras()
     if name in _LAYERS and config.get("module", "keras.layers").startswith("keras"):
-        return layer_to_spec(keras.layers.deserialize(config))
+        # Bidirectional sets its layer's zero_output_for_mask from return_sequences: not the layer's own
+        inner = {k: v for k, v in config["config"].items() if k != "zero_output_for_mask"}
+        return layer_to_spec(keras.layers.deserialize({**config, "config": inner}))
     spec = _OBJECTS.get(name)
     if spec is None:
         raise SpecError([Issue(f"{name} cannot be expressed in the spec language")])
@@ -94,7 +95,7 @@ def _layer_args(layer, where: str) -> tuple[str, dict]:
     while True:  # a default can hang on another argument (MaxPooling2D's strides on pool_size)
         fresh = _fresh_config(layer, kept)
         differing = {k: v for k, v in config.items()
-                     if k not in _IGNORED and k not in kept and fresh.get(k, object()) != v}
+                     if k not in _IGNORED and k not in kept and _unnamed(fresh.get(k, object())) != _unnamed(v)}
         if not differing:
             break
         kept.update(differing)
@@ -123,11 +124,19 @@ def _required(keras_class: type, spec) -> set[str]:
 
 
 def _fresh_config(layer, required: dict) -> dict:
-    """The config a layer of the same class built from `required` alone reports: Keras's defaults."""
-    config = dict(required)
-    if "layer" in config:  # a wrapper's layer is a config to deserialize, as from_config does
-        config["layer"] = import_keras().layers.deserialize(config["layer"])
-    return type(layer)(**config).get_config()
+    """The config a layer of the same class built from `required` alone reports: Keras's defaults.
+
+    Built by the class's `from_config`, which also builds the layers a wrapper's config holds.
+    """
+    return type(layer).from_config(dict(required)).get_config()
+
+
+def _unnamed(value: Any) -> Any:
+    """A config value with the names of the layers inside it left out (Bidirectional's backward layer
+    is named after its own, so two equal ones differ by name only)."""
+    if isinstance(value, dict) and isinstance(value.get("config"), dict) and "class_name" in value:
+        return {**value, "config": {k: _unnamed(v) for k, v in value["config"].items() if k != "name"}}
+    return value
 
 
 def _entry(keras_class: str, args: dict) -> dict:
