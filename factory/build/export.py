@@ -123,12 +123,23 @@ def _required(keras_class: type, spec) -> set[str]:
                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)})
 
 
-def _fresh_config(layer, required: dict) -> dict:
-    """The config a layer of the same class built from `required` alone reports: Keras's defaults.
+_FRESH: dict[tuple, dict] = {}  # (class, arguments) -> config: a deep model repeats a few layers hundreds of times
 
-    Built by the class's `from_config`, which also builds the layers a wrapper's config holds.
-    """
-    return type(layer).from_config(dict(required)).get_config()
+
+def _fresh_config(layer, required: dict) -> dict:
+    """The config a layer of the same class built from `required` alone reports: Keras's defaults."""
+    key = (type(layer), repr(sorted(required.items())))
+    if key not in _FRESH:
+        _FRESH[key] = _build_fresh(layer, required)
+    return _FRESH[key]
+
+
+def _build_fresh(layer, required: dict) -> dict:
+    config = dict(required)
+    for key in ("layer", "backward_layer"):  # a wrapper's layers are configs to deserialize, as from_config does
+        if isinstance(config.get(key), dict):
+            config[key] = import_keras().layers.deserialize(config[key])
+    return type(layer)(**config).get_config()
 
 
 def _unnamed(value: Any) -> Any:
