@@ -81,3 +81,16 @@ def test_an_input_and_an_output_added_are_named_from_results_json():
     resized = {**TWO, "inputs": {"image": [32, 32], "extra": [4]}}
     assert model_differences(info["two"], model_info(results(m=resized))["m"]) == ["input image: [28, 28] -> [32, 32]"]
     assert describe_models(info["two"], info["two"]) == "same layers and settings"
+
+
+def test_constructs_as_results_json_stores_them():
+    """results.json keys a construct by its class (`Residual`), as the resolved spec dumps it."""
+    from tests.conftest import models_of
+    from tests.test_graphs import EXAMPLES
+
+    resnet = models_of(EXAMPLES)["resnet_tiny"]
+    assert next(iter(resnet["layers"][1])) == "Residual"  # what this test is about
+    fewer = {**resnet, "layers": [resnet["layers"][0], *resnet["layers"][2:]]}
+    info = model_info(results(a=fewer, b=resnet))
+    assert model_differences(info["a"], info["b"]) == ["+residual(Conv2D, BatchNormalization, ReLU, Conv2D)"]
+    assert show_layer(resnet["layers"][3]) == "parallel(Conv2D | Conv2D | MaxPooling2D)"

@@ -62,6 +62,19 @@ def show_value(value: Any) -> str:
     return _value(value)
 
 
+def _written(layer: Any) -> Any:
+    """`layer` with its constructs keyed as a spec writes them: results.json has `Residual` for `residual`."""
+    if not isinstance(layer, dict) or len(layer) != 1:
+        return layer
+    (key, args), = layer.items()
+    if key.lower() not in _DEFAULT_MERGE or not isinstance(args, dict):
+        return layer
+    args = {k: ([[_written(e) for e in branch] for branch in v] if k == "branches"
+                else [_written(e) for e in v] if k in ("layers", "shortcut") and v else v)
+            for k, v in args.items()}
+    return {key.lower(): args}
+
+
 def _classes(layers: Sequence) -> str:
     return ", ".join(_class(layer) for layer in layers or ())
 
@@ -98,6 +111,7 @@ def show_layer(layer: dict) -> str:
 
     A graph construct shows the classes of its layers: `residual(Conv2D, BatchNormalization)`.
     """
+    layer = _written(layer)
     if _construct(layer):
         return _show_construct(layer)
     (name, _), = layer.items()
@@ -177,7 +191,7 @@ def _counted(changes: list[str]) -> list[str]:
 
 def differences(a: Sequence[dict], b: Sequence[dict]) -> list[str]:
     """The changes that turn layer list `a` into `b`, repeated ones counted (`x2`)."""
-    return _counted(_changes(a, b))
+    return _counted(_changes([_written(x) for x in a], [_written(y) for y in b]))
 
 
 def _changes(a: Sequence[dict], b: Sequence[dict]) -> list[str]:
