@@ -1,5 +1,7 @@
 """Graphs: residual, parallel, `from:`, several inputs and outputs build what the functional API builds by hand."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -231,3 +233,164 @@ def test_shape_mistakes_of_a_graph_are_found_by_the_dry_build_at_the_construct(w
         "with matching shapes except for the concatenation axis. Received: input_shape=[(None, 6, 6, 4), "
         "(None, 8, 8, 4)])",
     ]
+
+
+def test_every_merging_layer_builds_as_written_by_hand(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    inputs: {a: [6], b: [6]}
+    layers:
+      - Subtract: {from: [a, b], name: sub}
+      - Multiply: {from: [a, b], name: mul}
+      - Average: {from: [a, b], name: avg}
+      - Maximum: {from: [a, b], name: max}
+      - Minimum: {from: [sub, mul], name: min}
+      - Dot: {from: [avg, max], axes: 1, normalize: true, name: dot}
+      - Add: {from: [min, max], name: add}
+      - Concatenate: {axis: -1, from: [dot, add]}
+      - Dense: 3
+""")
+    keras.utils.set_random_seed(1)
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    keras.utils.set_random_seed(1)
+    a, b = keras.Input(shape=(6,), name="a"), keras.Input(shape=(6,), name="b")
+    sub, mul = L.Subtract(name="sub")([a, b]), L.Multiply(name="mul")([a, b])
+    avg, mx = L.Average(name="avg")([a, b]), L.Maximum(name="max")([a, b])
+    mn = L.Minimum(name="min")([sub, mul])
+    dot = L.Dot(axes=1, normalize=True, name="dot")([avg, mx])
+    add = L.Add(name="add")([mn, mx])
+    x = L.Concatenate(axis=-1)([dot, add])
+    hand = keras.Model({"a": a, "b": b}, L.Dense(3)(x))
+    assert configs(model) == configs(hand)
+    assert wiring(model) == wiring(hand)
+    x = {"a": np.ones((2, 6), np.float32), "b": np.arange(12, dtype=np.float32).reshape(2, 6)}
+    np.testing.assert_allclose(model.predict(x, verbose=0), hand.predict(x, verbose=0), rtol=1e-6)
+
+
+NESTED_IN_BLOCKS = """\
+blocks:
+  unit:
+    params: [filters]
+    layers:
+      - Conv2D: {filters: "${filters}", kernel_size: 1, name: squeeze}
+      - residual:
+          layers:
+            - parallel:
+                branches:
+                  - [Conv2D: {filters: "${filters}", kernel_size: 3, padding: same, name: wide}]
+                  - [$bn]
+                merge: add
+          shortcut: [Conv2D: {filters: "${filters}", kernel_size: 1, from: squeeze}]
+  bn:
+    layers: [BatchNormalization: {}]
+models:
+  A:
+    input_shape: [6, 6, 2]
+    layers:
+      - {$unit: {filters: 4}}
+      - {$unit: {filters: 4}}
+      - Flatten
+      - Dense: 3
+"""
+
+
+def nested_by_hand():
+    def unit(x, prefix):
+        x = L.Conv2D(4, 1, name=f"{prefix}squeeze")(x)
+        wide = L.Conv2D(4, 3, padding="same", name=f"{prefix}wide")(x)
+        body = L.Add()([wide, L.BatchNormalization()(x)])
+        return L.Add()([L.Conv2D(4, 1)(x), body])
+
+    inputs = keras.Input(shape=(6, 6, 2))
+    x = unit(unit(inputs, "unit_0_"), "unit_1_")
+    return keras.Model(inputs, L.Dense(3)(L.Flatten()(x)))
+
+
+def test_constructs_nest_and_work_in_blocks_each_use_with_its_own_layers(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + NESTED_IN_BLOCKS)
+    keras.utils.set_random_seed(5)
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    keras.utils.set_random_seed(5)
+    hand = nested_by_hand()
+    assert configs(model) == configs(hand)
+    assert wiring(model) == wiring(hand)
+    names = [layer.name for layer in model.layers]
+    assert {"unit_0_squeeze", "unit_1_squeeze", "unit_0_wide", "unit_1_wide"} <= set(names)
+    for mine, theirs in zip(model.get_weights(), hand.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_names_alike_in_two_constructs_get_their_construct_prefix(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [3]
+    layers:
+      - residual: {layers: [Dense: {units: 3, name: inner}]}
+      - residual: {layers: [Dense: {units: 3, name: inner}], name: second}
+      - Dense: {units: 2, name: out}
+""")
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    assert [layer.name for layer in model.layers] == ["input", "residual0_inner", "add", "second_inner", "second",
+                                                       "out"]
+
+
+def test_a_name_used_once_in_a_block_stays_as_written(write):
+    from tests.conftest import SPEC_HEAD, models_of
+
+    path = write(SPEC_HEAD + """\
+blocks:
+  b: {layers: [Dense: {units: 4, name: hidden}]}
+models:
+  A: {input_shape: [3], layers: [$b, Dense: 2]}
+  B: {input_shape: [3], layers: [$b, $b, Dense: 2]}
+""")
+    models = models_of(path)
+    assert models["A"]["layers"][0] == {"Dense": {"units": 4, "name": "hidden"}}
+    assert [m["Dense"]["name"] for m in models["B"]["layers"][:2]] == ["b_0_hidden", "b_1_hidden"]
+
+
+def test_two_inputs_experiment_trains_on_data_the_test_makes(tmp_path, cli):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(ROOT / "experiments" / "make_two_inputs.py"), str(tmp_path / "two_inputs.npz")],
+                   check=True, capture_output=True)
+    with np.load(tmp_path / "two_inputs.npz") as made, np.load(ROOT / "experiments" / "two_inputs.npz") as kept:
+        assert sorted(made.files) == sorted(kept.files)
+        for key in made.files:
+            np.testing.assert_array_equal(made[key], kept[key])  # the checked-in copy is what the script makes
+    spec = shutil.copy(ROOT / "experiments" / "two_inputs.yaml", tmp_path / "two_inputs.yaml")
+    code, out, err = cli("run", spec, "--out", tmp_path / "out", "--set", "training.epochs=2")
+    assert code == 0, err
+    run = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]
+    assert run["status"] == "completed"
+    assert {"loss", "label_accuracy", "size_mae", "val_loss", "val_label_loss", "val_size_loss",
+            "val_label_accuracy", "val_size_mae"} <= set(run["history"])
+    assert run["history"]["val_label_accuracy"][-1] > 0.5  # 10 classes: far above chance after 2 epochs
+    table = (tmp_path / "out" / "comparison.md").read_text()
+    assert "final val_label_accuracy" in table and "final val_size_mae" in table
+    assert (tmp_path / "out" / "val_size_loss.png").is_file()
+
+
+@pytest.mark.skipif(not (Path("/usr/share/datasets/fashion-mnist") / "train-images-idx3-ubyte.gz").is_file(),
+                    reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+def test_residual_cnn_experiment_runs_briefly(tmp_path, cli, monkeypatch):
+    import json
+
+    monkeypatch.delenv("FACTORY_DATA_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # so the Debian files are the ones found
+    code, out, err = cli("run", ROOT / "experiments" / "residual_cnn.yaml", "--out", tmp_path / "out",
+                         "--set", "training.epochs=1", "--set", "data.train_size=300", "--set", "data.test_size=100")
+    assert code == 0, err
+    run = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]
+    assert run["status"] == "completed" and run["params"] == 679_594
