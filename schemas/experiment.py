@@ -245,8 +245,9 @@ class Experiment(Spec):
                     continue
                 at = ("models", name, "compile", field) if own else ("compile", field)
                 if len(outputs) < 2:
-                    problems.append((at, f"a {field.replace('_', ' ')} per output is for a model with several "
-                                         f"`outputs:`; model {name} has one output"))
+                    what = {"loss": "a loss per output is", "metrics": "metrics per output are",
+                            "loss_weights": "loss weights per output are"}[field]
+                    problems.append((at, f"{what} for a model with several `outputs:`; model {name} has one"))
                     continue
                 for key in value:
                     if key not in outputs:

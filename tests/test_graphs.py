@@ -394,3 +394,76 @@ def test_residual_cnn_experiment_runs_briefly(tmp_path, cli, monkeypatch):
     assert code == 0, err
     run = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]
     assert run["status"] == "completed" and run["params"] == 679_594
+
+
+TWO = """\
+name: t
+data: {dataset: two.npz}
+compile: {optimizer: adam, loss: {label: sparse_categorical_crossentropy, size: mse}}
+models:
+  A:
+    inputs: {image: [8, 8], extra: %s}
+    layers:
+      - Flatten: {from: image}
+      - Dense: {units: 8, name: features}
+      - Concatenate: {from: [features, extra]}
+      - Dense: {units: 10, activation: softmax, name: label}
+      - Dense: {units: 1, from: features, name: size}
+    outputs: [label, %s]
+"""
+
+
+def two_arrays(**changes):
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 20), ("test", 10)):
+        arrays |= {f"x_{split}_image": rng.random((n, 8, 8)), f"x_{split}_extra": rng.random((n, 4)),
+                   f"y_{split}_label": rng.integers(0, 10, n), f"y_{split}_size": rng.random((n, 1))}
+    arrays.update(changes)
+    return {k: v for k, v in arrays.items() if v is not None}
+
+
+@pytest.mark.parametrize("arrays,extra,output,expected", [
+    (two_arrays(x_test_extra=None), "[4]", "size",
+     "{path}:2:17: data.dataset: {npz}: the arrays of x_train and x_test do not pair up (x_train_extra, "
+     "x_train_image but x_test_image); write both splits of each name"),
+    (two_arrays(), "[5]", "size",
+     "{path}:6:36: models.A.inputs.extra: input 'extra' of model A has shape [5], but the data's x_train_extra "
+     "has examples of shape [4]"),
+    (two_arrays(y_train_size=None, y_test_size=None, y_train_sise=np.zeros((20, 1)), y_test_sise=np.zeros((10, 1))),
+     "[4]", "size",
+     "{path}:13:22: models.A.outputs[1]: the data has no y_train_size for output 'size' of model A; did you mean "
+     "'sise'? (it has y_train_label, y_train_sise)"),
+    (two_arrays(x_train_image=np.zeros((19, 8, 8))), "[4]", "size",
+     "{path}:2:17: data.dataset: {npz}: the train arrays hold different numbers of examples (x_train_extra has 20, "
+     "x_train_image has 19, y_train_label has 20, y_train_size has 20)"),
+])
+def test_missing_or_misshapen_arrays_for_several_inputs_are_located(write, cli, tmp_path, arrays, extra, output,
+                                                                     expected):
+    np.savez(tmp_path / "two.npz", **arrays)
+    path = write(TWO % (extra, output))
+    code, out, err = cli("run", path, "--out", tmp_path / "out")
+    assert code == 2
+    assert expected.format(path=path, npz=tmp_path / "two.npz") in err
+
+
+def test_a_loss_per_output_names_the_outputs(write):
+    from tests.conftest import spec_errors
+
+    path = write((TWO % ("[4]", "size")).replace(
+        "loss: {label: sparse_categorical_crossentropy, size: mse}}",
+        "loss: {label: sparse_categorical_crossentropy, sise: mse}, metrics: {labl: [accuracy]}}").replace(
+        "data: {dataset: two.npz}", "data: {dataset: digits}") + """\
+  B:
+    layers: [Flatten, Dense: 10]
+    compile: {loss_weights: {a: 1.0}}
+""")
+    assert spec_errors(path) == [
+        f"{path}:3:34: compile.loss: no loss for output(s) size of model A; or a loss per output is for a model "
+        "with several `outputs:`; model B has one",
+        f"{path}:3:81: compile.loss.sise: model A has no output 'sise'; did you mean 'size'?",
+        f"{path}:3:96: compile.metrics: metrics per output are for a model with several `outputs:`; model B has one",
+        f"{path}:3:103: compile.metrics.labl: model A has no output 'labl'; did you mean 'label'?",
+        f"{path}:16:29: models.B.compile.loss_weights: loss weights per output are for a model with several "
+        "`outputs:`; model B has one",
+    ]
