@@ -60,8 +60,10 @@ CONSTRUCT_ALIASES = {"residual": "Residual", "parallel": "Parallel"}
 
 
 def resolve_layer_spec(layer_spec: Any) -> None:
-    """Give the constructs' layer lists their type, the layer union that holds the constructs too."""
-    for cls in CONSTRUCTS:
-        cls.model_rebuild(_types_namespace={"LayerSpec": layer_spec})
+    """Give the constructs' layer lists their type, the layer union that holds the constructs too.
 
-
+    Put where their annotation `"LayerSpec"` is looked up, not rebuilt now: `model_rebuild` would build
+    the whole layer union at import, doubling `factory validate`'s time; Pydantic resolves it when
+    the experiment's schema is first built.
+    """
+    globals()["LayerSpec"] = layer_spec
