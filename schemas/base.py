@@ -202,6 +202,8 @@ def _field_schema(cls: type[KerasArgs], name: str) -> dict:
     """The JSON Schema of one argument of `cls`, constraints included (no description)."""
     if (cls, name) in _FIELDS_IN_PROGRESS:
         return {}
+    if not cls.__pydantic_complete__:  # an annotation to resolve first (schemas.constructs: layer lists)
+        cls.model_rebuild()
     field = cls.model_fields[name]
     tp = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
     _FIELDS_IN_PROGRESS.add((cls, name))

@@ -209,7 +209,8 @@ class _Planner:
                     if args.shortcut else x)
             merged = [skip, body]
         else:
-            merged = [self._walk(branch, at + ("branches", b), x, inner, entry=entry, trainable=trainable)
+            merged = [self._walk(branch, at + ("branches", b), x, _Scope(f"{inner.prefix}branch{b}_", inner),
+                                 entry=entry, trainable=trainable)
                       for b, branch in enumerate(args.branches)]
         return self._node(_LAYER_CLASSES[MERGES[args.merge]](), merged, args.name, at[:-1], entry, scope, True, trainable, args)
 

@@ -467,3 +467,23 @@ def test_a_loss_per_output_names_the_outputs(write):
         f"{path}:16:29: models.B.compile.loss_weights: loss weights per output are for a model with several "
         "`outputs:`; model B has one",
     ]
+
+
+def test_names_alike_in_two_branches_are_scoped_to_each(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [3]
+    layers:
+      - parallel:
+          branches:
+            - [Dense: {units: 3, name: d}, Dense: {units: 3, from: d}]
+            - [Dense: {units: 3, name: d}, Dense: {units: 3, from: d}]
+      - Dense: {units: 2}
+""")
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    names = [layer.name for layer in model.layers]
+    assert "parallel0_branch0_d" in names and "parallel0_branch1_d" in names
+    assert wiring(model)[names.index("dense_1")] == [names.index("parallel0_branch1_d")]
