@@ -186,7 +186,8 @@ def compile_model(model, spec: Compile, steps_per_execution: int | None = None) 
     keras = import_keras()
     optimizer = keras.optimizers.get(spec.optimizer.keras_config())
     metrics = spec.metrics
-    if isinstance(model.output, dict) and not isinstance(metrics, dict):  # several outputs: each gets the list
+    several = not isinstance(model, keras.Sequential) and isinstance(model.output, dict)
+    if several and not isinstance(metrics, dict):  # several outputs: each gets the list
         metrics = {output: list(metrics) for output in model.output}
     model.compile(optimizer=optimizer, loss=spec.loss, metrics=metrics if isinstance(metrics, dict) else list(metrics),
                   loss_weights=spec.loss_weights,
