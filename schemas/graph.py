@@ -183,8 +183,10 @@ class _Planner:
                                            f"({inputs}); say which with `from:`"))
                 sources = []
             if isinstance(args, Input):
-                self.problems.append((inside, "Input can only be the first layer; a graph names its "
-                                              "inputs in the model's `inputs:`"))
+                self.problems.append((inside, "the model names its inputs in `inputs:`; leave the Input "
+                                              "layer out" if self.model.inputs else
+                                              "Input can only be the first layer; name several inputs "
+                                              "in the model's `inputs:`"))
                 continue
             merging = isinstance(args, MERGING_LAYERS)
             if len(sources) > 1 and not merging:

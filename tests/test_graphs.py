@@ -487,3 +487,21 @@ models:
     names = [layer.name for layer in model.layers]
     assert "parallel0_branch0_d" in names and "parallel0_branch1_d" in names
     assert wiring(model)[names.index("dense_1")] == [names.index("parallel0_branch1_d")]
+
+
+def test_named_arrays_travel_to_worker_processes_as_they_are(tmp_path):
+    from factory.data import Dataset, load_arrays, save_arrays
+
+    rng = np.random.default_rng(0)
+    data = Dataset({"image": rng.random((5, 8, 8), dtype=np.float32), "extra": rng.random((5, 4), dtype=np.float32)},
+                   {"label": np.arange(5), "size": rng.random((5, 1))},
+                   {"image": rng.random((2, 8, 8), dtype=np.float32), "extra": rng.random((2, 4), dtype=np.float32)},
+                   np.arange(2), "test arrays")
+    back = load_arrays(save_arrays(data, tmp_path / "arrays"))
+    assert back.input_shape == {"extra": (4,), "image": (8, 8)}
+    for split in ("x_train", "y_train", "x_test"):
+        assert sorted(getattr(back, split)) == sorted(getattr(data, split))
+        for k, array in getattr(data, split).items():
+            np.testing.assert_array_equal(getattr(back, split)[k], array)
+    np.testing.assert_array_equal(back.y_test, data.y_test)  # the plain form mixes with the named one
+    assert back.describe() == "5 training and 2 test examples of shape {'extra': (4,), 'image': (8, 8)} from test arrays"
