@@ -149,7 +149,8 @@ class KerasEntry(Spec):
 
     @model_serializer(mode="plain")
     def _as_written(self) -> dict:
-        return {type(self.args).__name__: self.args.model_dump()}
+        cls = type(self.args)  # written by its class name, or the key a spec class says it is written with
+        return {getattr(cls, "written_as", None) or cls.__name__: self.args.model_dump()}
 
 
 def _written(value: Any) -> Any:

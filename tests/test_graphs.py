@@ -505,3 +505,15 @@ def test_named_arrays_travel_to_worker_processes_as_they_are(tmp_path):
             np.testing.assert_array_equal(getattr(back, split)[k], array)
     np.testing.assert_array_equal(back.y_test, data.y_test)  # the plain form mixes with the named one
     assert back.describe() == "5 training and 2 test examples of shape {'extra': (4,), 'image': (8, 8)} from test arrays"
+
+
+def test_graph_specs_are_written_back_as_written_and_revalidate():
+    from schemas import Experiment
+
+    dumped = load(EXAMPLES).experiment.model_dump(mode="json")
+    assert dumped["models"]["resnet_tiny"]["layers"][2] == {"residual": {
+        "layers": [{"Conv2D": {"filters": 64, "kernel_size": 3, "strides": 2, "padding": "same"}}],
+        "shortcut": [{"Conv2D": {"filters": 64, "kernel_size": 1, "strides": 2}}]}}
+    assert dumped["models"]["two_inputs"]["layers"][2] == {"Concatenate": {"from": ["features", "extra"]}}
+    assert dumped["models"]["two_inputs"]["inputs"] == {"image": [28, 28], "extra": [4]}
+    assert Experiment.model_validate(dumped).model_dump(mode="json") == dumped
