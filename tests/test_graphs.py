@@ -517,3 +517,10 @@ def test_graph_specs_are_written_back_as_written_and_revalidate():
     assert dumped["models"]["two_inputs"]["layers"][2] == {"Concatenate": {"from": ["features", "extra"]}}
     assert dumped["models"]["two_inputs"]["inputs"] == {"image": [28, 28], "extra": [4]}
     assert Experiment.model_validate(dumped).model_dump(mode="json") == dumped
+
+
+def test_a_misspelt_from_gets_did_you_mean_from(write):
+    from tests.conftest import SPEC_HEAD, spec_errors
+
+    path = write(SPEC_HEAD + "models:\n  A:\n    inputs: {image: [8, 8]}\n    layers: [Flatten: {frm: image}, Dense: 10]\n")
+    assert spec_errors(path) == [f"{path}:7:24: models.A.layers[0].Flatten.frm: unknown key 'frm'; did you mean 'from'?"]
