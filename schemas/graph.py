@@ -194,6 +194,9 @@ class _Planner:
                                                           f"`from` names {len(sources)}; merge them first "
                                                           "(Concatenate, Add, ...)"))
                 sources = sources[:1]
+            if merging and len(sources) < 2 and (sources or args.from_ is not None):
+                self.problems.append((inside, f"{args.keras_class} merges two or more inputs; name them with "
+                                              "`from: [a, b]`"))
             alive = trainable and args.trainable
             if isinstance(args, Construct):
                 previous = self._construct(args, sources, inside, scope, top, alive)

@@ -524,3 +524,27 @@ def test_a_misspelt_from_gets_did_you_mean_from(write):
 
     path = write(SPEC_HEAD + "models:\n  A:\n    inputs: {image: [8, 8]}\n    layers: [Flatten: {frm: image}, Dense: 10]\n")
     assert spec_errors(path) == [f"{path}:7:24: models.A.layers[0].Flatten.frm: unknown key 'frm'; did you mean 'from'?"]
+
+
+def test_a_merging_layer_without_a_list_to_merge_is_an_error_at_validation(write):
+    from tests.conftest import SPEC_HEAD, spec_errors
+
+    path = write(SPEC_HEAD + "models:\n  A:\n    input_shape: [4]\n    layers: [Dense: 4, Add: {}, Dense: 2]\n")
+    assert spec_errors(path) == [f"{path}:7:29: models.A.layers[1].Add: Add merges two or more inputs; name them "
+                                 "with `from: [a, b]`"]
+
+
+def test_a_frozen_construct_freezes_every_layer_inside(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [3]
+    layers:
+      - residual: {layers: [Dense: 3, BatchNormalization: {}], trainable: false}
+      - Dense: 2
+""")
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    assert [(type(layer).__name__, layer.trainable) for layer in model.layers[1:]] == [
+        ("Dense", False), ("BatchNormalization", False), ("Add", False), ("Dense", True)]
