@@ -149,7 +149,8 @@ class KerasEntry(Spec):
 
     @model_serializer(mode="plain")
     def _as_written(self) -> dict:
-        return {type(self.args).__name__: self.args.model_dump()}
+        cls = type(self.args)  # written by its class name, or the key a spec class says it is written with
+        return {getattr(cls, "written_as", None) or cls.__name__: self.args.model_dump()}
 
 
 def _written(value: Any) -> Any:
@@ -202,6 +203,8 @@ def _field_schema(cls: type[KerasArgs], name: str) -> dict:
     """The JSON Schema of one argument of `cls`, constraints included (no description)."""
     if (cls, name) in _FIELDS_IN_PROGRESS:
         return {}
+    if not cls.__pydantic_complete__:  # an annotation to resolve first (schemas.constructs: layer lists)
+        cls.model_rebuild()
     field = cls.model_fields[name]
     if isinstance(field.annotation, (str, ForwardRef)):
         return {}  # a recursive type (a wrapper's `layer`): its key is all that completion needs

@@ -28,6 +28,7 @@ class Construct(KerasArgs):
 
     keras_class = "construct"
     kind: ClassVar[str] = "construct"  # its key in a spec, for messages and scoped names
+    written_as: ClassVar[str] = "construct"  # the key it is written back with (schemas.base.KerasEntry)
     spec_only = frozenset({"input_shape", "from_"})
     name: Optional[str] = Field(None, description="the name of its output (its merge)")
     trainable: bool = Field(True, description="whether training updates the weights of the layers inside")
@@ -39,7 +40,7 @@ class Construct(KerasArgs):
 class Residual(Construct):
     """`output = merge(shortcut(x), layers(x))`: a skip connection around `layers`."""
 
-    keras_class = kind = "residual"
+    keras_class = kind = written_as = "residual"
     layers: list["LayerSpec"] = Field(min_length=1, description="the body, applied to the input in turn")
     merge: MergeName = Field("add", description="how the skip path and the body are merged")
     shortcut: Optional[list["LayerSpec"]] = Field(
@@ -50,7 +51,7 @@ class Residual(Construct):
 class Parallel(Construct):
     """Branches applied to the same input, their outputs merged (Inception-style)."""
 
-    keras_class = kind = "parallel"
+    keras_class = kind = written_as = "parallel"
     branches: list[list["LayerSpec"]] = Field(min_length=2, description="the branches, each a layer list")
     merge: MergeName = Field("concatenate", description="how the branches' outputs are merged")
 
@@ -60,8 +61,10 @@ CONSTRUCT_ALIASES = {"residual": "Residual", "parallel": "Parallel"}
 
 
 def resolve_layer_spec(layer_spec: Any) -> None:
-    """Give the constructs' layer lists their type, the layer union that holds the constructs too."""
-    for cls in CONSTRUCTS:
-        cls.model_rebuild(_types_namespace={"LayerSpec": layer_spec})
+    """Give the constructs' layer lists their type, the layer union that holds the constructs too.
 
-
+    Put where their annotation `"LayerSpec"` is looked up, not rebuilt now: `model_rebuild` would build
+    the whole layer union at import, doubling `factory validate`'s time; Pydantic resolves it when
+    the experiment's schema is first built.
+    """
+    globals()["LayerSpec"] = layer_spec

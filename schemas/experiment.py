@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import (Discriminator, Field, Tag, ValidationError, ValidationInfo, create_model, field_validator,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 from schemas import names
@@ -18,6 +19,13 @@ LossName = name_type("loss", names.LOSSES)
 MetricName = name_type("metric", names.METRICS)
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=64)]
 LineStyle = Literal["-", "--", "-.", ":", "solid", "dashed", "dashdot", "dotted"]
+
+
+def PerOutput(kind: Any) -> Any:
+    """`kind`, or a mapping of output names to `kind` (for a model with several outputs)."""
+    return Annotated[Union[Annotated[kind, Tag("one for all outputs")],
+                           Annotated[dict[Identifier, kind], Tag("one per output")]],
+                     Discriminator(lambda v: "one per output" if isinstance(v, dict) else "one for all outputs")]
 
 
 def fail_at(problems: list[tuple[tuple, str]]) -> None:
@@ -65,8 +73,13 @@ class Compile(Settings):
     """Arguments of `model.compile`. A model's own `compile:` overrides these one key at a time."""
 
     optimizer: OptimizerSpec = Field("rmsprop", validate_default=True, description="optimizer name or {Class: {arguments}}")
-    loss: Optional[LossName] = Field(None, description="loss function name (required somewhere)")
-    metrics: list[MetricName] = Field(default_factory=list, description="metrics reported each epoch")
+    loss: Optional[PerOutput(LossName)] = Field(
+        None, description="loss function name (required somewhere); for several outputs, one per output name "
+                          "(`{label: sparse_categorical_crossentropy, size: mse}`)")
+    metrics: PerOutput(list[MetricName]) = Field(
+        default_factory=list, description="metrics reported each epoch; for several outputs, a list per output name")
+    loss_weights: Optional[dict[Identifier, Annotated[float, Field(ge=0, allow_inf_nan=False)]]] = Field(
+        None, description="several outputs: the weight of each output's loss in the total (1 if not given)")
     steps_per_execution: Optional[PositiveInt] = Field(
         None, description="batches per compiled call; changes speed, not results. This tool picks "
                           "a fast value if not given")
@@ -217,6 +230,34 @@ class Experiment(Spec):
                         problems.append((loc, message))
         if problems:
             fail_at(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _per_output_settings_name_outputs(self) -> Experiment:
+        """A loss, metrics or loss weight per output names each output of the models that take it."""
+        problems = []
+        for name, model in self.models.items():
+            outputs = list(model.outputs or [])
+            for field in ("loss", "metrics", "loss_weights"):
+                own = model.compile is not None and field in model.compile.model_fields_set
+                value = getattr(model.compile if own else self.compile, field)
+                if not isinstance(value, dict):
+                    continue
+                at = ("models", name, "compile", field) if own else ("compile", field)
+                if len(outputs) < 2:
+                    what = {"loss": "a loss per output is", "metrics": "metrics per output are",
+                            "loss_weights": "loss weights per output are"}[field]
+                    problems.append((at, f"{what} for a model with several `outputs:`; model {name} has one"))
+                    continue
+                for key in value:
+                    if key not in outputs:
+                        problems.append((at + (key,), f"model {name} has no output '{key}'"
+                                                      f"{suggestion(key, outputs) or '; its outputs: ' + ', '.join(outputs)}"))
+                missing = [o for o in outputs if o not in value]
+                if field == "loss" and missing:
+                    problems.append((at, f"no loss for output(s) {', '.join(missing)} of model {name}"))
+        if problems:
+            fail_at(list(dict.fromkeys(problems)))
         return self
 
     def resolved(self) -> Experiment:

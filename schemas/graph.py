@@ -7,13 +7,15 @@ an unknown `from` name, a cycle, a layer or input nothing uses, `outputs` naming
 compiler builds the Keras functional model from the same nodes (factory/build/graph.py).
 
 Names are scoped: a name given inside a `residual` or `parallel` is seen there (and in what it
-nests), not outside, and its Keras name is prefixed with the construct's, so two constructs may
-name their layers alike.
+nests), not outside; two constructs may name their layers alike, and such names are then prefixed
+with their constructs' names (`residual2_conv`) to make Keras's names. A name given once stays as
+written.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -133,8 +135,9 @@ class _Planner:
         order = self._order(sources)
         if order is None:
             return None, self.problems
-        nodes = tuple(Node(n["args"], tuple(s), n["name"], n["loc"], n["entry"], n["takes_list"], n["trainable"],
-                           n["construct"]) for n, s in zip(self.nodes, sources))
+        given = Counter(n["name"] for n in self.nodes if n["name"] is not None)
+        nodes = tuple(Node(n["args"], tuple(s), self._keras_name(n, given), n["loc"], n["entry"], n["takes_list"],
+                           n["trainable"], n["construct"]) for n, s in zip(self.nodes, sources))
         self._unused(nodes, inputs, outputs)
         if self.problems:
             return None, self.problems
@@ -148,10 +151,15 @@ class _Planner:
                 self.problems.append((loc + ("name",) if entry >= 0 else loc,
                                       f"two layers or inputs are named '{name}'; names must differ"))
             scope.names[name] = index
-        keras_name = scope.prefix + name if name is not None else None
-        self.nodes.append(dict(args=args, sources=sources, name=keras_name, loc=loc, entry=entry,
+        self.nodes.append(dict(args=args, sources=sources, name=name, scoped=scope.prefix, loc=loc, entry=entry,
                                takes_list=takes_list, trainable=trainable, construct=construct))
         return index
+
+    @staticmethod
+    def _keras_name(node: dict, given: Counter) -> Optional[str]:
+        """A name as written, or prefixed with its constructs' names where another scope gives it too."""
+        name = node["name"]
+        return node["scoped"] + name if name is not None and given[name] > 1 else name
 
     def _walk(self, items: list, at: tuple, incoming: Any, scope: _Scope, start: int = 0,
               entry: Optional[int] = None, trainable: bool = True) -> Any:
@@ -175,8 +183,10 @@ class _Planner:
                                            f"({inputs}); say which with `from:`"))
                 sources = []
             if isinstance(args, Input):
-                self.problems.append((inside, "Input can only be the first layer; a graph names its "
-                                              "inputs in the model's `inputs:`"))
+                self.problems.append((inside, "the model names its inputs in `inputs:`; leave the Input "
+                                              "layer out" if self.model.inputs else
+                                              "Input can only be the first layer; name several inputs "
+                                              "in the model's `inputs:`"))
                 continue
             merging = isinstance(args, MERGING_LAYERS)
             if len(sources) > 1 and not merging:
@@ -184,6 +194,9 @@ class _Planner:
                                                           f"`from` names {len(sources)}; merge them first "
                                                           "(Concatenate, Add, ...)"))
                 sources = sources[:1]
+            if merging and len(sources) < 2 and (sources or args.from_ is not None):
+                self.problems.append((inside, f"{args.keras_class} merges two or more inputs; name them with "
+                                              "`from: [a, b]`"))
             alive = trainable and args.trainable
             if isinstance(args, Construct):
                 previous = self._construct(args, sources, inside, scope, top, alive)
@@ -201,7 +214,8 @@ class _Planner:
                     if args.shortcut else x)
             merged = [skip, body]
         else:
-            merged = [self._walk(branch, at + ("branches", b), x, inner, entry=entry, trainable=trainable)
+            merged = [self._walk(branch, at + ("branches", b), x, _Scope(f"{inner.prefix}branch{b}_", inner),
+                                 entry=entry, trainable=trainable)
                       for b, branch in enumerate(args.branches)]
         return self._node(_LAYER_CLASSES[MERGES[args.merge]](), merged, args.name, at[:-1], entry, scope, True, trainable, args)
 

@@ -69,7 +69,7 @@ def keys_accepted(root: type[BaseModel], loc: tuple) -> list[str]:
     keys: list[str] = []
     for tp, _ in current:
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            keys.extend(tp.model_fields)
+            keys.extend(f.alias or k for k, f in tp.model_fields.items())  # `from` is the field `from_`
             if issubclass(tp, KerasArgs):
                 keys.extend(legacy.RENAMED_ARGUMENTS.get(tp.__name__, {}))
     return list(dict.fromkeys(keys))

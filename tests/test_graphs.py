@@ -1,5 +1,7 @@
 """Graphs: residual, parallel, `from:`, several inputs and outputs build what the functional API builds by hand."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -231,3 +233,318 @@ def test_shape_mistakes_of_a_graph_are_found_by_the_dry_build_at_the_construct(w
         "with matching shapes except for the concatenation axis. Received: input_shape=[(None, 6, 6, 4), "
         "(None, 8, 8, 4)])",
     ]
+
+
+def test_every_merging_layer_builds_as_written_by_hand(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    inputs: {a: [6], b: [6]}
+    layers:
+      - Subtract: {from: [a, b], name: sub}
+      - Multiply: {from: [a, b], name: mul}
+      - Average: {from: [a, b], name: avg}
+      - Maximum: {from: [a, b], name: max}
+      - Minimum: {from: [sub, mul], name: min}
+      - Dot: {from: [avg, max], axes: 1, normalize: true, name: dot}
+      - Add: {from: [min, max], name: add}
+      - Concatenate: {axis: -1, from: [dot, add]}
+      - Dense: 3
+""")
+    keras.utils.set_random_seed(1)
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    keras.utils.set_random_seed(1)
+    a, b = keras.Input(shape=(6,), name="a"), keras.Input(shape=(6,), name="b")
+    sub, mul = L.Subtract(name="sub")([a, b]), L.Multiply(name="mul")([a, b])
+    avg, mx = L.Average(name="avg")([a, b]), L.Maximum(name="max")([a, b])
+    mn = L.Minimum(name="min")([sub, mul])
+    dot = L.Dot(axes=1, normalize=True, name="dot")([avg, mx])
+    add = L.Add(name="add")([mn, mx])
+    x = L.Concatenate(axis=-1)([dot, add])
+    hand = keras.Model({"a": a, "b": b}, L.Dense(3)(x))
+    assert configs(model) == configs(hand)
+    assert wiring(model) == wiring(hand)
+    x = {"a": np.ones((2, 6), np.float32), "b": np.arange(12, dtype=np.float32).reshape(2, 6)}
+    np.testing.assert_allclose(model.predict(x, verbose=0), hand.predict(x, verbose=0), rtol=1e-6)
+
+
+NESTED_IN_BLOCKS = """\
+blocks:
+  unit:
+    params: [filters]
+    layers:
+      - Conv2D: {filters: "${filters}", kernel_size: 1, name: squeeze}
+      - residual:
+          layers:
+            - parallel:
+                branches:
+                  - [Conv2D: {filters: "${filters}", kernel_size: 3, padding: same, name: wide}]
+                  - [$bn]
+                merge: add
+          shortcut: [Conv2D: {filters: "${filters}", kernel_size: 1, from: squeeze}]
+  bn:
+    layers: [BatchNormalization: {}]
+models:
+  A:
+    input_shape: [6, 6, 2]
+    layers:
+      - {$unit: {filters: 4}}
+      - {$unit: {filters: 4}}
+      - Flatten
+      - Dense: 3
+"""
+
+
+def nested_by_hand():
+    def unit(x, prefix):
+        x = L.Conv2D(4, 1, name=f"{prefix}squeeze")(x)
+        wide = L.Conv2D(4, 3, padding="same", name=f"{prefix}wide")(x)
+        body = L.Add()([wide, L.BatchNormalization()(x)])
+        return L.Add()([L.Conv2D(4, 1)(x), body])
+
+    inputs = keras.Input(shape=(6, 6, 2))
+    x = unit(unit(inputs, "unit_0_"), "unit_1_")
+    return keras.Model(inputs, L.Dense(3)(L.Flatten()(x)))
+
+
+def test_constructs_nest_and_work_in_blocks_each_use_with_its_own_layers(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + NESTED_IN_BLOCKS)
+    keras.utils.set_random_seed(5)
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    keras.utils.set_random_seed(5)
+    hand = nested_by_hand()
+    assert configs(model) == configs(hand)
+    assert wiring(model) == wiring(hand)
+    names = [layer.name for layer in model.layers]
+    assert {"unit_0_squeeze", "unit_1_squeeze", "unit_0_wide", "unit_1_wide"} <= set(names)
+    for mine, theirs in zip(model.get_weights(), hand.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_names_alike_in_two_constructs_get_their_construct_prefix(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [3]
+    layers:
+      - residual: {layers: [Dense: {units: 3, name: inner}]}
+      - residual: {layers: [Dense: {units: 3, name: inner}], name: second}
+      - Dense: {units: 2, name: out}
+""")
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    assert [layer.name for layer in model.layers] == ["input", "residual0_inner", "add", "second_inner", "second",
+                                                       "out"]
+
+
+def test_a_name_used_once_in_a_block_stays_as_written(write):
+    from tests.conftest import SPEC_HEAD, models_of
+
+    path = write(SPEC_HEAD + """\
+blocks:
+  b: {layers: [Dense: {units: 4, name: hidden}]}
+models:
+  A: {input_shape: [3], layers: [$b, Dense: 2]}
+  B: {input_shape: [3], layers: [$b, $b, Dense: 2]}
+""")
+    models = models_of(path)
+    assert models["A"]["layers"][0] == {"Dense": {"units": 4, "name": "hidden"}}
+    assert [m["Dense"]["name"] for m in models["B"]["layers"][:2]] == ["b_0_hidden", "b_1_hidden"]
+
+
+def test_two_inputs_experiment_trains_on_data_the_test_makes(tmp_path, cli):
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(ROOT / "experiments" / "make_two_inputs.py"), str(tmp_path / "two_inputs.npz")],
+                   check=True, capture_output=True)
+    with np.load(tmp_path / "two_inputs.npz") as made, np.load(ROOT / "experiments" / "two_inputs.npz") as kept:
+        assert sorted(made.files) == sorted(kept.files)
+        for key in made.files:
+            np.testing.assert_array_equal(made[key], kept[key])  # the checked-in copy is what the script makes
+    spec = shutil.copy(ROOT / "experiments" / "two_inputs.yaml", tmp_path / "two_inputs.yaml")
+    code, out, err = cli("run", spec, "--out", tmp_path / "out", "--set", "training.epochs=2")
+    assert code == 0, err
+    run = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]
+    assert run["status"] == "completed"
+    assert {"loss", "label_accuracy", "size_mae", "val_loss", "val_label_loss", "val_size_loss",
+            "val_label_accuracy", "val_size_mae"} <= set(run["history"])
+    assert run["history"]["val_label_accuracy"][-1] > 0.5  # 10 classes: far above chance after 2 epochs
+    table = (tmp_path / "out" / "comparison.md").read_text()
+    assert "final val_label_accuracy" in table and "final val_size_mae" in table
+    assert (tmp_path / "out" / "val_size_loss.png").is_file()
+
+
+@pytest.mark.skipif(not (Path("/usr/share/datasets/fashion-mnist") / "train-images-idx3-ubyte.gz").is_file(),
+                    reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+def test_residual_cnn_experiment_runs_briefly(tmp_path, cli, monkeypatch):
+    import json
+
+    monkeypatch.delenv("FACTORY_DATA_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # so the Debian files are the ones found
+    code, out, err = cli("run", ROOT / "experiments" / "residual_cnn.yaml", "--out", tmp_path / "out",
+                         "--set", "training.epochs=1", "--set", "data.train_size=300", "--set", "data.test_size=100")
+    assert code == 0, err
+    run = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]
+    assert run["status"] == "completed" and run["params"] == 679_594
+
+
+TWO = """\
+name: t
+data: {dataset: two.npz}
+compile: {optimizer: adam, loss: {label: sparse_categorical_crossentropy, size: mse}}
+models:
+  A:
+    inputs: {image: [8, 8], extra: %s}
+    layers:
+      - Flatten: {from: image}
+      - Dense: {units: 8, name: features}
+      - Concatenate: {from: [features, extra]}
+      - Dense: {units: 10, activation: softmax, name: label}
+      - Dense: {units: 1, from: features, name: size}
+    outputs: [label, %s]
+"""
+
+
+def two_arrays(**changes):
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 20), ("test", 10)):
+        arrays |= {f"x_{split}_image": rng.random((n, 8, 8)), f"x_{split}_extra": rng.random((n, 4)),
+                   f"y_{split}_label": rng.integers(0, 10, n), f"y_{split}_size": rng.random((n, 1))}
+    arrays.update(changes)
+    return {k: v for k, v in arrays.items() if v is not None}
+
+
+@pytest.mark.parametrize("arrays,extra,output,expected", [
+    (two_arrays(x_test_extra=None), "[4]", "size",
+     "{path}:2:17: data.dataset: {npz}: the arrays of x_train and x_test do not pair up (x_train_extra, "
+     "x_train_image but x_test_image); write both splits of each name"),
+    (two_arrays(), "[5]", "size",
+     "{path}:6:36: models.A.inputs.extra: input 'extra' of model A has shape [5], but the data's x_train_extra "
+     "has examples of shape [4]"),
+    (two_arrays(y_train_size=None, y_test_size=None, y_train_sise=np.zeros((20, 1)), y_test_sise=np.zeros((10, 1))),
+     "[4]", "size",
+     "{path}:13:22: models.A.outputs[1]: the data has no y_train_size for output 'size' of model A; did you mean "
+     "'sise'? (it has y_train_label, y_train_sise)"),
+    (two_arrays(x_train_image=np.zeros((19, 8, 8))), "[4]", "size",
+     "{path}:2:17: data.dataset: {npz}: the train arrays hold different numbers of examples (x_train_extra has 20, "
+     "x_train_image has 19, y_train_label has 20, y_train_size has 20)"),
+])
+def test_missing_or_misshapen_arrays_for_several_inputs_are_located(write, cli, tmp_path, arrays, extra, output,
+                                                                     expected):
+    np.savez(tmp_path / "two.npz", **arrays)
+    path = write(TWO % (extra, output))
+    code, out, err = cli("run", path, "--out", tmp_path / "out")
+    assert code == 2
+    assert expected.format(path=path, npz=tmp_path / "two.npz") in err
+
+
+def test_a_loss_per_output_names_the_outputs(write):
+    from tests.conftest import spec_errors
+
+    path = write((TWO % ("[4]", "size")).replace(
+        "loss: {label: sparse_categorical_crossentropy, size: mse}}",
+        "loss: {label: sparse_categorical_crossentropy, sise: mse}, metrics: {labl: [accuracy]}}").replace(
+        "data: {dataset: two.npz}", "data: {dataset: digits}") + """\
+  B:
+    layers: [Flatten, Dense: 10]
+    compile: {loss_weights: {a: 1.0}}
+""")
+    assert spec_errors(path) == [
+        f"{path}:3:34: compile.loss: no loss for output(s) size of model A; or a loss per output is for a model "
+        "with several `outputs:`; model B has one",
+        f"{path}:3:81: compile.loss.sise: model A has no output 'sise'; did you mean 'size'?",
+        f"{path}:3:96: compile.metrics: metrics per output are for a model with several `outputs:`; model B has one",
+        f"{path}:3:103: compile.metrics.labl: model A has no output 'labl'; did you mean 'label'?",
+        f"{path}:16:29: models.B.compile.loss_weights: loss weights per output are for a model with several "
+        "`outputs:`; model B has one",
+    ]
+
+
+def test_names_alike_in_two_branches_are_scoped_to_each(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [3]
+    layers:
+      - parallel:
+          branches:
+            - [Dense: {units: 3, name: d}, Dense: {units: 3, from: d}]
+            - [Dense: {units: 3, name: d}, Dense: {units: 3, from: d}]
+      - Dense: {units: 2}
+""")
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    names = [layer.name for layer in model.layers]
+    assert "parallel0_branch0_d" in names and "parallel0_branch1_d" in names
+    assert wiring(model)[names.index("dense_1")] == [names.index("parallel0_branch1_d")]
+
+
+def test_named_arrays_travel_to_worker_processes_as_they_are(tmp_path):
+    from factory.data import Dataset, load_arrays, save_arrays
+
+    rng = np.random.default_rng(0)
+    data = Dataset({"image": rng.random((5, 8, 8), dtype=np.float32), "extra": rng.random((5, 4), dtype=np.float32)},
+                   {"label": np.arange(5), "size": rng.random((5, 1))},
+                   {"image": rng.random((2, 8, 8), dtype=np.float32), "extra": rng.random((2, 4), dtype=np.float32)},
+                   np.arange(2), "test arrays")
+    back = load_arrays(save_arrays(data, tmp_path / "arrays"))
+    assert back.input_shape == {"extra": (4,), "image": (8, 8)}
+    for split in ("x_train", "y_train", "x_test"):
+        assert sorted(getattr(back, split)) == sorted(getattr(data, split))
+        for k, array in getattr(data, split).items():
+            np.testing.assert_array_equal(getattr(back, split)[k], array)
+    np.testing.assert_array_equal(back.y_test, data.y_test)  # the plain form mixes with the named one
+    assert back.describe() == "5 training and 2 test examples of shape {'extra': (4,), 'image': (8, 8)} from test arrays"
+
+
+def test_graph_specs_are_written_back_as_written_and_revalidate():
+    from schemas import Experiment
+
+    dumped = load(EXAMPLES).experiment.model_dump(mode="json")
+    assert dumped["models"]["resnet_tiny"]["layers"][2] == {"residual": {
+        "layers": [{"Conv2D": {"filters": 64, "kernel_size": 3, "strides": 2, "padding": "same"}}],
+        "shortcut": [{"Conv2D": {"filters": 64, "kernel_size": 1, "strides": 2}}]}}
+    assert dumped["models"]["two_inputs"]["layers"][2] == {"Concatenate": {"from": ["features", "extra"]}}
+    assert dumped["models"]["two_inputs"]["inputs"] == {"image": [28, 28], "extra": [4]}
+    assert Experiment.model_validate(dumped).model_dump(mode="json") == dumped
+
+
+def test_a_misspelt_from_gets_did_you_mean_from(write):
+    from tests.conftest import SPEC_HEAD, spec_errors
+
+    path = write(SPEC_HEAD + "models:\n  A:\n    inputs: {image: [8, 8]}\n    layers: [Flatten: {frm: image}, Dense: 10]\n")
+    assert spec_errors(path) == [f"{path}:7:24: models.A.layers[0].Flatten.frm: unknown key 'frm'; did you mean 'from'?"]
+
+
+def test_a_merging_layer_without_a_list_to_merge_is_an_error_at_validation(write):
+    from tests.conftest import SPEC_HEAD, spec_errors
+
+    path = write(SPEC_HEAD + "models:\n  A:\n    input_shape: [4]\n    layers: [Dense: 4, Add: {}, Dense: 2]\n")
+    assert spec_errors(path) == [f"{path}:7:29: models.A.layers[1].Add: Add merges two or more inputs; name them "
+                                 "with `from: [a, b]`"]
+
+
+def test_a_frozen_construct_freezes_every_layer_inside(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [3]
+    layers:
+      - residual: {layers: [Dense: 3, BatchNormalization: {}], trainable: false}
+      - Dense: 2
+""")
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    assert [(type(layer).__name__, layer.trainable) for layer in model.layers[1:]] == [
+        ("Dense", False), ("BatchNormalization", False), ("Add", False), ("Dense", True)]

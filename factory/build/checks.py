@@ -17,7 +17,8 @@ from typing import Callable
 import numpy as np
 
 from factory.build.compiler import DryBuild, check_model, check_size, dry_build, input_rank, main_argument_loc
-from factory.data import Dataset
+from factory.build.graph import wired
+from factory.data import Dataset, several
 from factory.errors import Issue, SpecError
 from schemas import Model
 from schemas.graph import is_graph
@@ -143,6 +144,16 @@ def check_against_data(name: str, spec: Model, data: Dataset) -> list[Issue]:
 
 def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], DryBuild | None]:
     """`check_against_data`'s issues, and the dry build they were found on (None if it could not be made)."""
+    if spec.inputs or spec.outputs or several.is_named(data.x_train, data.y_train):
+        named = several.model_issues(name, spec, data)  # inputs and outputs by name: the arrays match them
+        if named:
+            return named, None
+    if spec.inputs:
+        try:
+            dry = dry_build(name, spec, {k: list(v) for k, v in spec.inputs.items()})
+        except SpecError as e:
+            return e.issues, None
+        return _outputs_issues(name, spec, dry, data), dry
     shape = list(data.input_shape)
     declared = spec.declared_input_shape
     if declared is not None and not _same_shape(declared, shape):
@@ -156,7 +167,35 @@ def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], D
         dry = dry_build(name, spec, shape)
     except SpecError as e:
         return [_channel_hint(name, spec, shape, issue) for issue in e.issues], None
-    return _output_issues(name, spec, dry, _labels(data)), dry
+    return _outputs_issues(name, spec, dry, data), dry
+
+
+def _outputs_issues(name: str, spec: Model, dry: DryBuild, data: Dataset) -> list[Issue]:
+    """The label checks (`_output_issues`) for each output of the model, with its own loss and labels.
+
+    An output of a graph is checked as if the model ended at the layer that makes it; a mistake in
+    a loss given per output is located at that output's loss.
+    """
+    if not dry.output_shapes or len(dry.output_shapes) == 1 and not isinstance(data.y_train, dict):
+        return _output_issues(name, spec, dry, _labels(data))
+    graph = wired(name, spec)
+    issues = []
+    for output, shape in dry.output_shapes.items():
+        entry = graph.nodes[graph.outputs[output]].entry
+        loss = spec.compile.loss[output] if isinstance(spec.compile.loss, dict) else spec.compile.loss
+        up_to = spec.model_copy(update={"layers": spec.layers[:entry + 1],
+                                        "compile": spec.compile.model_copy(update={"loss": loss})})
+        view = DryBuild(params=dry.params, output_shape=shape, layer_params=dry.layer_params[:entry + 1],
+                        layer_shapes=dry.layer_shapes[:entry + 1])
+        labels = _label_values(*(y[output] if isinstance(y, dict) else y for y in (data.y_train, data.y_test)))
+        loss_at = ("models", name, "compile", "loss")
+        for issue in _output_issues(name, up_to, view, labels):
+            if isinstance(spec.compile.loss, dict) and issue.loc == loss_at:
+                issue = Issue(f"output '{output}': {issue.message}", loc=loss_at + (output,))
+            elif issue.loc[:3] == ("models", name, "layers"):
+                issue = Issue(f"output '{output}': {issue.message}", loc=issue.loc)
+            issues.append(issue)
+    return issues
 
 
 def _same_shape(declared, data_shape) -> bool:
@@ -204,7 +243,11 @@ def _channel_hint(name: str, spec: Model, shape: list[int], issue: Issue) -> Iss
 
 
 def _labels(data: Dataset) -> Labels:
-    y = np.concatenate([np.asarray(data.y_train), np.asarray(data.y_test)])
+    return _label_values(data.y_train, data.y_test)
+
+
+def _label_values(y_train, y_test) -> Labels:
+    y = np.concatenate([np.asarray(y_train), np.asarray(y_test)])
     distinct = np.unique(y) if y.size else y
     return Labels(shape=tuple(y.shape[1:]), whole=bool(np.all(np.equal(np.mod(y, 1), 0))),
                   low=float(y.min(initial=0)), high=float(y.max(initial=0)),

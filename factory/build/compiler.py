@@ -195,6 +195,11 @@ def compile_model(model, spec: Compile, steps_per_execution: int | None = None) 
     """Compile `model` as `spec` says; `steps_per_execution` defaults to a fast value."""
     keras = import_keras()
     optimizer = keras.optimizers.get(spec.optimizer.keras_config())
-    model.compile(optimizer=optimizer, loss=spec.loss, metrics=list(spec.metrics),
+    metrics = spec.metrics
+    several = not isinstance(model, keras.Sequential) and isinstance(model.output, dict)
+    if several and not isinstance(metrics, dict):  # several outputs: each gets the list
+        metrics = {output: list(metrics) for output in model.output}
+    model.compile(optimizer=optimizer, loss=spec.loss, metrics=metrics if isinstance(metrics, dict) else list(metrics),
+                  loss_weights=spec.loss_weights,
                   steps_per_execution=spec.steps_per_execution or steps_per_execution
                   or DEFAULT_STEPS_PER_EXECUTION)

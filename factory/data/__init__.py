@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from factory.data import several
 from factory.errors import Issue, SpecError
 from schemas import Data
 
@@ -46,10 +47,15 @@ class Dataset:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """One example's shape; for several inputs (factory.data.several), a shape per input name."""
+        if isinstance(self.x_train, dict):
+            return {k: tuple(a.shape[1:]) for k, a in self.x_train.items()}
         return tuple(self.x_train.shape[1:])
 
     def describe(self) -> str:
-        return (f"{len(self.x_train):,} training and {len(self.x_test):,} test examples of shape "
+        count = len(next(iter(self.x_train.values()))) if isinstance(self.x_train, dict) else len(self.x_train)
+        tests = len(next(iter(self.x_test.values()))) if isinstance(self.x_test, dict) else len(self.x_test)
+        return (f"{count:,} training and {tests:,} test examples of shape "
                 f"{self.input_shape} from {self.source}")
 
 
@@ -89,6 +95,8 @@ def _npz_arrays(path: Path) -> tuple:
         raise _error(f"{path} is not a .npz archive of arrays ({type(e).__name__}: {e}); write it with "
                      "numpy.savez") from None
     with archive as f:
+        if several.holds_named_arrays(f.files):  # x_train_<input>, y_train_<output>: several inputs or outputs
+            return several.named_arrays(f, path, _npz_member)
         missing = [k for k in ARRAYS if k not in f.files]
         if missing:
             raise _error(f"{path} lacks {', '.join(missing)} (it has {', '.join(f.files) or 'nothing'})")
@@ -255,6 +263,11 @@ def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Data
         (x_train, y_train, x_test, y_test), source = loader(spec, Path(base), download)
     except OSError as e:
         raise _error(f"cannot read {spec.dataset}: {e}") from None
+    if several.is_named(x_train, y_train):
+        several.check(source, dict(zip(ARRAYS, (x_train, y_train, x_test, y_test))))
+        dataset = several.prepared(spec, (x_train, y_train, x_test, y_test), source, Dataset)
+        _cache[key] = dataset
+        return dataset
     _check_arrays(source, dict(zip(ARRAYS, (x_train, y_train, x_test, y_test))))
     if spec.train_size is not None:
         x_train, y_train = x_train[:spec.train_size], y_train[:spec.train_size]
@@ -275,9 +288,9 @@ def save_arrays(dataset: Dataset, folder: Path) -> Path:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ARRAYS:
+    for name, array in several.flatten({k: getattr(dataset, k) for k in ARRAYS}).items():
         with replacing(folder / f"{name}.npy", suffix=".tmp.npy") as tmp:
-            np.save(tmp, getattr(dataset, name))
+            np.save(tmp, array)
     write_text(folder / "source.txt", dataset.source)
     return folder
 
@@ -285,5 +298,6 @@ def save_arrays(dataset: Dataset, folder: Path) -> Path:
 def load_arrays(folder: Path) -> Dataset:
     """The arrays `save_arrays` wrote, memory-mapped: processes on one machine share one copy."""
     folder = Path(folder)
-    arrays = [np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in ARRAYS]
-    return Dataset(*arrays, source=(folder / "source.txt").read_text(encoding="utf-8"))
+    flat = {p.stem: np.load(p, mmap_mode="r", allow_pickle=False) for p in sorted(folder.glob("[xy]_*.npy"))}
+    arrays = several.unflatten(flat)
+    return Dataset(*(arrays[name] for name in ARRAYS), source=(folder / "source.txt").read_text(encoding="utf-8"))

@@ -49,9 +49,11 @@ def data_fingerprint(data) -> dict[str, dict]:
 
     import numpy as np
 
+    from factory.data.several import flatten  # several inputs or outputs: one entry per named array
+
     out = {}
-    for name in ("x_train", "y_train", "x_test", "y_test"):
-        array = np.ascontiguousarray(getattr(data, name))
+    for name, array in flatten({k: getattr(data, k) for k in ("x_train", "y_train", "x_test", "y_test")}).items():
+        array = np.ascontiguousarray(array)
         digest = hashlib.blake2b(memoryview(array).cast("B"), digest_size=16).hexdigest()
         out[name] = {"shape": list(array.shape), "dtype": str(array.dtype), "blake2b": digest}
     return out
