@@ -84,12 +84,14 @@ def test_an_input_and_an_output_added_are_named_from_results_json():
 
 
 def test_constructs_as_results_json_stores_them():
-    """results.json keys a construct by its class (`Residual`), as the resolved spec dumps it."""
+    """The resolved spec's dump, as results.json stores it; a construct keyed by its class (`Residual`,
+    as an earlier dump wrote it) reads the same."""
     from tests.conftest import models_of
     from tests.test_graphs import EXAMPLES
 
     resnet = models_of(EXAMPLES)["resnet_tiny"]
-    assert next(iter(resnet["layers"][1])) == "Residual"  # what this test is about
+    assert differences([conv(8)], [conv(8), {"Residual": {"layers": BODY, "merge": "add"}}]) == \
+        ["+residual(Conv2D, BatchNormalization, ReLU, Conv2D)"]
     fewer = {**resnet, "layers": [resnet["layers"][0], *resnet["layers"][2:]]}
     info = model_info(results(a=fewer, b=resnet))
     assert model_differences(info["a"], info["b"]) == ["+residual(Conv2D, BatchNormalization, ReLU, Conv2D)"]
