@@ -2,9 +2,12 @@
 
 `model_to_spec(model)` returns the spec of a Sequential model (`{"input_shape": [...], "layers":
 [...]}`, a plain list) or of a Functional one: its layers in an order that keeps straight runs
-as runs, with `from:` only where a layer does not read the entry before it, a `name:` only on the
-layers something reads by name, and `inputs:` / `outputs:` only where a plain `input_shape` and
-"the last layer" do not say it. `factory export MODEL.keras` prints it as a library file
+as runs, a merge that is clearly x merged with f(x) as `residual` and branches from one layer
+merged as `parallel`, `from:` only where a layer does not read the entry before it, a `name:`
+only on the layers something reads by name, and `inputs:` / `outputs:` only where a plain
+`input_shape` and "the last layer" do not say it; a model used as a layer is written as its
+layers. Building the spec gives the same layer configs (names aside), the same connectivity and
+the same parameter count. `factory export MODEL.keras` prints it as a library file
 (`models: {NAME: ...}`) to `include`. A default is what a freshly constructed layer of the same
 class (with the same required arguments) reports, so "left out" means exactly "Keras would use the
 same value". A layer or an argument the spec language cannot express is a `SpecError` naming it;
@@ -29,7 +32,6 @@ _LAYERS = {cls.keras_class: cls for cls in LAYERS}
 _OBJECTS = {cls.keras_class: cls for cls in (*INITIALIZERS, *REGULARIZERS, *CONSTRAINTS)}
 _IGNORED = {"name", "dtype", "input_shape", "batch_input_shape", "autocast"}  # not part of a spec
 SPEC_DTYPE = "float32"  # every model the spec language builds; a layer of another dtype cannot be exported
-_NEVER = EXCLUDED  # built-in layers the spec language refuses on purpose, and why (Lambda: Python code)
 
 
 def _plain(value: Any) -> Any:
@@ -81,7 +83,7 @@ def _layer_args(layer, where: str) -> tuple[str, dict]:
     spec = _LAYERS.get(keras_class)
     builtin = type(layer).__module__.startswith("keras.")
     if spec is None or not builtin:
-        why = _NEVER.get(keras_class) if builtin else None
+        why = EXCLUDED.get(keras_class) if builtin else None  # refused on purpose (Lambda), and why
         if why is None:
             why = ("it is not one of Keras's built-in layers" if not builtin
                    else "the spec language has no such layer")
