@@ -53,6 +53,8 @@ def test_show_diagram_writes_one_picture_per_model(cli, write, tmp_path):
         assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"model {name}: diagram in {picture}" in out
     assert sorted(p.name for p in (tmp_path / "pictures").iterdir()) == ["A.png", "B.png"]  # no temporary left
+    code, out, _ = cli("show", write(RESIDUAL, "graph.yaml"), "--diagram", tmp_path / "pictures")
+    assert code == 0 and (tmp_path / "pictures" / "res.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_show_diagram_without_graphviz_or_pydot_is_one_clear_line(cli, write, tmp_path, monkeypatch):
