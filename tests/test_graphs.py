@@ -167,6 +167,8 @@ def test_wiring_mistakes_are_located_with_did_you_mean_at_validation(write):
         "(`from:`) and `outputs` does not name it",
         f"{path}:36:9: models.no_input.layers[0]: this layer takes no input: the model has several inputs "
         "(image, extra); say which with `from:`",
+        f"{path}:37:22: models.no_input.layers[1].Concatenate: Concatenate merges two or more inputs; name them "
+        "with `from: [a, b]`",
         f"{path}:42:33: models.scoped.layers[2].Dense.from: `from` names 'x', which is no layer or input here; "
         "known: a, r",
     ]
