@@ -194,7 +194,8 @@ class _Planner:
                                                           f"`from` names {len(sources)}; merge them first "
                                                           "(Concatenate, Add, ...)"))
                 sources = sources[:1]
-            if merging and len(sources) < 2 and (sources or args.from_ is not None):
+            # without `from` (the previous layer only) the dry build says so: the form alone is valid
+            if merging and args.from_ is not None and len(sources) < 2:
                 self.problems.append((inside, f"{args.keras_class} merges two or more inputs; name them with "
                                               "`from: [a, b]`"))
             alive = trainable and args.trainable

@@ -167,6 +167,8 @@ def test_wiring_mistakes_are_located_with_did_you_mean_at_validation(write):
         "(`from:`) and `outputs` does not name it",
         f"{path}:36:9: models.no_input.layers[0]: this layer takes no input: the model has several inputs "
         "(image, extra); say which with `from:`",
+        f"{path}:37:22: models.no_input.layers[1].Concatenate: Concatenate merges two or more inputs; name them "
+        "with `from: [a, b]`",
         f"{path}:42:33: models.scoped.layers[2].Dense.from: `from` names 'x', which is no layer or input here; "
         "known: a, r",
     ]
@@ -526,12 +528,16 @@ def test_a_misspelt_from_gets_did_you_mean_from(write):
     assert spec_errors(path) == [f"{path}:7:24: models.A.layers[0].Flatten.frm: unknown key 'frm'; did you mean 'from'?"]
 
 
-def test_a_merging_layer_without_a_list_to_merge_is_an_error_at_validation(write):
-    from tests.conftest import SPEC_HEAD, spec_errors
+def test_a_merging_layer_without_a_list_to_merge_is_an_error_before_training(write):
+    from factory.build.checks import check_models
+    from factory.errors import SpecError
+    from tests.conftest import SPEC_HEAD
 
     path = write(SPEC_HEAD + "models:\n  A:\n    input_shape: [4]\n    layers: [Dense: 4, Add: {}, Dense: 2]\n")
-    assert spec_errors(path) == [f"{path}:7:29: models.A.layers[1].Add: Add merges two or more inputs; name them "
-                                 "with `from: [a, b]`"]
+    loaded = load(path)
+    issues = loaded.locate(SpecError(check_models(loaded.experiment.resolved(), None))).issues
+    assert located(issues) == [f"{path}:7:24: models.A.layers[1]: model A: Add merges two or more inputs, but it "
+                               "gets only the previous layer's; name them with `from: [a, b]`"]
 
 
 def test_a_frozen_construct_freezes_every_layer_inside(write):

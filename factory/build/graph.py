@@ -57,6 +57,10 @@ def assemble(keras, name: str, spec: Model, shapes: Shapes) -> Assembled:
             if not node.trainable:
                 arguments["trainable"] = False
             taken = [tensors[s] for s in node.sources]
+            if node.takes_list and len(taken) < 2 and node.construct is None:
+                raise SpecError([Issue(f"model {name}: {node.args.keras_class} merges two or more inputs, but it "
+                                       "gets only the previous layer's; name them with `from: [a, b]`",
+                                       loc=("models", name) + node.loc)])
             _check_skip(name, node, taken)
             try:
                 layer = getattr(keras.layers, node.args.keras_class)(**arguments)
