@@ -7,7 +7,7 @@ steps (batches), not epochs: `factory show` prints a model's steps per epoch.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import Field, model_validator
 
@@ -17,8 +17,16 @@ from schemas.types import NonNegativeFloat, NonNegativeInt, PositiveFloat, Posit
 Boundary = Annotated[int, Field(ge=0)]
 
 
-class Schedule(KerasArgs):
-    """Base of the schedule argument models: what a schedule starts from."""
+class ScheduleArgs(KerasArgs):
+    """Base of the schedule argument models."""
+
+    def keras_config(self) -> dict[str, Any]:
+        # inside an optimizer's config Keras finds a schedule by its module, as it serializes one
+        return {"module": "keras.optimizers.schedules", **super().keras_config()}
+
+
+class Schedule(ScheduleArgs):
+    """Base of the schedules that start from one learning rate."""
     initial_learning_rate: PositiveFloat = Field(description="the learning rate at step 0")
 
 
@@ -73,7 +81,7 @@ class PolynomialDecay(Schedule):
     cycle: bool = Field(False, description="start over after decay_steps")
 
 
-class PiecewiseConstantDecay(KerasArgs):
+class PiecewiseConstantDecay(ScheduleArgs):
     """values[0] until boundaries[0], values[1] until boundaries[1], ..., values[-1] after the last."""
     boundaries: list[Boundary] = Field(min_length=1, description="the steps where the learning rate changes, "
                                                                  "increasing")
