@@ -65,7 +65,12 @@ def _show(args) -> int:
         model = build_model(name, spec, input_shape)
         print(f"model {name}: {spec.label}")
         model.summary()
-        print(f"model {name}: {model.count_params():,} parameters\n")
+        print(f"model {name}: {model.count_params():,} parameters")
+        if data is not None:
+            from factory.train.callbacks import steps_line
+
+            print(steps_line(name, spec.training, len(data.x_train)))
+        print()
     return 0
 
 

@@ -50,6 +50,15 @@ def steps_per_epoch(training, examples: int) -> int:
     return math.ceil(examples / training.batch_size)
 
 
+def steps_line(name: str, training, examples: int) -> str:
+    """`show`'s line of a model's steps per epoch, the unit of `decay_steps` and `warmup_steps`."""
+    steps = steps_per_epoch(training, examples)
+    used = f"{examples:,} training examples" + (f" less validation_split {training.validation_split}"
+                                                if training.validation_split else "")
+    return (f"model {name}: {steps:,} steps per epoch ({used}, batch_size {training.batch_size}); "
+            f"decay_steps and warmup_steps count these: 10 epochs = {10 * steps:,} steps")
+
+
 def best_monitor(training) -> tuple[str, str]:
     """What `keep: best` ranks epochs by: the first EarlyStopping's monitor and mode, else val_loss."""
     for entry in training.callbacks:
@@ -121,7 +130,7 @@ class TrainingControl:
         kept = None
         if self._keep is not None and self._keep.best_weights is not None:
             kept = int(self._keep.best_epoch) + 1
-        return {"precision": self.training.precision, "epochs_planned": self.training.epochs,
+        return {"precision": self.training.precision, "keep": self.training.keep, "epochs_planned": self.training.epochs,
                 "stopped_early": 0 < epochs_done < self.training.epochs,
                 "kept_epoch": kept if self.training.keep == "best" else epochs_done or None,
                 "resumed_from_epoch": self._log.resumed_from if self._log is not None else None}
