@@ -10,7 +10,6 @@ describes them in the JSON Schema.
 from __future__ import annotations
 
 import difflib
-import typing
 from typing import Annotated, Any, ClassVar, Iterable, Literal, Mapping, Optional, Sequence, Union
 
 from pydantic import (
@@ -274,6 +273,7 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
     # a bare name means "no arguments": only for classes that need none (`Flatten`, not `Dense`)
     bare = tuple(key for key, n in tag_of.items() if not _required(registry[n]))
 
+    number_form = (number,) if number is not None else ()  # a number written in place of an object
     if number is not None:
         members.append(Annotated[number, Tag("number")])
 
@@ -321,5 +321,5 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
 
     union = Annotated[Union[tuple(members)], Discriminator(discriminate)]
     bare_form = (Literal[bare],) if bare else ()  # none where every class needs arguments (schedules)
-    written_forms = Union[(*bare_form, *[typing.get_args(m)[0] for m in members])]
+    written_forms = Union[(*bare_form, *[m.__origin__ for m in members[:len(registry)]], *number_form)]
     return Annotated[union, BeforeValidator(normalize, json_schema_input_type=written_forms)]
