@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from factory.atomic import write_text
+from factory.atomic import replacing
 
 HISTORY = "history.json"  # the epochs a run finished, beside Keras's BackupAndRestore state
 
@@ -173,6 +173,8 @@ def _epoch_log(keras, path: Path):
             for k, v in (logs or {}).items():
                 self.history.setdefault(k, []).append(float(v))
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_text(path, json.dumps(self.history))
+            # whole or not at all if the process is killed; no fsync, like Keras's own state beside it
+            with replacing(path) as tmp:
+                tmp.write_text(json.dumps(self.history), encoding="utf-8")
 
     return EpochLog()
