@@ -131,10 +131,14 @@ def check_models(experiment, data: Dataset | None) -> list[Issue]:
     return issues
 
 
+def class_labels(y) -> np.ndarray:
+    """Each example's class: the label itself, or the index of a one-hot row's 1."""
+    y = np.asarray(y)
+    return y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
+
+
 def class_weight_issues(name: str, spec: Model, data: Dataset) -> list[Issue]:
     """A `class_weight` for a class the training labels do not have: Keras would fail in epoch 1."""
-    from factory.train.callbacks import class_labels
-
     written = spec.training.class_weight
     if not isinstance(written, dict):
         return []

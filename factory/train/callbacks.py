@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from factory.atomic import replacing
+from factory.build.checks import class_labels
 
 HISTORY = "history.json"  # the epochs a run finished, beside Keras's BackupAndRestore state
 
@@ -25,12 +26,6 @@ HISTORY = "history.json"  # the epochs a run finished, beside Keras's BackupAndR
 def keras_callback(keras, config: dict) -> Any:
     """A Keras callback from its spec's `{class_name, config}` (`schemas.callbacks`)."""
     return getattr(keras.callbacks, config["class_name"])(**config["config"])
-
-
-def class_labels(y) -> np.ndarray:
-    """Each example's class: the label itself, or the index of a one-hot row's 1."""
-    y = np.asarray(y)
-    return y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
 
 
 def class_weights(written, y_train) -> dict[int, float] | None:
