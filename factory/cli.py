@@ -69,7 +69,7 @@ def _show(args) -> int:
         if data is not None:
             from factory.train.callbacks import steps_line
 
-            print(steps_line(name, spec.training, len(data.x_train)))
+            print(steps_line(name, spec, len(data.x_train)))
         print()
     return 0
 

@@ -235,7 +235,7 @@ def test_cosine_decay_records_the_schedule_evaluated_by_hand(write, tmp_path):
     schedule = "{CosineDecay: {initial_learning_rate: 0.001, decay_steps: 20, warmup_target: 0.1, warmup_steps: 10, alpha: 0.1}}"
     results = train(write, tmp_path, TRAIN, f"compile.optimizer={{SGD: {{learning_rate: {schedule}}}}}")
     spec = load(write(TRAIN)).experiment.resolved().models["A"]
-    steps = steps_per_epoch(spec.training, 400)
+    steps = steps_per_epoch(spec, 400)
     assert steps == 8
 
     def by_hand(step):  # Keras's documented formula: linear warmup, then cosine to alpha * warmup_target
@@ -320,3 +320,6 @@ def test_show_prints_the_steps_per_epoch_that_decay_steps_counts(write, cli):
     assert code == 0
     assert ("model A: 7 steps per epoch (400 training examples less validation_split 0.2, batch_size 50); "
             "decay_steps and warmup_steps count these: 10 epochs = 70 steps") in out
+    code, out, _ = cli("show", write(TRAIN), "--set", "compile.optimizer={SGD: {gradient_accumulation_steps: 3}}")
+    assert ("model A: 2.67 steps per epoch (400 training examples, batch_size 50, 3 batches a step); "
+            "decay_steps and warmup_steps count these: 10 epochs = 26 steps") in out

@@ -33,31 +33,42 @@ def class_weights(written, y_train) -> dict[int, float] | None:
     computes it (examples / (classes * examples of the class))."""
     if written != "balanced":
         return dict(written) if written else None
-    classes, counts = np.unique(class_labels(y_train), return_counts=True)
-    return {int(c): float(len(class_labels(y_train)) / (len(classes) * n)) for c, n in zip(classes, counts)}
+    labels = class_labels(y_train)
+    classes, counts = np.unique(labels, return_counts=True)
+    return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}
 
 
-def steps_per_epoch(training, examples: int) -> int:
-    """Optimizer steps (batches) per epoch, the unit of `decay_steps`: Keras's own validation split
-    (the first floor(n * (1 - split)) examples train) divided into batches."""
+def steps_per_epoch(spec, examples: int) -> float:
+    """Optimizer steps per epoch of a resolved model `spec`, the unit of `decay_steps`: Keras's own
+    validation split (the first floor(n * (1 - split)) examples train) in batches, and with
+    `gradient_accumulation_steps` one step per that many batches (Keras's `optimizer.iterations`),
+    so not always a whole number."""
+    training = spec.training
     if training.validation_split:
         examples = int(math.floor(examples * (1.0 - training.validation_split)))
-    return math.ceil(examples / training.batch_size)
+    batches = math.ceil(examples / training.batch_size)
+    accumulated = spec.compile.optimizer.args.gradient_accumulation_steps
+    return batches / accumulated if accumulated else batches
 
 
-def steps_line(name: str, training, examples: int) -> str:
+def steps_line(name: str, spec, examples: int) -> str:
     """`show`'s line of a model's steps per epoch, the unit of `decay_steps` and `warmup_steps`."""
-    steps = steps_per_epoch(training, examples)
+    training, steps = spec.training, steps_per_epoch(spec, examples)
     used = f"{examples:,} training examples" + (f" less validation_split {training.validation_split}"
                                                 if training.validation_split else "")
-    return (f"model {name}: {steps:,} steps per epoch ({used}, batch_size {training.batch_size}); "
-            f"decay_steps and warmup_steps count these: 10 epochs = {10 * steps:,} steps")
+    accumulated = spec.compile.optimizer.args.gradient_accumulation_steps
+    used += f", batch_size {training.batch_size}" + (f", {accumulated} batches a step" if accumulated else "")
+    shown = f"{int(steps):,}" if float(steps).is_integer() else f"{steps:,.2f}"
+    return (f"model {name}: {shown} steps per epoch ({used}); "
+            f"decay_steps and warmup_steps count these: 10 epochs = {math.floor(10 * steps):,} steps")
 
 
 def best_monitor(training) -> tuple[str, str]:
     """What `keep: best` ranks epochs by: the first EarlyStopping's monitor and mode, else val_loss."""
+    from schemas.callbacks import EarlyStopping
+
     for entry in training.callbacks:
-        if type(entry.args).__name__ == "EarlyStopping":
+        if isinstance(entry.args, EarlyStopping):
             return entry.args.monitor, entry.args.mode
     return "val_loss", "min"
 
