@@ -6,7 +6,9 @@ The same model (experiments/schedules.yaml's `plateau`), trained through the run
 `train_one` with its callbacks and with none (the learning-rate recorder stays on in both), in
 one process, alternating (with, without, with, ...). Each run's epochs after the first (the
 first traces the graph) are timed; prints the medians, the fastest runs (on a shared machine, the
-least disturbed) and the ratios with/without (target <= 1.05).
+least disturbed) and the ratios with/without (target <= 1.05). On a busy machine those swing by
+2x from run to run, so it also prints the time spent inside the two callbacks' own hooks per
+epoch, measured around each call: their cost, whatever else the machine does.
 EarlyStopping's patience exceeds the epochs, so both do the same number of epochs.
 """
 
@@ -27,6 +29,38 @@ def timer(epochs: list[float]):
         return "-"
 
     return eta
+
+
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
+         "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end")
+
+
+def timing_hooks(spent: list[float]):
+    """Wrap the spec's callbacks (EarlyStopping, ReduceLROnPlateau) that `TrainingControl` builds so
+    that every call of their hooks adds its seconds to `spent[0]`."""
+    import time
+
+    from factory.train import callbacks
+
+    real = callbacks.keras_callback
+
+    def timed(hook):
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return hook(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+
+        return call
+
+    def keras_callback(keras, config):
+        callback = real(keras, config)
+        for name in HOOKS:
+            setattr(callback, name, timed(getattr(callback, name)))
+        return callback
+
+    callbacks.keras_callback = keras_callback
 
 
 def main():
@@ -50,6 +84,8 @@ def main():
     without = load(spec_path, [*sets, "models.plateau.training.callbacks=[]"]).experiment
     data = load_data(with_callbacks.data, spec_path.parent)
     seconds = {"with": [], "without": []}
+    spent = [0.0]
+    timing_hooks(spent)
     for round_ in range(1, args.rounds + 1):
         for name, experiment in (("with", with_callbacks), ("without", without)):
             spec = experiment.resolved().models["plateau"]
@@ -60,6 +96,9 @@ def main():
             per_epoch = statistics.median(epochs[1:])
             seconds[name].append(per_epoch)
             print(f"round {round_}: {name:<8} {per_epoch:.3f} s/epoch", flush=True)
+    hooks = spent[0] / (args.rounds * args.epochs)
+    print(f"inside EarlyStopping's and ReduceLROnPlateau's hooks: {hooks * 1000:.3f} ms per epoch, "
+          f"{hooks / statistics.median(seconds['without']):.5%} of the median epoch without them")
     for name, pick in (("median", statistics.median), ("fastest", min)):  # the fastest: least disturbed by other load
         a, b = pick(seconds["with"]), pick(seconds["without"])
         print(f"{name} s/epoch: with EarlyStopping + ReduceLROnPlateau {a:.3f}, without {b:.3f}; ratio {a / b:.3f}")
