@@ -100,7 +100,5 @@ class PiecewiseConstantDecay(ScheduleArgs):
 SCHEDULES = (CosineDecay, CosineDecayRestarts, ExponentialDecay, InverseTimeDecay, PolynomialDecay,
              PiecewiseConstantDecay)
 
-ScheduleSpec = keras_union("learning-rate schedule", SCHEDULES)
-
 LearningRate = keras_union("learning-rate schedule", SCHEDULES, number=PositiveFloat)
 """A learning rate: a positive number, or a schedule `{CosineDecay: {...}}`."""
