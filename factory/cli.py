@@ -73,9 +73,14 @@ def _show(args) -> int:
         model = build_model(name, spec, input_shape)
         print(f"model {name}: {spec.label}")
         print(layer_table(model))
-        print(f"model {name}: {model.count_params():,} parameters\n")
+        print(f"model {name}: {model.count_params():,} parameters")
+        if data is not None:
+            from factory.train.callbacks import steps_line
+
+            print(steps_line(name, spec, len(data.x_train)))
         if args.diagram:
-            print(f"model {name}: diagram in {write_diagram(model, Path(args.diagram) / f'{name}.png')}\n")
+            print(f"model {name}: diagram in {write_diagram(model, Path(args.diagram) / f'{name}.png')}")
+        print()
     return 0
 
 

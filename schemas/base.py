@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     Tag,
     TypeAdapter,
+    ValidationError,
     WithJsonSchema,
     create_model,
     model_serializer,
@@ -37,6 +38,13 @@ class Spec(BaseModel):
     # defer_build: each class is validated as part of Experiment; building its own validator at
     # import too would cost a third of `factory validate`'s time
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
+
+
+def fail_at(problems: list[tuple[tuple, str]]) -> None:
+    """Raise one validation error per (location, message), located below the current model."""
+    raise ValidationError.from_exception_data("spec", [
+        {"type": PydanticCustomError("spec", message.replace("{", "{{").replace("}", "}}")),
+         "loc": loc, "input": None} for loc, message in problems])
 
 
 def suggestion(name: object, candidates: Iterable[str]) -> str:
@@ -169,6 +177,14 @@ def _to_keras(value: Any) -> Any:
     return value
 
 
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _none_is_empty(value: Any) -> Any:
     return {} if value is None else value
 
@@ -241,12 +257,14 @@ def _completes_to_mapping(cls: type[KerasArgs]) -> Any:
 
 
 def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[str, str] | None = None,
-                plural: str | None = None, refused: Mapping[str, str] | None = None) -> Any:
+                plural: str | None = None, refused: Mapping[str, str] | None = None, number: Any = None) -> Any:
     """One discriminated union of `classes`, keyed by class name (or an alias such as `he_normal`).
 
     Accepts `Name`, `{Name: {arguments}}`, `{Name: scalar}` for the main argument, and `{Name: null}`.
     An unknown name is one error with a "did you mean"; names that look like Python code get an
     error saying a spec cannot run code; a Keras name in `refused` ({name: why}) gets its reason.
+    With `number` (a number type), a number is accepted too, as that type: a learning rate is a
+    number or a schedule.
     """
     refused = dict(refused or {})
     aliases = dict(aliases or {})
@@ -275,7 +293,16 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
     # a bare name means "no arguments": only for classes that need none (`Flatten`, not `Dense`)
     bare = tuple(key for key, n in tag_of.items() if not _required(registry[n]))
 
+    number_form = (number,) if number is not None else ()  # a number written in place of an object
+    if number is not None:
+        members.append(Annotated[number, Tag("number")])
+
+    def is_number(value: Any) -> bool:
+        return number is not None and isinstance(value, (int, float)) and not isinstance(value, bool)
+
     def discriminate(value: Any) -> str | None:
+        if is_number(value):
+            return "number"
         if isinstance(value, KerasEntry):
             return type(value.args).__name__
         if isinstance(value, dict) and len(value) == 1:
@@ -283,8 +310,11 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
         return None
 
     def normalize(value: Any) -> Any:
-        if isinstance(value, KerasEntry):
+        if isinstance(value, KerasEntry) or is_number(value):
             return value
+        if isinstance(value, str) and number is not None and _is_number_text(value):
+            raise PydanticCustomError("keras_object_type", "expected a number or {a_kind}, got '{got}' (text): "
+                                      "write the number without quotes", {"a_kind": a_or_an(kind), "got": value})
         if isinstance(value, str):
             value = {value: None}
         if not isinstance(value, dict):
@@ -313,5 +343,6 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
         return value
 
     union = Annotated[Union[tuple(members)], Discriminator(discriminate)]
-    written_forms = Union[(Literal[bare], *[m.__origin__ for m in members])]
+    bare_form = (Literal[bare],) if bare else ()  # none where every class needs arguments (schedules)
+    written_forms = Union[(*bare_form, *[m.__origin__ for m in members[:len(registry)]], *number_form)]
     return Annotated[union, BeforeValidator(normalize, json_schema_input_type=written_forms)]

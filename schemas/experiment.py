@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import (Discriminator, Field, Tag, ValidationError, ValidationInfo, create_model, field_validator,
-                      model_validator)
+from pydantic import (BeforeValidator, Discriminator, Field, Tag, ValidationError, ValidationInfo, create_model,
+                      field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from schemas import names
 from schemas import graph
-from schemas.base import Spec, names as name_type, suggestion
+from schemas.base import Spec, fail_at, names as name_type, suggestion
+from schemas.callbacks import CallbackSpec, callback_problems
 from schemas.layers import Input, LayerSpec
 from schemas.optimizers import OptimizerSpec
-from schemas.types import PositiveInt, Rate, Seed, Shape
+from schemas.types import PositiveFloat, PositiveInt, Rate, Seed, Shape
 
 LossName = name_type("loss", names.LOSSES)
 MetricName = name_type("metric", names.METRICS)
@@ -26,13 +27,6 @@ def PerOutput(kind: Any) -> Any:
     return Annotated[Union[Annotated[kind, Tag("one for all outputs")],
                            Annotated[dict[Identifier, kind], Tag("one per output")]],
                      Discriminator(lambda v: "one per output" if isinstance(v, dict) else "one for all outputs")]
-
-
-def fail_at(problems: list[tuple[tuple, str]]) -> None:
-    """Raise one validation error per (location, message), located below the current model."""
-    raise ValidationError.from_exception_data("spec", [
-        {"type": PydanticCustomError("spec", message.replace("{", "{{").replace("}", "}}")),
-         "loc": loc, "input": None} for loc, message in problems])
 
 
 class Data(Spec):
@@ -85,6 +79,19 @@ class Compile(Settings):
                           "a fast value if not given")
 
 
+def _class_numbers(value: Any) -> Any:
+    """`{"0": 2.0}` (JSON's keys, as results.json holds the experiment) is `{0: 2.0}`."""
+    if isinstance(value, dict):
+        return {int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in value.items()}
+    return value
+
+
+ClassWeight = Annotated[Union[
+    Annotated[Literal["balanced"], Tag("balanced")],
+    Annotated[dict[Annotated[int, Field(ge=0)], PositiveFloat], Field(min_length=1), BeforeValidator(_class_numbers),
+              Tag("weights")]], Discriminator(lambda v: "weights" if isinstance(v, dict) else "balanced")]
+
+
 class Training(Settings):
     """Arguments of `model.fit`, and the seeds to repeat it over. A model's own `training:` overrides these."""
 
@@ -102,6 +109,16 @@ class Training(Settings):
                             "global batch, split evenly over the replicas")
     devices: Optional[list[str]] = Field(None, min_length=1, description="devices for mirrored, "
                                                                          "e.g. ['/gpu:0', '/gpu:1']")
+    callbacks: list[CallbackSpec] = Field(default_factory=list, description="Keras callbacks: EarlyStopping, "
+                                          "ReduceLROnPlateau, SwapEMAWeights (TerminateOnNaN is always on)")
+    keep: Literal["last", "best"] = Field("last", description="the saved model: the last epoch's weights, or "
+                                          "the best epoch's (by the EarlyStopping monitor, else val_loss)")
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field(
+        "float32", description="Keras's dtype policy for this model's run")
+    class_weight: Optional[ClassWeight] = Field(None, description="balanced (from the training labels) or "
+                                                "{class: weight}: weigh each class's examples in the loss")
+    deterministic: bool = Field(False, description="TensorFlow's op determinism: the same seed gives "
+                                                   "bit-identical results (slower)")
 
     def problems(self) -> list[tuple[tuple[str, ...], str]]:
         if self.devices is not None and self.distribute != "mirrored":
@@ -228,6 +245,7 @@ class Experiment(Spec):
                     loc = ("models", name, section, given[0]) if given else (section, fields[0])
                     if (loc, message) not in problems:
                         problems.append((loc, message))
+            problems += _callback_problems(self, name, model, written.get(name, {}), problems)
         if problems:
             fail_at(problems)
         return self
@@ -289,6 +307,23 @@ class Library(Spec):
 
 
 MERGED = ("compile", "training")
+
+
+def _callback_problems(experiment: Experiment, name: str, model: Model, own: dict, found: list) -> list:
+    """`callback_problems` of a model's merged settings, at the callbacks the model writes, else at the
+    experiment's (once however many models inherit them)."""
+    problems = []
+    merged = _merge(experiment.training, model.training)
+    for loc, message in callback_problems(_merge(experiment.compile, model.compile), merged):
+        written = model.training is not None and "callbacks" in model.training.model_fields_set
+        if written and (not own.get("training") or "callbacks" in own["training"]):
+            where = ("models", name, "training", *loc)
+        else:
+            where = ("training", *loc)
+            message = message if experiment.models.keys() == {name} else f"model {name}: {message}"
+        if (where, message) not in found + problems:
+            problems.append((where, message))
+    return problems
 
 
 def _merge(base: Any, override: Any) -> Any:

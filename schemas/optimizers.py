@@ -1,26 +1,39 @@
-"""Optimizers: `adam`, `{Adam: 0.01}` or `{Adam: {learning_rate: 1.0e-3}}` (Keras class names)."""
+"""Optimizers: `adam`, `{Adam: 0.01}` or `{Adam: {learning_rate: 1.0e-3}}` (Keras class names).
 
-from typing import Optional
+A learning rate is a number or a schedule (`schemas.schedules`): `{AdamW: {learning_rate: {CosineDecay: ...}}}`.
+"""
+
+from typing import Annotated, Optional
 
 from pydantic import Field
 
 from schemas.base import KerasArgs, keras_union
-from schemas.types import NonNegativeFloat, PositiveFloat, Rate
+from schemas.schedules import LearningRate
+from schemas.types import NonNegativeFloat, PositiveFloat, PositiveInt, Rate
 
 
 class Optimizer(KerasArgs):
     """Base of the optimizer argument models: what every Keras optimizer takes."""
     main_argument = "learning_rate"
-    learning_rate: PositiveFloat = Field(0.001, description="step size")
+    learning_rate: LearningRate = Field(0.001, description="step size: a number or a schedule")
     weight_decay: Optional[NonNegativeFloat] = Field(None, description="decoupled weight decay")
     clipnorm: Optional[PositiveFloat] = Field(None, description="clip each gradient to this norm")
     clipvalue: Optional[PositiveFloat] = Field(None, description="clip each gradient value to +-this")
     global_clipnorm: Optional[PositiveFloat] = Field(None, description="clip all gradients to this global norm")
+    use_ema: bool = Field(False, description="keep an exponential moving average of the weights "
+                                             "(SwapEMAWeights evaluates with it)")
+    ema_momentum: Rate = Field(0.99, description="momentum of the moving average, with use_ema")
+    ema_overwrite_frequency: Optional[PositiveInt] = Field(
+        None, description="every this many steps, overwrite the weights with their moving average (use_ema)")
+    loss_scale_factor: Optional[PositiveFloat] = Field(
+        None, description="multiply the loss by this before computing gradients (and divide them back)")
+    gradient_accumulation_steps: Optional[Annotated[int, Field(ge=2)]] = Field(
+        None, description="apply the gradients of this many batches at once")
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional (Nesterov) momentum."""
-    learning_rate: PositiveFloat = Field(0.01, description="step size")
+    learning_rate: LearningRate = Field(0.01, description="step size: a number or a schedule")
     momentum: NonNegativeFloat = Field(0.0, description="momentum factor")
     nesterov: bool = Field(False, description="use Nesterov momentum")
 

@@ -37,7 +37,7 @@ def test_run_writes_every_artifact(tiny_run):
     assert [(r["model"], r["seed"], r["status"]) for r in runs] == [
         ("A", 0, "completed"), ("A", 1, "completed"), ("B", 0, "completed"), ("B", 1, "completed")]
     for r in runs:
-        assert set(r["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+        assert set(r["history"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"}
         assert all(len(v) == 2 and all(math.isfinite(x) for x in v) for v in r["history"].values())
         assert r["params"] == {"A": 8 * 8 * 16 + 16 + 16 * 10 + 10, "B": 8 * 8 * 16 + 16 + 4 * 16 + 16 * 10 + 10}[r["model"]]
         assert r["seconds_per_epoch"] > 0 and (out / r["model_file"]).is_file()

@@ -124,12 +124,37 @@ def check_models(experiment, data: Dataset | None) -> list[Issue]:
                 check_model(name, spec)
                 continue
             found, dry = _against_data(name, spec, data)
+            found += class_weight_issues(name, spec, data)
             if not found:
                 check_size(name, spec, dry)  # on the same dry build: each model is assembled once
             issues += found
         except SpecError as e:
             issues += e.issues
     return issues
+
+
+def class_labels(y) -> np.ndarray:
+    """Each example's class: the label itself, or the index of a one-hot row's 1."""
+    y = np.asarray(y)
+    return y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
+
+
+def class_weight_issues(name: str, spec: Model, data: Dataset) -> list[Issue]:
+    """A `class_weight` for a class the training labels do not have: Keras would fail in epoch 1."""
+    written = spec.training.class_weight
+    if not isinstance(written, dict):
+        return []
+    present = {int(c) for c in np.unique(class_labels(data.y_train))}
+    return [Issue(f"model {name}: class_weight for class {c}, which the training labels do not have "
+                  f"(they have {_classes(present)})", loc=("models", name, "training", "class_weight", c))
+            for c in written if c not in present]
+
+
+def _classes(present: set[int]) -> str:
+    ordered = sorted(present)
+    if ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 3:
+        return f"classes {ordered[0]} to {ordered[-1]}"
+    return "classes " + ", ".join(map(str, ordered))
 
 
 def check_against_data(name: str, spec: Model, data: Dataset) -> list[Issue]:

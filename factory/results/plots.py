@@ -17,7 +17,7 @@ from schemas.names import same_loss
 
 LINESTYLES = ["-", "--", "-.", ":"]
 TITLES = {"val_loss": "Validation loss", "val_accuracy": "Validation accuracy", "loss": "Training loss",
-          "accuracy": "Training accuracy"}
+          "accuracy": "Training accuracy", "learning_rate": "Learning rate (at each epoch's end)"}
 
 
 def title(metric: str) -> str:
@@ -87,15 +87,18 @@ def metric_figure(runs: Sequence[dict], models: dict[str, dict], metric: str, he
     losses = own_losses(models, metric)
     fig, ax = plt.subplots(figsize=(9, 6), dpi=100)
     for i, name, info, curves in series:
-        length = min(len(c) for c in curves)
-        values = np.array([c[:length] for c in curves], dtype=float)
+        # Runs stopped early are shorter: each epoch's mean and band are over the runs that reached it,
+        # and the curve ends where the longest run ended.
+        length = max(len(c) for c in curves)
+        values = np.array([c + [np.nan] * (length - len(c)) for c in curves], dtype=float)
         epochs = np.arange(1, length + 1)
-        mean = values.mean(axis=0)
+        mean = np.nanmean(values, axis=0)
         color = info.get("color") or palette[i % len(palette)]
         style = info.get("linestyle") or LINESTYLES[i % len(LINESTYLES)]
         label = legends[name] + (f" [loss: {losses[name]}]" if losses and name in losses else "")
         if len(curves) > 1:
-            std = values.std(axis=0, ddof=1)
+            std = np.array([np.std(col[~np.isnan(col)], ddof=1) if np.sum(~np.isnan(col)) > 1 else 0.0
+                            for col in values.T])
             ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15, linewidth=0)
             label += f" (mean ± std, {len(curves)} seeds)"
         ax.plot(epochs, mean, color=color, linestyle=style, linewidth=2, marker="o", markersize=3, label=label)
@@ -117,12 +120,15 @@ def write_plots(runs: Sequence[dict], models: dict[str, dict], folder: Path,
     """Write `<metric>.png` for each metric some run recorded; return the paths written.
 
     `metrics` defaults to val_loss, every validation metric the runs recorded (`val_accuracy`,
-    `val_sparse_categorical_accuracy`, ...) and the training loss.
+    `val_sparse_categorical_accuracy`, ...), the training loss, and the learning rate where it changed.
     """
-    from factory.results.stats import validation_metrics
+    from factory.results.stats import learning_rate_changes, validation_metrics
 
     written = []
-    for metric in metrics or ["val_loss", *validation_metrics(runs), "loss"]:
+    defaults = ["val_loss", *validation_metrics(runs), "loss"]
+    if learning_rate_changes(runs):
+        defaults.append("learning_rate")
+    for metric in metrics or defaults:
         png = metric_figure(runs, models, metric)
         if png is not None:
             path = Path(folder) / f"{metric}.png"

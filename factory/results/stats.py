@@ -76,9 +76,13 @@ def comparison_rows(runs: Sequence[dict], models: dict[str, dict]) -> list[dict]
         failed = [r for r in runs if r["model"] == name and r["status"] == "failed"]
         per_run: dict[str, list] = {k: [] for k in (
             "final_val_loss", "best_val_loss", "best_epoch", *(f"final_{m}" for m in metrics),
-            "epochs_to_converge", "seconds_per_epoch")}
+            "epochs_to_converge", "stopped_at", "kept_epoch", "seconds_per_epoch")}
         for r in done:
             h = r["history"]
+            if r.get("stopped_early"):  # runs of one model may end at different epochs: each counts its own
+                per_run["stopped_at"].append(r["epochs_completed"])
+            if r.get("keep") == "best" and r.get("kept_epoch") is not None:
+                per_run["kept_epoch"].append(r["kept_epoch"])
             vl = h.get("val_loss") or []
             if vl:
                 per_run["final_val_loss"].append(vl[-1])
@@ -104,10 +108,18 @@ def comparison_rows(runs: Sequence[dict], models: dict[str, dict]) -> list[dict]
 def columns(rows: Sequence[dict]) -> list[tuple[str, str, int]]:
     """The figures of the table as (row key, heading, decimals): val_loss, each validation metric, speed."""
     metrics = rows[0]["metrics"] if rows else []
+    # shown only where some run stopped early or kept its best epoch (older results have neither)
+    control = [(key, heading, 1) for key, heading in (("stopped_at", "stopped at epoch"), ("kept_epoch", "kept epoch"))
+               if any(row.get(key, {}).get("n") for row in rows)]
     return ([("final_val_loss", "final val_loss", 4), ("best_val_loss", "best val_loss", 4),
              ("best_epoch", "best epoch", 1)]
             + [(f"final_{m}", f"final {m}", 4) for m in metrics]
-            + [("epochs_to_converge", "epochs to within 5% of best", 1), ("seconds_per_epoch", "s/epoch", 2)])
+            + [("epochs_to_converge", "epochs to within 5% of best", 1), *control, ("seconds_per_epoch", "s/epoch", 2)])
+
+
+def learning_rate_changes(runs: Sequence[dict]) -> bool:
+    """Whether some completed run's recorded learning rate changed between epochs (then it is plotted)."""
+    return any(len(set(r["history"].get("learning_rate") or [])) > 1 for r in runs if r["status"] == "completed")
 
 
 def format_stat(stat: dict, decimals: int) -> str:

@@ -23,6 +23,7 @@ from factory.train.document import RESULTS
 
 LOCK = ".factory.lock"
 PREVIOUS = "previous"
+RESUME = ".resume"  # the mid-run state of runs a kill interrupted (Keras's BackupAndRestore, the epochs' logs)
 ARTIFACTS = ("comparison.md", "comparison.csv", "report.html")  # written beside results.json by every run
 WRITTEN = ("*.png", "models/*.keras")  # the names of the plots and models a run writes, by pattern
 
@@ -89,6 +90,26 @@ def remove_partial_files(out: Path) -> None:
     """Temporary files a killed run left; we hold the folder's lock, so their writer is gone."""
     for partial in [*out.glob(".*.tmp"), *(out / "models").glob(".*.tmp")]:
         partial.unlink(missing_ok=True)
+
+
+def resume_state(out: Path, name: str, seed: int) -> Path:
+    """The folder where run (name, seed) keeps the state a `--resume` continues it from, mid-run.
+
+    Under RESUME, which `remove_partial_files` leaves alone: a killed run's state is what
+    `--resume` needs. A run without `--resume` starts afresh (`remove_resume_states`).
+    """
+    return out / RESUME / f"{name}-seed{seed}"
+
+
+def remove_resume_states(out: Path, runs: list[tuple[str, int]] | None = None) -> None:
+    """Remove the mid-run state of the given (name, seed) runs (finished ones), or of every run."""
+    import shutil
+
+    targets = [resume_state(out, n, s) for n, s in runs] if runs is not None else [out / RESUME]
+    for target in targets:
+        shutil.rmtree(target, ignore_errors=True)
+    if (out / RESUME).is_dir() and not any((out / RESUME).iterdir()):
+        (out / RESUME).rmdir()
 
 
 def previous_runs(out: Path, resolved: dict) -> list[dict]:

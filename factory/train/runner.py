@@ -44,7 +44,8 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
         results = Results(out, loaded.path, experiment.model_dump(mode="json"), plan(experiment))
         if resume:
             results.runs.extend(folder.previous_runs(out, results.data["experiment"]))
-        tasks = _tasks(experiment, done={(r["model"], r["seed"]) for r in results.runs})
+        tasks = _tasks(experiment, done={(r["model"], r["seed"]) for r in results.runs},
+                       out=out if backend != "ray" else None)
         if results.runs:
             say(f"resuming: {len(results.runs)} finished run(s) kept, {len(tasks)} to train")
         pool, taken_over, interrupted = None, resume, False
@@ -65,6 +66,7 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
             check_stop()
             if not resume:
                 _keep_previous(out)
+                folder.remove_resume_states(out)  # a run without --resume starts every model afresh
             taken_over = True
             _train(pool, tasks, backend, address, out, results, timings, fail_fast)
         except KeyboardInterrupt:
@@ -121,7 +123,8 @@ def _output_folder(loaded: Loaded, experiment, out: Path) -> Path:
     return Path(out)
 
 
-def _tasks(experiment, done: set[tuple[str, int]]) -> list[Task]:
+def _tasks(experiment, done: set[tuple[str, int]], out: Path | None = None) -> list[Task]:
+    """The runs still to train; with `out`, each keeps its mid-run resume state there."""
     models, order = list(experiment.models), plan(experiment)
     tasks = []
     for index, (name, seed) in enumerate(order, start=1):
@@ -130,7 +133,8 @@ def _tasks(experiment, done: set[tuple[str, int]]) -> list[Task]:
             seeds = spec.training.seeds
             where = (f"[{index}/{len(order)}] model {name} ({models.index(name) + 1}/{len(models)}) "
                      f"seed {seed} ({seeds.index(seed) + 1}/{len(seeds)})")
-            tasks.append(Task(name, seed, spec.label, spec.training.epochs, where))
+            backup = str(folder.resume_state(out, name, seed)) if out is not None else None
+            tasks.append(Task(name, seed, spec.label, spec.training.epochs, where, backup))
     return tasks
 
 
@@ -185,6 +189,7 @@ def _train(pool: Backend, tasks: list[Task], backend: str, address: str | None, 
         results.runs.append(record)
         with timings.phase("write results.json"):
             results.save()
+        folder.remove_resume_states(out, [(task.name, task.seed)])  # finished: nothing to resume
         status = "completed" if record["status"] == "completed" else f"FAILED: {short_reason(record['error'])}"
         say(f"{task.where}: {status}")
         if record["status"] == "failed" and fail_fast:

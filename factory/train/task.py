@@ -29,6 +29,7 @@ class Task:
     label: str
     epochs: int
     where: str  # the progress prefix: "[2/3] model B (2/3) seed 0 (1/1)"
+    backup: str | None = None  # the folder of this run's resume state (factory.train.callbacks)
 
 
 _TRACE_LINES = ("Detected at node", "File ", "[[", "Graph execution error")
@@ -79,7 +80,8 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
     Bytes, not a file: the run may happen in another process or on another machine, and the
     driver alone writes the output folder. `eta(epoch_seconds)` returns the time left to show.
     """
-    record, model = train_one(keras, task.name, experiment.models[task.name], task.seed, data, task.where, eta)
+    record, model = train_one(keras, task.name, experiment.models[task.name], task.seed, data, task.where, eta,
+                              task.backup)
     if model is None:
         return record, None
     started = time.perf_counter()
@@ -91,8 +93,19 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
     return record, blob
 
 
-def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple[dict, Any]:
-    """Train one model at one seed; return its record (plain data) and the trained model (or None)."""
+def train_one(keras, name: str, spec, seed: int, data, where: str, eta, backup: str | None = None) -> tuple[dict, Any]:
+    """Train one model at one seed; return its record (plain data) and the trained model (or None).
+
+    `backup`: the folder where the run keeps the state a `--resume` continues from (None: none).
+    """
+    from factory.train.callbacks import TrainingControl
+
+    control = TrainingControl(keras, spec.training, data.y_train, backup)
+    with control.applied():  # precision and determinism, for this run only
+        return _train_one(keras, name, spec, seed, data, where, eta, control)
+
+
+def _train_one(keras, name, spec, seed, data, where, eta, control) -> tuple[dict, Any]:
     from factory.build import distribute
     from factory.build.compiler import build_model, compile_model
 
@@ -114,8 +127,9 @@ def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple
     try:
         fitted = model.fit(data.x_train, data.y_train, epochs=training.epochs,
                            batch_size=training.batch_size, shuffle=training.shuffle, verbose=0,
-                           callbacks=[keras.callbacks.TerminateOnNaN(), recorder], **validation)
-        history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
+                           callbacks=[keras.callbacks.TerminateOnNaN(), recorder, *control.callbacks()],
+                           class_weight=control.class_weight, **validation)
+        history = control.history(fitted.history)
     except (KeyboardInterrupt, SpecError):
         raise
     except Exception as e:  # one model's failure must not stop the others
@@ -129,7 +143,7 @@ def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple
     record.update(history=history, epochs_completed=recorder.epochs_done,
                   seconds_per_epoch=sum(done) / len(done) if done else None,
                   build_seconds=build_seconds, train_seconds=sum(done) - recorder.validation_seconds,
-                  validation_seconds=recorder.validation_seconds)
+                  validation_seconds=recorder.validation_seconds, **control.record(recorder.epochs_done))
     return record, (model if record["status"] == "completed" else None)
 
 

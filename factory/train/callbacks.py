@@ -1,0 +1,186 @@
+"""Training control for one run: the spec's callbacks, keep best, precision, determinism, class weights, resume.
+
+`TrainingControl` is everything `task.train_one` needs beyond `fit` itself: the Keras callbacks
+(built by Keras from the spec's `{class_name, config}`), the class weights, the dtype policy and op
+determinism for this run only, the state `--resume` continues from, and what the run's record says
+about all of these. Plain data comes out: the history (each epoch once, `learning_rate` included)
+and the record's fields.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from factory.atomic import replacing
+from factory.build.checks import class_labels
+
+HISTORY = "history.json"  # the epochs a run finished, beside Keras's BackupAndRestore state
+
+
+def keras_callback(keras, config: dict) -> Any:
+    """A Keras callback from its spec's `{class_name, config}` (`schemas.callbacks`)."""
+    return getattr(keras.callbacks, config["class_name"])(**config["config"])
+
+
+def class_weights(written, y_train) -> dict[int, float] | None:
+    """The `class_weight` for fit: as written, or `balanced` from the training labels, as scikit-learn
+    computes it (examples / (classes * examples of the class))."""
+    if written != "balanced":
+        return dict(written) if written else None
+    labels = class_labels(y_train)
+    classes, counts = np.unique(labels, return_counts=True)
+    return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}
+
+
+def steps_per_epoch(spec, examples: int) -> float:
+    """Optimizer steps per epoch of a resolved model `spec`, the unit of `decay_steps`: Keras's own
+    validation split (the first floor(n * (1 - split)) examples train) in batches, and with
+    `gradient_accumulation_steps` one step per that many batches (Keras's `optimizer.iterations`),
+    so not always a whole number."""
+    training = spec.training
+    if training.validation_split:
+        examples = int(math.floor(examples * (1.0 - training.validation_split)))
+    batches = math.ceil(examples / training.batch_size)
+    accumulated = spec.compile.optimizer.args.gradient_accumulation_steps
+    return batches / accumulated if accumulated else batches
+
+
+def steps_line(name: str, spec, examples: int) -> str:
+    """`show`'s line of a model's steps per epoch, the unit of `decay_steps` and `warmup_steps`."""
+    training, steps = spec.training, steps_per_epoch(spec, examples)
+    used = f"{examples:,} training examples" + (f" less validation_split {training.validation_split}"
+                                                if training.validation_split else "")
+    accumulated = spec.compile.optimizer.args.gradient_accumulation_steps
+    used += f", batch_size {training.batch_size}" + (f", {accumulated} batches a step" if accumulated else "")
+    shown = f"{int(steps):,}" if float(steps).is_integer() else f"{steps:,.2f}"
+    return (f"model {name}: {shown} steps per epoch ({used}); "
+            f"decay_steps and warmup_steps count these: 10 epochs = {math.floor(10 * steps):,} steps")
+
+
+def best_monitor(training) -> tuple[str, str]:
+    """What `keep: best` ranks epochs by: the first EarlyStopping's monitor and mode, else val_loss."""
+    from schemas.callbacks import EarlyStopping
+
+    for entry in training.callbacks:
+        if isinstance(entry.args, EarlyStopping):
+            return entry.args.monitor, entry.args.mode
+    return "val_loss", "min"
+
+
+class TrainingControl:
+    """What one run needs besides `fit`: callbacks, class weights, dtype policy, determinism, resume.
+
+    `backup` is the folder of this run's resume state (None: no resume within the run). Use as:
+    `with control.applied(): build, compile, fit(..., callbacks=control.callbacks(), class_weight=...)`,
+    then `control.history(fitted.history)` and `control.record()`.
+    """
+
+    def __init__(self, keras, training, y_train, backup: str | None = None):
+        self.keras, self.training, self.backup = keras, training, Path(backup) if backup else None
+        self.class_weight = class_weights(training.class_weight, y_train)
+        self._keep = None
+        self._log = None
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """This run's dtype policy and op determinism, restored afterwards (the next run may differ)."""
+        import tensorflow as tf
+
+        before = self.keras.config.dtype_policy()
+        deterministic = self.training.deterministic
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+        self.keras.config.set_dtype_policy(self.training.precision)
+        try:
+            yield
+        finally:
+            self.keras.config.set_dtype_policy(before)
+            if deterministic:
+                from tensorflow.python.framework import config as tf_config
+
+                tf_config.disable_op_determinism()  # no public way back; the next run may not want it
+
+    def callbacks(self) -> list:
+        """The learning-rate recorder, the spec's callbacks, keep best and the resume state, in that order."""
+        keras = self.keras
+        out = [_learning_rate_recorder(keras)]
+        out += [keras_callback(keras, entry.keras_config()) for entry in self.training.callbacks]
+        if self.training.keep == "best":
+            monitor, mode = best_monitor(self.training)
+            # Keras's own bookkeeping of the best epoch: never stops, restores the best weights at the end
+            self._keep = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=self.training.epochs + 1,
+                                                       restore_best_weights=True)
+            out.append(self._keep)
+        if self.backup is not None:
+            # The log before Keras's state: killed between the two, the log holds one epoch more than
+            # the state, and the resumed run takes the log up to the state's epoch.
+            self._log = _epoch_log(keras, self.backup / HISTORY)
+            out += [self._log, keras.callbacks.BackupAndRestore(str(self.backup), double_checkpoint=True,
+                                                               delete_checkpoint=True)]
+        return out
+
+    def history(self, fitted: dict) -> dict[str, list[float]]:
+        """Every epoch's figures once, as plain floats: those of earlier attempts (resume) first."""
+        if self._log is not None:
+            fitted = self._log.history
+        return {k: [float(v) for v in vs] for k, vs in fitted.items()}
+
+    def record(self, epochs_done: int) -> dict:
+        """The run record's fields about training control."""
+        kept = None
+        if self._keep is not None and self._keep.best_weights is not None:
+            kept = int(self._keep.best_epoch) + 1
+        return {"precision": self.training.precision, "keep": self.training.keep, "epochs_planned": self.training.epochs,
+                "stopped_early": 0 < epochs_done < self.training.epochs,
+                "kept_epoch": kept if self.training.keep == "best" else epochs_done or None,
+                "resumed_from_epoch": self._log.resumed_from if self._log is not None else None}
+
+
+def _learning_rate_recorder(keras):
+    """A callback that logs the optimizer's learning rate at each epoch's end as `learning_rate`.
+
+    For a schedule that is its value at the step the next epoch starts from; ReduceLROnPlateau
+    logs the rate the epoch trained with before lowering it, under the same name, after this.
+    """
+
+    class LearningRateRecorder(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    return LearningRateRecorder()
+
+
+def _epoch_log(keras, path: Path):
+    """A callback that keeps every finished epoch's logs in `path`, so a resumed run's history has each
+    epoch once: the epochs before the one Keras resumes from come from the file."""
+
+    class EpochLog(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.history: dict[str, list[float]] = {}
+            self.resumed_from = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.resumed_from is None and epoch > 0:  # BackupAndRestore put fit at a later epoch
+                self.resumed_from = epoch + 1
+                saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+                self.history = {k: list(v[:epoch]) for k, v in saved.items()}
+            elif self.resumed_from is None:
+                self.resumed_from = 0  # a fresh start
+
+        def on_epoch_end(self, epoch, logs=None):
+            for k, v in (logs or {}).items():
+                self.history.setdefault(k, []).append(float(v))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # whole or not at all if the process is killed; no fsync, like Keras's own state beside it
+            with replacing(path) as tmp:
+                tmp.write_text(json.dumps(self.history), encoding="utf-8")
+
+    return EpochLog()

@@ -1,0 +1,325 @@
+"""Training control: callbacks, learning-rate schedules, keep best, precision, determinism, class weights.
+
+Schema tests need no TensorFlow; the others train tiny real models on scikit-learn's digits.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from factory.errors import SpecError
+from factory.results import stats
+from factory.results.plots import metric_figure
+from factory.spec.loader import load
+from tests.conftest import spec_errors
+
+# The issue's contract, verbatim, inside a whole experiment.
+CONTRACT = """\
+compile:
+  optimizer:
+    AdamW:
+      learning_rate:
+        CosineDecay: {initial_learning_rate: 1.0e-4, decay_steps: 9000, warmup_target: 1.0e-3, warmup_steps: 900}
+      weight_decay: 1.0e-4
+      clipnorm: 1.0
+training:
+  epochs: 30
+  callbacks:
+    - EarlyStopping: {monitor: val_loss, patience: 3, restore_best_weights: true}
+    - ReduceLROnPlateau: {monitor: val_loss, factor: 0.5, patience: 2, min_lr: 1.0e-5}
+  keep: best                  # the saved model: best (lowest monitored value) | last (default)
+  precision: mixed_bfloat16   # float32 (default) | mixed_float16 | mixed_bfloat16
+  class_weight: balanced      # or {0: 1.0, 1: 3.0}
+  deterministic: true         # TensorFlow's op determinism on
+"""
+
+WHOLE = """\
+name: t
+data: {dataset: digits}
+models:
+  A:
+    compile: {loss: sparse_categorical_crossentropy, metrics: [accuracy]}
+    layers: [Flatten, {Dense: {units: 10, activation: softmax}}]
+"""
+
+
+def test_the_issues_contract_validates_as_written(write):
+    exp = load(write(WHOLE + CONTRACT)).experiment.resolved()
+    a = exp.models["A"]
+    optimizer = a.compile.optimizer.keras_config()
+    assert optimizer["class_name"] == "AdamW" and optimizer["config"]["clipnorm"] == 1.0
+    assert optimizer["config"]["learning_rate"]["config"] == {
+        "initial_learning_rate": 1.0e-4, "decay_steps": 9000, "warmup_target": 1.0e-3, "warmup_steps": 900}
+    t = a.training
+    assert [e.keras_config()["class_name"] for e in t.callbacks] == ["EarlyStopping", "ReduceLROnPlateau"]
+    assert (t.keep, t.precision, t.class_weight, t.deterministic) == ("best", "mixed_bfloat16", "balanced", True)
+    other = load(write(WHOLE + CONTRACT.replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
+    assert other.models["A"].training.class_weight == {0: 1.0, 1: 3.0}
+
+
+def test_the_resolved_experiment_survives_json(write):
+    """Workers and --resume read the experiment back from JSON, where class numbers are text keys."""
+    from schemas import Experiment
+
+    exp = load(write(WHOLE + CONTRACT.replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
+    again = Experiment.model_validate(json.loads(json.dumps(exp.model_dump(mode="json"))))
+    assert again == exp
+
+
+def test_a_monitor_the_run_does_not_report_is_located_with_did_you_mean(write):
+    text = WHOLE + CONTRACT.replace("monitor: val_loss, patience: 3", "monitor: val_acc, patience: 3")
+    assert spec_errors(write(text)) == [
+        f"{write(text)}:17:32: training.callbacks[0].EarlyStopping.monitor: monitor 'val_acc' is not a "
+        "figure this run reports (loss, accuracy, val_loss, val_accuracy); did you mean 'val_accuracy'?"]
+
+
+def test_a_monitor_is_checked_against_each_models_own_metrics(write):
+    text = WHOLE.replace("metrics: [accuracy]", "metrics: [mse]") + """\
+  B:
+    compile: {loss: sparse_categorical_crossentropy, metrics: [accuracy]}
+    training: {callbacks: [{ReduceLROnPlateau: {monitor: val_mse}}]}
+    layers: [Flatten, {Dense: {units: 10, activation: softmax}}]
+training:
+  callbacks: [{EarlyStopping: {monitor: val_accuracy}}]
+"""
+    errors = spec_errors(write(text))
+    assert len(errors) == 2, errors
+    assert "training.callbacks[0].EarlyStopping.monitor: model A: monitor 'val_accuracy' is not a figure this " \
+           "run reports (loss, mse, val_loss, val_mse)" in errors[1]
+    assert "models.B.training.callbacks[0].ReduceLROnPlateau.monitor: monitor 'val_mse' is not a figure this run " \
+           "reports (loss, accuracy, val_loss, val_accuracy)" in errors[0]
+
+
+@pytest.mark.parametrize("schedule,message", [
+    ("{CosineDecay: {initial_learning_rate: 0.1, decay_steps: 100, warmup_target: 1.0, warmup_steps: 200}}",
+     "learning_rate.CosineDecay.warmup_steps: warmup_steps (200) exceed decay_steps (100): both count optimizer "
+     "steps (batches)"),
+    ("{CosineDecay: {initial_learning_rate: 0.1, decay_steps: 100, warmup_steps: 20}}",
+     "learning_rate.CosineDecay.warmup_steps: warmup_steps (20) without warmup_target"),
+    ("{PiecewiseConstantDecay: {boundaries: [10, 20], values: [0.1, 0.01]}}",
+     "learning_rate.PiecewiseConstantDecay.values: values needs one more entry than boundaries"),
+    ("{PiecewiseConstantDecay: {boundaries: [20, 10], values: [0.1, 0.01, 0.001]}}",
+     "learning_rate.PiecewiseConstantDecay.boundaries: boundaries must increase, got [20, 10]"),
+    ("{CosineDecy: {initial_learning_rate: 0.1, decay_steps: 10}}",
+     "learning_rate: unknown learning-rate schedule 'CosineDecy'; did you mean 'CosineDecay'?"),
+    ("'1e-3'", "learning_rate: expected a number or a learning-rate schedule, got '1e-3' (text): write the number "
+               "without quotes"),
+    ("-0.1", "learning_rate: input should be greater than 0, got -0.1"),
+])
+def test_schedule_mistakes_are_located(write, schedule, message):
+    text = WHOLE + f"compile:\n  optimizer: {{SGD: {{learning_rate: {schedule}}}}}\n"
+    errors = spec_errors(write(text))
+    assert len(errors) == 1 and f": compile.optimizer.SGD.{message}" in errors[0], errors
+
+
+def test_every_schedule_and_optimizer_argument_is_accepted(write):
+    schedules = ["{CosineDecayRestarts: {initial_learning_rate: 0.1, first_decay_steps: 10, t_mul: 1.5}}",
+                 "{ExponentialDecay: {initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.9, staircase: true}}",
+                 "{InverseTimeDecay: {initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.5}}",
+                 "{PolynomialDecay: {initial_learning_rate: 0.1, decay_steps: 10, power: 2.0, cycle: true}}",
+                 "{PiecewiseConstantDecay: {boundaries: [10], values: [0.1, 0.01]}}", "0.01"]
+    for schedule in schedules:
+        text = WHOLE + (f"compile:\n  optimizer: {{Adam: {{learning_rate: {schedule}, use_ema: true, ema_momentum: 0.9,"
+                        " ema_overwrite_frequency: 5, loss_scale_factor: 2.0, gradient_accumulation_steps: 2,"
+                        " global_clipnorm: 1.0}}\ntraining: {callbacks: [{SwapEMAWeights: {swap_on_epoch: true}}]}\n")
+        load(write(text))
+
+
+def test_swap_ema_weights_needs_use_ema(write):
+    errors = spec_errors(write(WHOLE + "training: {callbacks: [SwapEMAWeights]}\n"))
+    assert errors[0].endswith("training.callbacks[0]: SwapEMAWeights needs the optimizer's moving average: "
+                              "set `use_ema: true` on the optimizer")
+
+
+def test_training_field_mistakes(write):
+    errors = spec_errors(write(WHOLE + "training: {keep: first, precision: float16, class_weight: balancd,"
+                                       " callbacks: [{ModelCheckpoint: {filepath: x}}]}\n"))
+    text = "\n".join(errors)
+    assert "training.keep: input should be 'last' or 'best', got 'first' (text)" in text
+    assert "training.precision: input should be 'float32', 'mixed_float16' or 'mixed_bfloat16'" in text
+    assert "training.class_weight: input should be 'balanced', got 'balancd' (text)" in text
+    assert "training.callbacks[0]: unknown callback 'ModelCheckpoint'; known callbacks: EarlyStopping, " \
+           "ReduceLROnPlateau, SwapEMAWeights" in text
+
+
+# plain-data results: runs of different lengths ------------------------------------------------------
+
+def run(seed, val_loss, stopped=False, kept=None):
+    return {"model": "A", "seed": seed, "status": "completed", "params": 10, "seconds_per_epoch": 1.0,
+            "history": {"val_loss": val_loss, "loss": val_loss, "learning_rate": [0.1] * len(val_loss)},
+            "epochs_completed": len(val_loss), "stopped_early": stopped, "keep": "best" if kept else "last",
+            "kept_epoch": kept}
+
+
+def test_runs_of_different_lengths_make_one_row_and_one_curve():
+    runs = [run(0, [0.9, 0.5, 0.6], stopped=True, kept=2), run(1, [0.8, 0.7, 0.6, 0.4, 0.45], kept=4)]
+    row, = stats.comparison_rows(runs, {"A": {"label": "A"}})
+    assert row["final_val_loss"]["mean"] == pytest.approx(0.525)  # each run's own last epoch
+    assert row["stopped_at"] == {"mean": 3.0, "std": 0.0, "n": 1}
+    assert row["kept_epoch"]["mean"] == pytest.approx(3.0)
+    headings, cells = stats.table([row])
+    assert "stopped at epoch" in headings and cells[0][headings.index("stopped at epoch")] == "3"
+    assert cells[0][headings.index("kept epoch")] == "3.0 ± 1.4"
+    assert metric_figure(runs, {"A": {"label": "A"}}, "val_loss")[:4] == b"\x89PNG"
+    assert not stats.learning_rate_changes(runs)
+    plain, = stats.comparison_rows([run(0, [0.9, 0.5])], {"A": {"label": "A"}})
+    assert "stopped at epoch" not in stats.table([plain])[0] and "kept epoch" not in stats.table([plain])[0]
+
+
+def test_the_curve_of_runs_of_different_lengths_averages_the_runs_that_reached_each_epoch(monkeypatch):
+    from factory.results import plots
+
+    drawn = {}
+    real = plots._matplotlib
+
+    def spy():
+        plt = real()
+        original = plt.Axes.plot
+
+        def plot(self, x, y, *args, **kwargs):
+            drawn["x"], drawn["y"] = list(x), list(y)
+            return original(self, x, y, *args, **kwargs)
+
+        monkeypatch.setattr(plt.Axes, "plot", plot)
+        return plt
+
+    monkeypatch.setattr(plots, "_matplotlib", spy)
+    metric_figure([run(0, [1.0, 0.5]), run(1, [0.8, 0.7, 0.4])], {"A": {"label": "A"}}, "val_loss")
+    assert drawn["x"] == [1, 2, 3] and drawn["y"] == pytest.approx([0.9, 0.6, 0.4])
+
+
+# tiny real training -------------------------------------------------------------------------------
+
+TRAIN = """\
+name: t
+data: {dataset: digits, train_size: 400}
+compile: {optimizer: {SGD: 0.05}, loss: sparse_categorical_crossentropy, metrics: [accuracy]}
+training: {epochs: 4, batch_size: 50}
+models:
+  A:
+    layers: [Flatten, {Dense: {units: 16, activation: relu}}, {Dense: {units: 10, activation: softmax}}]
+"""
+
+
+def train(write, tmp_path, text, *overrides, name="out"):
+    from factory.train.runner import run_experiment
+
+    code = run_experiment(load(write(text), overrides), tmp_path / name, workers=1)
+    assert code == 0
+    return json.loads((tmp_path / name / "results.json").read_text())
+
+
+def test_early_stopping_shortens_a_run_which_is_complete(write, tmp_path):
+    # min_delta larger than any change: no epoch after the first improves, so patience 1 stops after epoch 2
+    results = train(write, tmp_path, TRAIN, "training.epochs=6",
+                    "training.callbacks=[{EarlyStopping: {monitor: val_loss, patience: 1, min_delta: 10}}]")
+    r, = results["runs"]
+    assert r["status"] == "completed" and r["stopped_early"] and r["epochs_completed"] == 2
+    assert len(r["history"]["val_loss"]) == 2 and (tmp_path / "out" / r["model_file"]).is_file()
+    assert "| stopped at epoch |" in (tmp_path / "out" / "comparison.md").read_text().replace(" s/epoch |", "")
+
+
+def test_reduce_lr_on_plateau_lowers_the_recorded_learning_rate(write, tmp_path):
+    # mode max on the training loss: a falling loss never improves, so the rate halves from epoch 2 on
+    results = train(write, tmp_path, TRAIN, "training.callbacks=[{ReduceLROnPlateau: {monitor: loss, mode: max, "
+                                            "factor: 0.5, patience: 0}}]")
+    assert results["runs"][0]["history"]["learning_rate"] == pytest.approx([0.05, 0.05, 0.025, 0.0125])
+    assert (tmp_path / "out" / "learning_rate.png").is_file()  # plotted, since it changed
+
+
+def test_cosine_decay_records_the_schedule_evaluated_by_hand(write, tmp_path):
+    from factory.train.callbacks import steps_per_epoch
+
+    schedule = "{CosineDecay: {initial_learning_rate: 0.001, decay_steps: 20, warmup_target: 0.1, warmup_steps: 10, alpha: 0.1}}"
+    results = train(write, tmp_path, TRAIN, f"compile.optimizer={{SGD: {{learning_rate: {schedule}}}}}")
+    spec = load(write(TRAIN)).experiment.resolved().models["A"]
+    steps = steps_per_epoch(spec, 400)
+    assert steps == 8
+
+    def by_hand(step):  # Keras's documented formula: linear warmup, then cosine to alpha * warmup_target
+        if step < 10:
+            return 0.001 + (0.1 - 0.001) * step / 10
+        fraction = min(step - 10, 20) / 20
+        return 0.1 * ((1 - 0.1) * 0.5 * (1 + math.cos(math.pi * fraction)) + 0.1)
+
+    expected = [by_hand(steps * epoch) for epoch in range(1, 5)]
+    assert results["runs"][0]["history"]["learning_rate"] == pytest.approx(expected, rel=1e-5)
+    assert (tmp_path / "out" / "learning_rate.png").is_file()
+
+
+def test_keep_best_saves_the_best_epochs_weights_and_the_table_says_which(write, tmp_path):
+    from factory.build.keras_setup import import_keras
+    from factory.data import load_data
+
+    keras = import_keras()
+    # a rate too large for SGD: val_loss jumps about, so the best epoch is not the last
+    results = train(write, tmp_path, TRAIN, "training.keep=best", "training.epochs=8", "compile.optimizer={SGD: 1.5}")
+    r, = results["runs"]
+    val_loss = r["history"]["val_loss"]
+    best = min(range(len(val_loss)), key=val_loss.__getitem__) + 1
+    assert r["kept_epoch"] == best and best < 8, val_loss
+    model = keras.models.load_model(tmp_path / "out" / r["model_file"])
+    data = load_data(load(write(TRAIN)).experiment.data, tmp_path)
+    loss = model.evaluate(data.x_test, data.y_test, verbose=0)[0]
+    assert loss == pytest.approx(val_loss[best - 1], rel=1e-4)
+    assert "| kept epoch |" in (tmp_path / "out" / "comparison.md").read_text().replace(" s/epoch |", "")
+
+
+def test_precision_is_per_run_recorded_and_restored(write, tmp_path):
+    from factory.build.keras_setup import import_keras
+
+    keras = import_keras()
+    text = TRAIN + """\
+  M:
+    training: {precision: mixed_bfloat16}
+    layers: [Flatten, {Dense: {units: 16, activation: relu}}, {Dense: {units: 10, activation: softmax}}]
+"""
+    results = train(write, tmp_path, text, "training.epochs=1")
+    assert [(r["model"], r["precision"], r["status"]) for r in results["runs"]] == [
+        ("A", "float32", "completed"), ("M", "mixed_bfloat16", "completed")]
+    mixed = keras.models.load_model(tmp_path / "out" / "models" / "M-seed0.keras")
+    plain = keras.models.load_model(tmp_path / "out" / "models" / "A-seed0.keras")
+    assert mixed.layers[-2].dtype_policy.name == "mixed_bfloat16"
+    assert plain.layers[-2].dtype_policy.name == "float32"
+    assert keras.config.dtype_policy().name == "float32"  # restored for whatever runs next
+
+
+def test_deterministic_runs_give_bit_identical_histories(write, tmp_path):
+    first = train(write, tmp_path, TRAIN, "training.deterministic=true", name="one")
+    second = train(write, tmp_path, TRAIN, "training.deterministic=true", name="two")
+    assert first["runs"][0]["history"] == second["runs"][0]["history"]
+
+
+def test_balanced_class_weights_by_hand():
+    from factory.train.callbacks import class_weights
+
+    y = np.array([0, 0, 0, 1, 2, 2])
+    assert class_weights("balanced", y) == {0: 6 / 9, 1: 2.0, 2: 1.0}
+    assert class_weights("balanced", np.eye(3)[y]) == {0: 6 / 9, 1: 2.0, 2: 1.0}  # one-hot rows
+    assert class_weights({1: 3.0}, y) == {1: 3.0} and class_weights(None, y) is None
+
+
+def test_class_weights_train_and_a_class_the_data_lacks_is_refused_before_training(write, tmp_path):
+    results = train(write, tmp_path, TRAIN, "training.class_weight=balanced", "training.epochs=1")
+    assert results["runs"][0]["status"] == "completed"
+    from factory.train.runner import run_experiment
+
+    path = write(TRAIN + "    training: {class_weight: {0: 1.0, 12: 3.0}}\n")
+    with pytest.raises(SpecError) as e:
+        run_experiment(load(path), tmp_path / "refused", workers=1)
+    assert [str(i) for i in e.value.issues] == [
+        f"{path}:8:43: models.A.training.class_weight[12]: model A: class_weight for class 12, which the training "
+        "labels do not have (they have classes 0 to 9)"]
+    assert not (tmp_path / "refused" / "results.json").exists()
+
+
+def test_show_prints_the_steps_per_epoch_that_decay_steps_counts(write, cli):
+    code, out, _ = cli("show", write(TRAIN + "    training: {validation_split: 0.2}\n"))
+    assert code == 0
+    assert ("model A: 7 steps per epoch (400 training examples less validation_split 0.2, batch_size 50); "
+            "decay_steps and warmup_steps count these: 10 epochs = 70 steps") in out
+    code, out, _ = cli("show", write(TRAIN), "--set", "compile.optimizer={SGD: {gradient_accumulation_steps: 3}}")
+    assert ("model A: 2.67 steps per epoch (400 training examples, batch_size 50, 3 batches a step); "
+            "decay_steps and warmup_steps count these: 10 epochs = 26 steps") in out
