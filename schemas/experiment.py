@@ -11,6 +11,7 @@ from schemas import names
 from schemas.base import Spec, names as name_type, suggestion
 from schemas.layers import Input, LayerSpec
 from schemas.optimizers import OptimizerSpec
+from schemas.tracking import Tracking
 from schemas.types import PositiveInt, Rate, Seed, Shape
 
 LossName = name_type("loss", names.LOSSES)
@@ -165,6 +166,7 @@ class Experiment(Spec):
     compile: Compile = Field(default_factory=Compile, description="compile settings of every model")
     training: Training = Field(default_factory=Training, description="training settings of every model")
     models: dict[Identifier, Model] = Field(min_length=1, description="the models, by name")
+    tracking: Tracking = Field(default_factory=Tracking, description="TensorBoard and MLflow logging of every run")
 
     @model_validator(mode="after")
     def _every_model_has_a_loss(self) -> Experiment:
