@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from factory.errors import SpecError
+from factory.train import tracking
 from factory.train.progress import check_stop, say
 
 Finished = tuple  # (record, the trained model as .keras bytes or None): what every backend yields per task
@@ -29,6 +30,7 @@ class Task:
     label: str
     epochs: int
     where: str  # the progress prefix: "[2/3] model B (2/3) seed 0 (1/1)"
+    log_dir: str | None = None  # its TensorBoard folder when tracking asks for one (factory.train.tracking)
 
 
 _TRACE_LINES = ("Detected at node", "File ", "[[", "Graph execution error")
@@ -79,7 +81,9 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
     Bytes, not a file: the run may happen in another process or on another machine, and the
     driver alone writes the output folder. `eta(epoch_seconds)` returns the time left to show.
     """
-    record, model = train_one(keras, task.name, experiment.models[task.name], task.seed, data, task.where, eta)
+    callbacks = tracking.tensorboard_callbacks(keras, experiment, task)
+    record, model = train_one(keras, task.name, experiment.models[task.name], task.seed, data, task.where, eta,
+                              callbacks)
     if model is None:
         return record, None
     started = time.perf_counter()
@@ -91,8 +95,11 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
     return record, blob
 
 
-def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple[dict, Any]:
-    """Train one model at one seed; return its record (plain data) and the trained model (or None)."""
+def train_one(keras, name: str, spec, seed: int, data, where: str, eta, callbacks=()) -> tuple[dict, Any]:
+    """Train one model at one seed; return its record (plain data) and the trained model (or None).
+
+    `callbacks` are Keras callbacks to add (tracking's TensorBoard).
+    """
     from factory.build import distribute
     from factory.build.compiler import build_model, compile_model
 
@@ -114,7 +121,7 @@ def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple
     try:
         fitted = model.fit(data.x_train, data.y_train, epochs=training.epochs,
                            batch_size=training.batch_size, shuffle=training.shuffle, verbose=0,
-                           callbacks=[keras.callbacks.TerminateOnNaN(), recorder], **validation)
+                           callbacks=[keras.callbacks.TerminateOnNaN(), recorder, *callbacks], **validation)
         history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
     except (KeyboardInterrupt, SpecError):
         raise
