@@ -32,7 +32,7 @@ def require_mlflow():
     try:
         import mlflow
     except ImportError:
-        raise SpecError([Issue("tracking.mlflow needs MLflow, which is not installed: "
+        raise SpecError([Issue("MLflow is not installed; logging to it needs "
                                "pip install 'factory[mlflow]'", loc=("tracking", "mlflow"))]) from None
     return mlflow
 
