@@ -274,6 +274,19 @@ def test_mlflow_and_tensorboard_with_two_worker_processes(tmp_path):
     check_tensorboard(out)
 
 
+def test_mlflow_and_tensorboard_with_local_ray(tmp_path):
+    """Ray tasks write their event files into the output folder; the driver logs to MLflow as the records arrive."""
+    from factory.spec.loader import load
+    from factory.train.runner import run_experiment
+
+    pytest.importorskip("mlflow")
+    pytest.importorskip("ray")
+    spec, out = spec_file(tmp_path, "tracking: {tensorboard: true, mlflow: true}\n"), tmp_path / "out"
+    assert run_experiment(load(spec), out, workers=2, backend="ray") == 0
+    check_mlflow(out)
+    check_tensorboard(out)
+
+
 def test_mlflow_missing_is_a_clear_error_before_training(tmp_path, monkeypatch, cli):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` raises ImportError, as when not installed
     spec, out = spec_file(tmp_path, "tracking:\n  mlflow: true\n"), tmp_path / "out"

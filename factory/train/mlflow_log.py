@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from pathlib import Path
 
 from factory.errors import Issue, SpecError
+from factory.train.progress import say
 
 FOLDER_TAG = "factory.output_folder"   # the output folder's absolute path, as the parent's and children's tag
 FOLDER_ID_TAG = "factory.folder_id"    # its hash: safe to quote in a search filter whatever the path holds
@@ -62,10 +64,11 @@ class MlflowLog:
 
     def __init__(self, options, name: str, out: Path, resume: bool, results: dict):
         require_mlflow()  # before any training: a missing extra is the user's to fix, said at once
-        self.options, self.name = options, name
+        self.options = options
         self.out, self.results, self.resume = Path(out).resolve(), results, resume
         self.uri = options.tracking_uri or f"sqlite:///{self.out / 'mlflow.db'}"
         self.folder_id = hashlib.sha256(str(self.out).encode()).hexdigest()[:16]
+        self.experiment_name = options.experiment or name
         self.client = self.experiment_id = self.parent = None
 
     def _connect(self) -> None:
@@ -73,7 +76,8 @@ class MlflowLog:
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
-        experiment = self.options.experiment or self.name
+        experiment = self.experiment_name
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial tables..."
         self.client = MlflowClient(tracking_uri=self.uri)
         try:
             found = self.client.get_experiment_by_name(experiment)
@@ -119,8 +123,21 @@ class MlflowLog:
                             f"and tags.`{SEED_TAG}` = '{record['seed']}'")
 
     def log_run(self, record: dict, keep_finished: bool = False) -> None:
-        """One (model, seed) as a child run, replacing an earlier child of it (unless finished and kept)."""
-        from mlflow.entities import Metric, Param, RunTag
+        """One (model, seed) as a child run, replacing an earlier child of it (unless finished and kept).
+
+        A store that fails now (a server gone) costs the run its MLflow entry, not the training: the
+        record is safe in results.json, and `--resume` logs it later.
+        """
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._log_run(record, keep_finished)
+        except MlflowException as e:
+            say(f"MLflow: could not log {record['model']} seed {record['seed']} ({e.message}); "
+                "--resume logs it later")
+
+    def _log_run(self, record: dict, keep_finished: bool) -> None:
+        from mlflow.entities import Metric, Param
 
         for child in self._children(record):
             if keep_finished and child.info.status == "FINISHED":

@@ -18,6 +18,7 @@ from pathlib import Path
 from factory.errors import SpecError
 from factory.results.differences import describe_models
 from factory.results.models import model_info
+from factory.train.progress import say
 from schemas.tracking import TensorBoard
 
 TENSORBOARD = "tensorboard"  # the folder under the output folder
@@ -94,8 +95,11 @@ class Tracker:
         """After the tables, plots and report are written: the HParams setup, MLflow's artifacts and status."""
         if self.tensorboard and self.results["runs"]:
             write_hparams_config(self.out, self.results)
+            say(f"TensorBoard: tensorboard --logdir {self.out / TENSORBOARD}")
         if self.mlflow is not None:
             self.mlflow.close(finished)
+            say(f"MLflow: experiment '{self.mlflow.experiment_name}' in {self.mlflow.uri}"
+                + (f" (mlflow ui --backend-store-uri {self.mlflow.uri})" if self.mlflow.uri.startswith("sqlite") else ""))
 
 
 def open_tracker(loaded, experiment, out: Path, resume: bool, results: dict) -> Tracker:
