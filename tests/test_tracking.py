@@ -295,3 +295,12 @@ def test_mlflow_missing_is_a_clear_error_before_training(tmp_path, monkeypatch, 
     assert err.strip() == (f"{spec}:19:11: tracking.mlflow: MLflow is not installed; logging to it needs "
                            "pip install 'factory[mlflow]'")
     assert not (out / "results.json").exists() and not (out / "tensorboard").exists()
+
+
+def test_an_unusable_mlflow_store_stops_the_run_before_training(tmp_path, cli):
+    pytest.importorskip("mlflow")
+    spec, out = spec_file(tmp_path, "tracking:\n  mlflow: {tracking_uri: 'bogus://nowhere'}\n"), tmp_path / "out"
+    code, _, err = cli("run", spec, "--out", out, "--workers", "1")
+    assert code == 2 and "Traceback" not in err
+    assert f"\n{spec}:19:11: tracking.mlflow: cannot use the MLflow store bogus://nowhere: " in err
+    assert not (out / "results.json").exists()

@@ -78,8 +78,8 @@ class MlflowLog:
 
         experiment = self.experiment_name
         logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial tables..."
-        self.client = MlflowClient(tracking_uri=self.uri)
         try:
+            self.client = MlflowClient(tracking_uri=self.uri)
             found = self.client.get_experiment_by_name(experiment)
             if found is None:  # the default store keeps its artifacts in the output folder too
                 location = (self.out / "mlartifacts").as_uri() if self.options.tracking_uri is None else None

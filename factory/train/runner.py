@@ -65,11 +65,11 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                 results.data["versions"] = versions()
             with timings.phase("build models (check)"):
                 preflight_checks(loaded, experiment, data)
+            tracker.start()  # a tracking store that cannot be used stops the run before the folder changes
             check_stop()
             if not resume:
                 _keep_previous(out)
             taken_over = True
-            tracker.start()
             _train(pool, tasks, backend, address, out, results, timings, fail_fast, tracker)
         except KeyboardInterrupt:
             interrupted = True

@@ -69,20 +69,26 @@ def keep_previous(out: Path, moved: Path | None) -> None:
 class Tracker:
     """The driver's side of tracking: told of each finished run in order, and of the end."""
 
-    def __init__(self, experiment, out: Path, resume: bool, results: dict):
-        self.out, self.results = Path(out), results
+    def __init__(self, experiment, out: Path, resume: bool, results: dict, locate=lambda error: error):
+        self.out, self.results, self.locate = Path(out), results, locate  # locate: positions for a SpecError
         self.tensorboard = experiment.tracking.tensorboard is not None
         self.mlflow = None
         if experiment.tracking.mlflow is not None:
             from factory.train.mlflow_log import MlflowLog
 
-            self.mlflow = MlflowLog(experiment.tracking.mlflow, experiment.name, self.out, resume, results)
+            try:
+                self.mlflow = MlflowLog(experiment.tracking.mlflow, experiment.name, self.out, resume, results)
+            except SpecError as e:
+                raise locate(e) from None
 
     def start(self) -> None:
         """Before training, after every check: MLflow's store and parent run are opened (a store that
         cannot be used is a SpecError), and the runs `--resume` kept reach it if they had not."""
         if self.mlflow is not None:
-            self.mlflow.start()
+            try:
+                self.mlflow.start()
+            except SpecError as e:
+                raise self.locate(e) from None
 
     def finished(self, record: dict) -> None:
         """One run finished (completed or failed): its HParams entry, its MLflow child run."""
@@ -103,11 +109,9 @@ class Tracker:
 
 
 def open_tracker(loaded, experiment, out: Path, resume: bool, results: dict) -> Tracker:
-    """The tracker of this run; a tracking setting that cannot work (MLflow missing) is a located SpecError."""
-    try:
-        return Tracker(experiment, out, resume, results)
-    except SpecError as e:
-        raise loaded.locate(e) from None
+    """The tracker of this run; a tracking setting that cannot work (MLflow missing, now or when
+    `start` opens its store) is a SpecError located in the spec."""
+    return Tracker(experiment, out, resume, results, loaded.locate)
 
 
 def hparams_of(results: dict, record: dict) -> dict:
