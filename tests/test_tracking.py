@@ -186,6 +186,28 @@ def test_a_new_run_moves_the_tensorboard_folder_aside_with_the_previous_results(
     assert len(list((out / "tensorboard" / "A-seed0" / "train").iterdir())) == 1  # only the new run's events
 
 
+def test_tensorboard_options_reach_keras_and_the_run_folder_starts_empty(tmp_path):
+    from factory.build.keras_setup import import_keras
+    from factory.spec.loader import load
+    from factory.train.task import Task
+    from factory.train.tracking import tensorboard_callbacks, with_log_dirs
+
+    keras = import_keras()
+    experiment = load(spec_file(tmp_path, "tracking: {tensorboard: {update_freq: 5, histogram_freq: 2, "
+                                          "profile_batch: [2, 3]}}\n")).experiment.resolved()
+    task, = with_log_dirs([Task("A", 1, "small", 2, "[1/1]")], experiment, tmp_path / "out")
+    assert task.log_dir == str((tmp_path / "out" / "tensorboard" / "A-seed1").resolve())
+    stale = Path(task.log_dir) / "train" / "events.out.tfevents.old"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"")
+    callback, = tensorboard_callbacks(keras, experiment, task)
+    assert isinstance(callback, keras.callbacks.TensorBoard) and callback.log_dir == task.log_dir
+    assert (callback.update_freq, callback.histogram_freq, callback.write_graph) == (5, 2, False)
+    assert (callback._start_batch, callback._stop_batch) == (2, 3)
+    assert not stale.exists(), "a run trained again keeps only its latest events"
+    assert tensorboard_callbacks(keras, load(spec_file(tmp_path)).experiment, Task("A", 1, "small", 2, "")) == []
+
+
 # --- MLflow ----------------------------------------------------------------------------------
 
 
