@@ -105,16 +105,22 @@ class MlflowLog:
 
     def start(self) -> None:
         """The parent run (the one `--resume` continues, else a new one); kept runs it lacks are logged."""
+        from mlflow.exceptions import MlflowException
+
         self._connect()
-        earlier = self._search(f"tags.`{ROLE_TAG}` = 'experiment'") if self.resume else []
-        if earlier:
-            self.parent = earlier[0].info.run_id
-            self.client.update_run(self.parent, status="RUNNING")
-        else:
-            tags = {FOLDER_TAG: str(self.out), FOLDER_ID_TAG: self.folder_id, ROLE_TAG: "experiment",
-                    "factory.source": str(self.results.get("source"))}
-            self.parent = self.client.create_run(self.experiment_id, tags=tags,
-                                                 run_name=self.results["experiment"]["name"]).info.run_id
+        try:
+            earlier = self._search(f"tags.`{ROLE_TAG}` = 'experiment'") if self.resume else []
+            if earlier:
+                self.parent = earlier[0].info.run_id
+                self.client.update_run(self.parent, status="RUNNING")
+            else:
+                tags = {FOLDER_TAG: str(self.out), FOLDER_ID_TAG: self.folder_id, ROLE_TAG: "experiment",
+                        "factory.source": str(self.results.get("source"))}
+                self.parent = self.client.create_run(self.experiment_id, tags=tags,
+                                                     run_name=self.results["experiment"]["name"]).info.run_id
+        except MlflowException as e:
+            raise SpecError([Issue(f"cannot use the MLflow store {self.uri}: {e.message}",
+                                   loc=("tracking", "mlflow"))]) from None
         for record in self.results["runs"]:  # kept by --resume: logged already unless a kill came between
             self.log_run(record, keep_finished=True)
 
@@ -172,9 +178,14 @@ class MlflowLog:
         """The parent's artifacts (tables, plots, report, results.json) and its status."""
         if self.parent is None:
             return
+        from mlflow.exceptions import MlflowException
+
         from factory.results.models import RESULTS
 
-        for name in [RESULTS, *(self.results.get("files") or [])]:
-            if (self.out / name).is_file():
-                self.client.log_artifact(self.parent, str(self.out / name))
-        self.client.set_terminated(self.parent, "FINISHED" if finished else "KILLED")
+        try:
+            for name in [RESULTS, *(self.results.get("files") or [])]:
+                if (self.out / name).is_file():
+                    self.client.log_artifact(self.parent, str(self.out / name))
+            self.client.set_terminated(self.parent, "FINISHED" if finished else "KILLED")
+        except MlflowException as e:  # the results are safe in the folder; a later --resume logs them again
+            say(f"MLflow: could not log the experiment's files ({e.message}); --resume logs them")
