@@ -149,7 +149,7 @@ class MlflowLog:
             if keep_finished and child.info.status == "FINISHED":
                 return
             self.client.delete_run(child.info.run_id)  # an interrupted log, or a failed run trained again
-        spec = self.results["experiment"]["models"][record["model"]]
+        spec = self.results["experiment"]["models"].get(record["model"]) or {}  # {}: a run not in the spec's models
         versions = self.results.get("versions") or {}
         tags = {PARENT_TAG: self.parent, FOLDER_TAG: str(self.out), FOLDER_ID_TAG: self.folder_id, ROLE_TAG: "run",
                 MODEL_TAG: record["model"], SEED_TAG: str(record["seed"]), "factory.label": record.get("label") or "",

@@ -118,7 +118,10 @@ def hparams_of(results: dict, record: dict) -> dict:
     """What the HParams dashboard shows of a run: its model, label, what differs from the first model, seed."""
     info = model_info(results)
     first = next(iter(info))
-    differs = "(the first model)" if record["model"] == first else describe_models(info[first], info[record["model"]])
+    if record["model"] == first:
+        differs = "(the first model)"
+    else:  # a run of a model the experiment does not list (a search trial) has nothing to compare here
+        differs = describe_models(info[first], info[record["model"]]) if record["model"] in info else ""
     return {"model": record["model"], "label": record.get("label") or record["model"], "differs": differs,
             "seed": record["seed"], "status": record["status"]}
 
