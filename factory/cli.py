@@ -117,7 +117,7 @@ def _run(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / loaded.experiment.name
     return run_experiment(loaded, out, resume=args.resume, fail_fast=args.fail_fast,
                           profile=args.profile, workers=args.workers, backend=args.backend,
-                          address=args.address)
+                          address=args.address, tensorboard=args.tensorboard)
 
 
 def _export(args) -> int:
@@ -194,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", metavar="ADDR",
                    help="with --backend ray: an existing Ray cluster (e.g. ray://head:10001); "
                         "default: start a local Ray with --workers CPUs")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="log every run to TensorBoard under <out>/tensorboard/, as `tracking: {tensorboard: true}` does")
     overrides(p)
     p.set_defaults(func=_run)
 

@@ -14,6 +14,7 @@ from schemas.base import Spec, fail_at, names as name_type, suggestion
 from schemas.callbacks import CallbackSpec, callback_problems
 from schemas.layers import Input, LayerSpec
 from schemas.optimizers import OptimizerSpec
+from schemas.tracking import Tracking
 from schemas.types import PositiveFloat, PositiveInt, Rate, Seed, Shape
 
 LossName = name_type("loss", names.LOSSES)
@@ -214,6 +215,7 @@ class Experiment(Spec):
     compile: Compile = Field(default_factory=Compile, description="compile settings of every model")
     training: Training = Field(default_factory=Training, description="training settings of every model")
     models: dict[Identifier, Model] = Field(min_length=1, description="the models, by name")
+    tracking: Tracking = Field(default_factory=Tracking, description="TensorBoard and MLflow logging of every run")
 
     @model_validator(mode="after")
     def _every_model_has_a_loss(self) -> Experiment:

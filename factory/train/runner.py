@@ -15,7 +15,7 @@ from pathlib import Path
 from factory.errors import SpecError
 from factory.results.artifacts import summary_text, write_artifacts
 from factory.spec.loader import Loaded
-from factory.train import folder
+from factory.train import folder, tracking
 from factory.train.backend import Backend, open_backend
 from factory.train.document import RESULTS, Results, data_fingerprint, now, versions
 from factory.train.folder import LOCK
@@ -27,16 +27,17 @@ __all__ = ["run_experiment", "preflight_checks", "plan", "RESULTS", "LOCK"]
 
 def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: bool = False,
                    profile: bool = False, workers: int = 1, backend: str = "local",
-                   address: str | None = None) -> int:
+                   address: str | None = None, tensorboard: bool = False) -> int:
     """Train every (model, seed) of the experiment into `out`; return the exit code (0, 1 or 130).
 
     With `workers` > 1, independent runs train in that many processes (factory.train.workers); with
     `backend="ray"`, as Ray tasks (factory.train.ray_backend). Each run still calls
     `set_random_seed(seed)` before building, so the results are the same. No task starts before
-    every model passed `preflight_checks`.
+    every model passed `preflight_checks`. `tensorboard` turns TensorBoard tracking on (`--tensorboard`).
     """
     wall_start, before_runner = time.perf_counter(), process_seconds()
     experiment = loaded.experiment.resolved()
+    experiment = tracking.with_tensorboard(experiment) if tensorboard else experiment
     out = folder.prepare(_output_folder(loaded, experiment, out))
     timings = Timings()
     with folder.locked(out), interruptible():
@@ -44,8 +45,9 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
         results = Results(out, loaded.path, experiment.model_dump(mode="json"), plan(experiment))
         if resume:
             results.runs.extend(folder.previous_runs(out, results.data["experiment"]))
-        tasks = _tasks(experiment, done={(r["model"], r["seed"]) for r in results.runs},
-                       out=out if backend != "ray" else None)
+        tasks = tracking.with_log_dirs(_tasks(experiment, done={(r["model"], r["seed"]) for r in results.runs},
+                                              out=out if backend != "ray" else None), experiment, out)
+        tracker = tracking.open_tracker(loaded, experiment, out, resume, results.data)
         if results.runs:
             say(f"resuming: {len(results.runs)} finished run(s) kept, {len(tasks)} to train")
         pool, taken_over, interrupted = None, resume, False
@@ -63,12 +65,13 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                 results.data["versions"] = versions()
             with timings.phase("build models (check)"):
                 preflight_checks(loaded, experiment, data)
+            tracker.start()  # a tracking store that cannot be used stops the run before the folder changes
             check_stop()
             if not resume:
                 _keep_previous(out)
                 folder.remove_resume_states(out)  # a run without --resume starts every model afresh
             taken_over = True
-            _train(pool, tasks, backend, address, out, results, timings, fail_fast)
+            _train(pool, tasks, backend, address, out, results, timings, fail_fast, tracker)
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -78,6 +81,7 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
             say("interrupted before any training; nothing was written")
             return 130
         _write_outputs(out, results, timings, finished=not interrupted)
+        tracker.close(finished=not interrupted)
         if profile:
             _print_profile(timings, wall_start, before_runner, getattr(pool, "workers", 1))
         if interrupted:
@@ -170,10 +174,11 @@ def _keep_previous(out: Path) -> None:
     moved = folder.keep_previous(out)
     if moved is not None:
         say(f"the previous results in {out}/ were moved to {moved}/ (--resume continues them instead)")
+    tracking.keep_previous(out, moved)
 
 
 def _train(pool: Backend, tasks: list[Task], backend: str, address: str | None, out: Path,
-           results: Results, timings: Timings, fail_fast: bool) -> None:
+           results: Results, timings: Timings, fail_fast: bool, tracker: tracking.Tracker) -> None:
     """Hand every task to the backend; write each finished run as it arrives."""
     if not tasks:
         return
@@ -190,6 +195,7 @@ def _train(pool: Backend, tasks: list[Task], backend: str, address: str | None, 
         with timings.phase("write results.json"):
             results.save()
         folder.remove_resume_states(out, [(task.name, task.seed)])  # finished: nothing to resume
+        tracker.finished(record)
         status = "completed" if record["status"] == "completed" else f"FAILED: {short_reason(record['error'])}"
         say(f"{task.where}: {status}")
         if record["status"] == "failed" and fail_fast:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from factory.errors import SpecError
+from factory.train import tracking
 from factory.train.progress import check_stop, say
 
 Finished = tuple  # (record, the trained model as .keras bytes or None): what every backend yields per task
@@ -30,6 +31,7 @@ class Task:
     epochs: int
     where: str  # the progress prefix: "[2/3] model B (2/3) seed 0 (1/1)"
     backup: str | None = None  # the folder of this run's resume state (factory.train.callbacks)
+    log_dir: str | None = None  # its TensorBoard folder when tracking asks for one (factory.train.tracking)
 
 
 _TRACE_LINES = ("Detected at node", "File ", "[[", "Graph execution error")
@@ -80,8 +82,9 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
     Bytes, not a file: the run may happen in another process or on another machine, and the
     driver alone writes the output folder. `eta(epoch_seconds)` returns the time left to show.
     """
+    callbacks = tracking.tensorboard_callbacks(keras, experiment, task)
     record, model = train_one(keras, task.name, experiment.models[task.name], task.seed, data, task.where, eta,
-                              task.backup)
+                              task.backup, callbacks)
     if model is None:
         return record, None
     started = time.perf_counter()
@@ -93,19 +96,21 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
     return record, blob
 
 
-def train_one(keras, name: str, spec, seed: int, data, where: str, eta, backup: str | None = None) -> tuple[dict, Any]:
+def train_one(keras, name: str, spec, seed: int, data, where: str, eta, backup: str | None = None,
+              callbacks=()) -> tuple[dict, Any]:
     """Train one model at one seed; return its record (plain data) and the trained model (or None).
 
-    `backup`: the folder where the run keeps the state a `--resume` continues from (None: none).
+    `backup`: the folder where the run keeps the state a `--resume` continues from (None: none);
+    `callbacks`: Keras callbacks to add (tracking's TensorBoard, a search's pruning).
     """
     from factory.train.callbacks import TrainingControl
 
     control = TrainingControl(keras, spec.training, data.y_train, backup)
     with control.applied():  # precision and determinism, for this run only
-        return _train_one(keras, name, spec, seed, data, where, eta, control)
+        return _train_one(keras, name, spec, seed, data, where, eta, control, callbacks)
 
 
-def _train_one(keras, name, spec, seed, data, where, eta, control) -> tuple[dict, Any]:
+def _train_one(keras, name, spec, seed, data, where, eta, control, callbacks) -> tuple[dict, Any]:
     from factory.build import distribute
     from factory.build.compiler import build_model, compile_model
 
@@ -127,7 +132,7 @@ def _train_one(keras, name, spec, seed, data, where, eta, control) -> tuple[dict
     try:
         fitted = model.fit(data.x_train, data.y_train, epochs=training.epochs,
                            batch_size=training.batch_size, shuffle=training.shuffle, verbose=0,
-                           callbacks=[keras.callbacks.TerminateOnNaN(), recorder, *control.callbacks()],
+                           callbacks=[keras.callbacks.TerminateOnNaN(), recorder, *control.callbacks(), *callbacks],
                            class_weight=control.class_weight, **validation)
         history = control.history(fitted.history)
     except (KeyboardInterrupt, SpecError):
