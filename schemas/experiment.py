@@ -11,6 +11,7 @@ from schemas import names
 from schemas.base import Spec, names as name_type, suggestion
 from schemas.layers import Input, LayerSpec
 from schemas.optimizers import OptimizerSpec
+from schemas.search import Search
 from schemas.types import PositiveInt, Rate, Seed, Shape
 
 LossName = name_type("loss", names.LOSSES)
@@ -114,6 +115,7 @@ class Model(Spec):
     training: Optional[Training] = Field(None, description="overrides of the experiment's training")
     color: Optional[str] = Field(None, description="matplotlib colour of this model's curves")
     linestyle: Optional[LineStyle] = Field(None, description="matplotlib line style of its curves")
+    search: Optional[Search] = Field(None, description="an Optuna search over this model's fields")
 
     @model_validator(mode="after")
     def _one_input_shape(self) -> Model:
