@@ -100,6 +100,10 @@ def _run(args) -> int:
 
     loaded = load(args.file, args.set)
     out = Path(args.out) if args.out else Path("runs") / loaded.experiment.name
+    if any(m.search is not None for m in loaded.experiment.models.values()):  # an Optuna search: factory.search
+        from factory.search.study import run_search
+
+        return run_search(loaded, out, args.resume, args.workers, args.backend, args.address)
     return run_experiment(loaded, out, resume=args.resume, fail_fast=args.fail_fast,
                           profile=args.profile, workers=args.workers, backend=args.backend,
                           address=args.address)

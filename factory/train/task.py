@@ -29,6 +29,8 @@ class Task:
     label: str
     epochs: int
     where: str  # the progress prefix: "[2/3] model B (2/3) seed 0 (1/1)"
+    spec: Any = None  # the model's resolved spec as plain data, where it is not the experiment's (a trial)
+    trial: Any = None  # factory.search.pruning.TrialLink of a search trial: report each epoch, maybe prune
 
 
 _TRACE_LINES = ("Detected at node", "File ", "[[", "Graph execution error")
@@ -79,8 +81,12 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
     Bytes, not a file: the run may happen in another process or on another machine, and the
     driver alone writes the output folder. `eta(epoch_seconds)` returns the time left to show.
     """
-    record, model = train_one(keras, task.name, experiment.models[task.name], task.seed, data, task.where, eta)
-    if model is None:
+    spec = experiment.models[task.name] if task.spec is None else _model(task.spec)
+    extra = [] if task.trial is None else [_trial_reporter(keras, task.trial)]
+    record, model = train_one(keras, task.name, spec, task.seed, data, task.where, eta, extra)
+    for callback in extra:
+        record.update(callback.fields)
+    if model is None or task.trial is not None:  # a trial's model is not kept: best.yaml remakes it
         return record, None
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="factory-model-") as folder:
@@ -91,7 +97,19 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
     return record, blob
 
 
-def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple[dict, Any]:
+def _model(spec: dict):
+    from schemas.experiment import Model
+
+    return Model.model_validate(spec)
+
+
+def _trial_reporter(keras, link):
+    from factory.search.pruning import reporter
+
+    return reporter(keras, link)
+
+
+def train_one(keras, name: str, spec, seed: int, data, where: str, eta, callbacks=()) -> tuple[dict, Any]:
     """Train one model at one seed; return its record (plain data) and the trained model (or None)."""
     from factory.build import distribute
     from factory.build.compiler import build_model, compile_model
@@ -114,7 +132,7 @@ def train_one(keras, name: str, spec, seed: int, data, where: str, eta) -> tuple
     try:
         fitted = model.fit(data.x_train, data.y_train, epochs=training.epochs,
                            batch_size=training.batch_size, shuffle=training.shuffle, verbose=0,
-                           callbacks=[keras.callbacks.TerminateOnNaN(), recorder], **validation)
+                           callbacks=[keras.callbacks.TerminateOnNaN(), recorder, *callbacks], **validation)
         history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
     except (KeyboardInterrupt, SpecError):
         raise
