@@ -30,6 +30,8 @@ KINDS = ("int", "float", "choice")  # the key that says which distribution an en
 class IntRange(Spec):
     """Integers from low to high, both included."""
 
+    model_config = {"serialize_by_alias": True}  # dumped as written: {int: [32, 512]}, which validates again
+
     range: list[int] = Field(alias="int", min_length=2, max_length=2, description="[low, high], both included")
     log: bool = Field(False, description="sample on a log scale (low must be at least 1)")
     step: Optional[PositiveInt] = Field(None, description="only low, low + step, ... (not with log)")
@@ -43,6 +45,8 @@ class IntRange(Spec):
 class FloatRange(Spec):
     """Real numbers from low to high."""
 
+    model_config = {"serialize_by_alias": True}
+
     range: list[float] = Field(alias="float", min_length=2, max_length=2, description="[low, high]")
     log: bool = Field(False, description="sample on a log scale (low must be above 0)")
     step: Optional[Annotated[float, Field(gt=0)]] = Field(None, description="only low, low + step, ... (not with log)")
@@ -55,6 +59,8 @@ class FloatRange(Spec):
 
 class Choice(Spec):
     """One of a list of values: numbers, names, or whole entries such as {Adam: {learning_rate: 0.01}}."""
+
+    model_config = {"serialize_by_alias": True}
 
     values: list[Any] = Field(alias="choice", min_length=1, description="the values to choose from")
 
@@ -70,6 +76,8 @@ def _check_bounds(bounds: list, log: bool, step, smallest_log) -> None:
 
 
 def _kind(value: Any) -> str | None:
+    if isinstance(value, (IntRange, FloatRange, Choice)):  # when serializing
+        return {IntRange: "int", FloatRange: "float", Choice: "choice"}[type(value)]
     if isinstance(value, dict):
         return next((k for k in KINDS if k in value), None)
     return None

@@ -10,6 +10,7 @@ the kill is marked failed and interrupted, and not counted.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -95,10 +96,15 @@ def _open_study(optuna, loaded: Loaded, name: str, out: Path, resume: bool):
         raise SpecError([Issue(f"the search in {out} was made with another model, space, objective, sampler or "
                                "pruner: --resume continues only the same search; choose another --out",
                                source=str(loaded.path))])
+    if search.sampler == "grid" and not study.get_trials(deepcopy=False):
+        for point in itertools.product(*space.grid(search).values()):
+            study.enqueue_trial(dict(zip(search.space, point)))
     running = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
     for t in running:  # its process was killed: the trial failed, and is asked again as a new one
-        study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+        optuna.trial.Trial(study, t._trial_id).set_user_attr("interrupted", True)
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+        if search.sampler == "grid":
+            study.enqueue_trial(t.params)
     done = finished(optuna, study)
     if done or running:
         say(f"resuming the search: {len(done)} finished trial(s) kept"
@@ -110,7 +116,9 @@ def _sampler(optuna, search):
     samplers = {"tpe": lambda: optuna.samplers.TPESampler(seed=search.seed),
                 "random": lambda: optuna.samplers.RandomSampler(seed=search.seed),
                 "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=search.seed, warn_independent_sampling=False),
-                "grid": lambda: optuna.samplers.GridSampler(space.grid(search), seed=search.seed)}
+                # the grid's points are enqueued (`_enqueue_grid`): Optuna's GridSampler stops the study
+                # from inside `tell`, which it allows only within `optimize`
+                "grid": lambda: optuna.samplers.RandomSampler(seed=search.seed)}
     return samplers[search.sampler]()
 
 
@@ -193,18 +201,18 @@ def _tell(optuna, study, task: Task, record: dict, metric: str) -> None:
     number = int(task.name.rsplit("-t", 1)[1])
     trial_id = task.trial.trial_id
     history = record.get("history") or {}
-    set_attr = study._storage.set_trial_user_attr
-    set_attr(trial_id, "history", json.dumps(history))
-    set_attr(trial_id, "seconds", (record.get("build_seconds") or 0.0) + (record.get("train_seconds") or 0.0)
+    set_attr = optuna.trial.Trial(study, trial_id).set_user_attr
+    set_attr("history", json.dumps(history))
+    set_attr("seconds", (record.get("build_seconds") or 0.0) + (record.get("train_seconds") or 0.0)
              + (record.get("validation_seconds") or 0.0))
-    set_attr(trial_id, "epochs", record.get("epochs_completed") or 0)
+    set_attr("epochs", record.get("epochs_completed") or 0)
     value = (history.get(metric) or [None])[-1]
     if record["status"] == "failed" or value is None or not math.isfinite(value):
-        set_attr(trial_id, "error", record.get("error") or f"{metric} was not recorded")
+        set_attr("error", record.get("error") or f"{metric} was not recorded")
         study.tell(number, state=states.FAIL)
         say(f"{task.where} ({task.label}): FAILED: {short_reason(record.get('error') or '')}")
     elif record.get("pruned_epoch"):
-        set_attr(trial_id, "pruned_epoch", record["pruned_epoch"])
+        set_attr("pruned_epoch", record["pruned_epoch"])
         study.tell(number, state=states.PRUNED)
         say(f"{task.where} ({task.label}): pruned at epoch {record['pruned_epoch']} ({metric} {value:.4f})")
     else:
