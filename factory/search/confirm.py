@@ -39,8 +39,7 @@ def confirm(loaded: Loaded, name: str, summary: dict, out: Path, resume: bool, w
     """Train base and best over the seeds into `out/confirm/`; add the verdict to search.json and the report."""
     import optuna
 
-    from factory.search.pruning import storage
-    from factory.search.study import JOURNAL
+    from factory.search.pruning import JOURNAL, storage
     from factory.train.runner import run_experiment
 
     study = optuna.load_study(study_name=name, storage=storage(str(out / JOURNAL)))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+JOURNAL = "study.journal"  # the study's file in the output folder
+
 
 @dataclass(frozen=True)
 class TrialLink:

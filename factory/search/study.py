@@ -17,14 +17,12 @@ from pathlib import Path
 
 from factory.errors import Issue, SpecError
 from factory.search import space
-from factory.search.pruning import TrialLink, make_pruner, storage
+from factory.search.pruning import JOURNAL, TrialLink, make_pruner, storage
 from factory.spec.loader import Loaded
 from factory.train import folder
 from factory.train.backend import open_backend
 from factory.train.progress import interruptible, say
 from factory.train.task import Task, short_reason
-
-JOURNAL = "study.journal"
 
 
 def run_search(loaded: Loaded, out: Path, resume: bool = False, workers: int = 1, backend: str = "local",
@@ -189,7 +187,7 @@ def _ask(optuna, study, loaded: Loaded, name: str, out: Path, data) -> Task | No
         return None
     spec = experiment.models[trial_name]
     trial.set_user_attr("spec", json.dumps(experiment.model_dump(mode="json", exclude_none=True)))
-    link = TrialLink(str(out / "study.journal"), study.study_name, trial._trial_id, search.metric,
+    link = TrialLink(str(out / JOURNAL), study.study_name, trial._trial_id, search.metric,
                      search.pruner, spec.training.epochs, search.trials)
     return Task(trial_name, seed, label, spec.training.epochs, f"trial {trial_name}",
                 spec=spec.model_dump(mode="json"), trial=link)
