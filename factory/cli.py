@@ -25,6 +25,7 @@ def _validate(args) -> int:
     for path in args.files:
         try:
             loaded = load_spec(path, args.set)
+            _check_search(loaded)
         except SpecError as e:
             failed += 1
             for issue in e.issues:
@@ -42,6 +43,15 @@ def _validate(args) -> int:
               f"({', '.join(exp.models)}), dataset {exp.data.dataset}, "
               f"{'/'.join(map(str, epochs))} epoch(s) x {'/'.join(map(str, seeds))} seed(s)")
     return 2 if failed else 0
+
+
+def _check_search(loaded) -> None:
+    """A model's `search:` space checked as `run` will check it (factory.search.space; no Optuna needed)."""
+    if isinstance(loaded, LoadedLibrary) or all(m.search is None for m in loaded.experiment.models.values()):
+        return
+    from factory.search import space
+
+    space.check(loaded, space.searched(loaded))
 
 
 def _show(args) -> int:

@@ -68,7 +68,7 @@ class Choice(Spec):
 def _check_bounds(bounds: list, log: bool, step, smallest_log) -> None:
     low, high = bounds
     if not low < high:
-        raise ValueError(f"low must be below high, got [{low}, {high}]")
+        raise ValueError(f"low ({low}) must be below high ({high})")
     if log and step is not None:
         raise ValueError("log and step cannot both be given (Optuna samples a log scale without steps)")
     if log and (low <= 0 or (smallest_log is not None and low < smallest_log)):
@@ -108,7 +108,7 @@ class Search(Spec):
     @classmethod
     def _one_objective(cls, value):
         if isinstance(value, dict) and len(value) != 1:
-            raise ValueError(f"the objective is one metric, e.g. {{val_accuracy: max}}; got {len(value)}")
+            raise ValueError(f"the objective is one metric, e.g. {{val_accuracy: max}}, not {len(value)}")
         return value
 
     @field_validator("confirm_seeds")
