@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import time
 from pathlib import Path
 
 from factory.errors import Issue, SpecError
@@ -175,6 +176,7 @@ def _ask(optuna, study, loaded: Loaded, name: str, out: Path, data) -> Task | No
     trial.set_user_attr("name", trial_name)
     trial.set_user_attr("label", label)
     trial.set_user_attr("values", json.dumps(values))
+    trial.set_user_attr("asked", time.time())  # a trial's wall time runs from here to its tell
     try:
         experiment = space.trial_experiment(loaded, name, values, trial_name, label, seed)
         issues = check_models(experiment, data)
@@ -204,6 +206,7 @@ def _tell(optuna, study, task: Task, record: dict, metric: str) -> None:
     set_attr("seconds", (record.get("build_seconds") or 0.0) + (record.get("train_seconds") or 0.0)
              + (record.get("validation_seconds") or 0.0))
     set_attr("epochs", record.get("epochs_completed") or 0)
+    set_attr("wall_seconds", time.time() - study.trials[number].user_attrs["asked"])
     value = (history.get(metric) or [None])[-1]
     if record["status"] == "failed" or value is None or not math.isfinite(value):
         set_attr("error", record.get("error") or f"{metric} was not recorded")
