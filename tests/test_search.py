@@ -184,6 +184,10 @@ def test_sigkill_then_resume_reaches_exactly_trials(write, tmp_path):
     assert [t["state"] for t in search_trials].count("interrupted") <= 1
     study = optuna.load_study(study_name="mlp", storage=storage(str(journal)))
     assert all(study.trials[n].params == params for n, params in before.items())  # kept, not trained again
+    count = len(study.trials)
+    assert run(spec, "--out", out, "--resume", "--workers", "1") == 0  # finished: nothing more to train
+    assert len(optuna.load_study(study_name="mlp", storage=storage(str(journal))).trials) == count
+    assert run(spec, "--out", out) == 2  # a study there and no --resume: refused, never mixed
 
 
 def test_parallel_trials_in_worker_processes(write, tmp_path, monkeypatch):

@@ -33,10 +33,15 @@ def run_search(loaded: Loaded, out: Path, resume: bool = False, workers: int = 1
     space.check(loaded, name)
     optuna = _import_optuna()
     search = loaded.experiment.models[name].search
-    out = folder.prepare(Path(out))
+    out = Path(out)
+    if (out / JOURNAL).exists() and not resume:
+        raise SpecError([Issue(f"{out} holds a search already ({JOURNAL}): --resume continues it; to start "
+                               "again, remove it or choose another --out", source=str(loaded.path))])
+    if not (out / JOURNAL).exists():  # a new study: the folder must hold nothing it would mix with
+        folder.prepare(out)
     interrupted = False
     with folder.locked(out):
-        study = _open_study(optuna, loaded, name, out, resume)
+        study = _open_study(optuna, loaded, name, out)
         try:
             with interruptible():
                 _trials(optuna, study, loaded, name, out, workers, backend, address)
@@ -76,15 +81,12 @@ def _import_optuna():
     return optuna
 
 
-def _open_study(optuna, loaded: Loaded, name: str, out: Path, resume: bool):
+def _open_study(optuna, loaded: Loaded, name: str, out: Path):
     """The study in `out`: a new one, or with `--resume` the one there, its interrupted trials marked."""
     search = loaded.experiment.models[name].search
     journal = out / JOURNAL
     what = json.dumps({"model": name, **search.model_dump(mode="json", exclude={"trials", "confirm_seeds"})},
                       sort_keys=True)
-    if journal.exists() and not resume:
-        raise SpecError([Issue(f"{out} holds a search already ({JOURNAL}): --resume continues it; to start "
-                               "again, remove it or choose another --out", source=str(loaded.path))])
     study = optuna.create_study(study_name=name, storage=storage(str(journal)), sampler=_sampler(optuna, search),
                                 pruner=make_pruner(search.pruner, _epochs(loaded, name), search.trials),
                                 direction=search.direction, load_if_exists=True)
