@@ -141,6 +141,16 @@ def test_best_yaml_reproduces_its_trial(searched, tmp_path):
     assert again["model"] == best["name"] and again["history"]["val_loss"][-1] == best["value"]
 
 
+def test_cmaes_sampler_with_the_hyperband_pruner(write, tmp_path):
+    spec = DIGITS.replace("sampler: random", "sampler: cmaes").replace("pruner: median", "pruner: hyperband")
+    spec = spec.replace("trials: 6", "trials: 3").replace("epochs: 3", "epochs: 2")
+    out = tmp_path / "out"
+    assert run(write(spec), "--out", out, "--workers", "1") == 0
+    trials = search_json(out)["trials"]
+    assert len(trials) == 3 and all(t["state"] in ("completed", "pruned") for t in trials)
+    assert len({t["label"] for t in trials}) == 3
+
+
 def test_failed_trials_are_recorded_and_the_grid_goes_on(write, tmp_path):
     spec = DIGITS.replace("sampler: random", "sampler: grid").replace("pruner: median", "pruner: none")
     spec = spec.replace('''        "layers.1.Dense.units": {int: [4, 32], log: true}
