@@ -207,6 +207,16 @@ def test_parallel_trials_in_worker_processes(write, tmp_path, monkeypatch):
     trials = search_json(out)["trials"]
     assert len(trials) == 4 and all(t["state"] in ("completed", "pruned") for t in trials)
     assert all(len(json.loads(optuna_history(out, t["trial"]))["val_loss"]) == t["epochs"] for t in trials)
+    assert_reported_from_the_tasks(out, trials)
+
+
+def assert_reported_from_the_tasks(out, trials):
+    """Every epoch a trial trained was reported to the study by the process that trained it."""
+    from factory.search.pruning import storage
+
+    study = optuna.load_study(study_name="mlp", storage=storage(str(out / "study.journal")))
+    assert all(sorted(study.trials[t["trial"]].intermediate_values) == list(range(1, t["epochs"] + 1))
+               for t in trials)
 
 
 def test_parallel_trials_as_local_ray_tasks(write, tmp_path):
@@ -216,6 +226,7 @@ def test_parallel_trials_as_local_ray_tasks(write, tmp_path):
     assert run(write(spec), "--out", out, "--workers", "2", "--backend", "ray") == 0
     trials = search_json(out)["trials"]
     assert len(trials) == 4 and all(t["state"] in ("completed", "pruned") for t in trials)
+    assert_reported_from_the_tasks(out, trials)
 
 
 def optuna_history(out, number):

@@ -22,6 +22,7 @@ class TrialLink:
     journal: str  # the study's journal file (Optuna's JournalFileBackend)
     study: str
     trial_id: int
+    number: int  # the trial's number in the study (mlp-t07 is number 7)
     metric: str  # the history key of the objective, e.g. val_loss
     pruner: str  # none | median | hyperband
     epochs: int

@@ -191,7 +191,7 @@ def _ask(optuna, study, loaded: Loaded, name: str, out: Path, data) -> Task | No
         return None
     spec = experiment.models[trial_name]
     trial.set_user_attr("spec", json.dumps(experiment.model_dump(mode="json", exclude_none=True)))
-    link = TrialLink(str(out / JOURNAL), study.study_name, trial._trial_id, search.metric,
+    link = TrialLink(str(out / JOURNAL), study.study_name, trial._trial_id, trial.number, search.metric,
                      search.pruner, spec.training.epochs, search.trials)
     return Task(trial_name, seed, label, spec.training.epochs, f"trial {trial_name}",
                 spec=spec.model_dump(mode="json"), trial=link)
@@ -200,8 +200,7 @@ def _ask(optuna, study, loaded: Loaded, name: str, out: Path, data) -> Task | No
 def _tell(optuna, study, task: Task, record: dict, metric: str) -> None:
     """Record a trained trial: completed with its final objective, pruned at an epoch, or failed."""
     states = optuna.trial.TrialState
-    number = int(task.name.rsplit("-t", 1)[1])
-    trial_id = task.trial.trial_id
+    number, trial_id = task.trial.number, task.trial.trial_id
     history = record.get("history") or {}
     set_attr = optuna.trial.Trial(study, trial_id).set_user_attr
     set_attr("history", json.dumps(history))
