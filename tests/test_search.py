@@ -102,6 +102,19 @@ def test_a_bad_space_is_a_located_error_before_any_trial(write, tmp_path, capsys
     assert "Traceback" not in err and not out.exists()
 
 
+def test_validate_checks_the_space_without_tensorflow_or_optuna(write):
+    import subprocess
+    import sys
+
+    spec = write("name: s\ndata: {dataset: fashion_mnist}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models:\n" + ISSUE_MODEL.replace("layers.2.Dropout", "layers.7.Dropout"))
+    code = ("import sys; from factory.cli import main; code = main(['validate', sys.argv[1]]); "
+            "print(code, 'tensorflow' in sys.modules, 'optuna' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(spec)], capture_output=True, text=True, cwd=ROOT)
+    assert result.stdout.split() == ["2", "False", "False"], result.stderr
+    assert "'layers.7.Dropout' is not a field of model mlp" in result.stderr
+
+
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
     """A 6-trial search with the median pruner, in this process."""
@@ -247,6 +260,9 @@ def test_confirmation_trains_base_and_best_over_the_seeds(write, tmp_path):
     assert sorted((r["model"], r["seed"]) for r in runs) == sorted((m, s) for m in ("mlp", best) for s in (0, 1, 2))
     assert confirmation["comparison"]["seeds"] == [0, 1, 2]
     assert confirmation["verdict"].startswith("val_loss: ")
+    comparison = confirmation["comparison"]
+    assert confirmation["beyond_noise"] == (comparison["mean"] < 0 and comparison["p"] is not None
+                                            and comparison["p"] < 0.05)
     assert ("beyond seed noise" in confirmation["text"]) and "Confirmation" in (out / "report.html").read_text()
     assert confirmation["verdict"] in (out / "report.html").read_text()
     assert "mlp-" in (out / "confirm" / "comparison.md").read_text()

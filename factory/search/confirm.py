@@ -53,10 +53,11 @@ def confirm(loaded: Loaded, name: str, summary: dict, out: Path, resume: bool, w
     runs = json.loads((out / "confirm" / "results.json").read_text(encoding="utf-8"))["runs"]
     comparison = stats.paired(runs, name, best["name"], metric)
     text = stats.verdict(metric, comparison, name, best["name"])
-    gain = ("the gain is beyond seed noise" if "better" in text and "beyond seed noise" in text
-            else "the gain is NOT beyond seed noise")
+    better = comparison["n"] > 0 and (comparison["mean"] < 0) == stats.lower_is_better(metric)
+    beyond = better and comparison["p"] is not None and comparison["p"] < stats.SIGNIFICANCE
+    gain = "the gain is beyond seed noise" if beyond else "the gain is NOT beyond seed noise"
     summary["confirmation"] = {"base": name, "best": best["name"], "metric": metric, "comparison": comparison,
-                               "verdict": text, "beyond_noise": gain.startswith("the gain is beyond"),
+                               "verdict": text, "beyond_noise": beyond,
                                "text": f"{text}\n{gain} (the whole comparison: confirm/report.html)"}
     write_outputs(study, loaded, name, out, summary["confirmation"])
     say(f"confirmation: {text}: {gain}")
