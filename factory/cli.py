@@ -25,6 +25,7 @@ def _validate(args) -> int:
     for path in args.files:
         try:
             loaded = load_spec(path, args.set)
+            _check_search(loaded)
         except SpecError as e:
             failed += 1
             for issue in e.issues:
@@ -42,6 +43,15 @@ def _validate(args) -> int:
               f"({', '.join(exp.models)}), dataset {exp.data.dataset}, "
               f"{'/'.join(map(str, epochs))} epoch(s) x {'/'.join(map(str, seeds))} seed(s)")
     return 2 if failed else 0
+
+
+def _check_search(loaded) -> None:
+    """A model's `search:` space checked as `run` will check it (factory.search.space; no Optuna needed)."""
+    if isinstance(loaded, LoadedLibrary) or all(m.search is None for m in loaded.experiment.models.values()):
+        return
+    from factory.search import space
+
+    space.check(loaded, space.searched(loaded))
 
 
 def _show(args) -> int:
@@ -115,6 +125,10 @@ def _run(args) -> int:
 
     loaded = load(args.file, args.set)
     out = Path(args.out) if args.out else Path("runs") / loaded.experiment.name
+    if any(m.search is not None for m in loaded.experiment.models.values()):  # an Optuna search: factory.search
+        from factory.search.study import run_search
+
+        return run_search(loaded, out, args.resume, args.workers, args.backend, args.address)
     return run_experiment(loaded, out, resume=args.resume, fail_fast=args.fail_fast,
                           profile=args.profile, workers=args.workers, backend=args.backend,
                           address=args.address, tensorboard=args.tensorboard)

@@ -14,6 +14,7 @@ from schemas.base import Spec, fail_at, names as name_type, suggestion
 from schemas.callbacks import CallbackSpec, callback_problems
 from schemas.layers import Input, LayerSpec
 from schemas.optimizers import OptimizerSpec
+from schemas.search import Search
 from schemas.tracking import Tracking
 from schemas.types import PositiveFloat, PositiveInt, Rate, Seed, Shape
 
@@ -152,6 +153,7 @@ class Model(Spec):
     training: Optional[Training] = Field(None, description="overrides of the experiment's training")
     color: Optional[str] = Field(None, description="matplotlib colour of this model's curves")
     linestyle: Optional[LineStyle] = Field(None, description="matplotlib line style of its curves")
+    search: Optional[Search] = Field(None, description="an Optuna search over this model's fields")
 
     @model_validator(mode="after")
     def _one_input_shape(self) -> Model:

@@ -63,3 +63,40 @@ def write_report(path: Path, title: str, rows, runs, plot_paths: Sequence[Path],
                  versions: dict, pairs: Sequence[dict] = ()) -> None:
     images = {Path(p).stem: Path(p).read_bytes() for p in plot_paths}
     write_text(Path(path), render(title, rows, runs, images, spec_yaml, versions, pairs))
+
+
+# Clicking a heading sorts the table by that column (numbers as numbers, blanks last); again reverses.
+SORT_SCRIPT = """document.querySelectorAll('table.sortable th').forEach((th, col) => th.addEventListener('click', () => {
+  const body = th.closest('table').tBodies[0], rows = [...body.rows], up = th.dataset.dir !== 'up';
+  const key = r => { const t = r.cells[col].textContent.trim(), n = parseFloat(t);
+    return t === '' ? null : isNaN(n) || !/^[-+.\\d]/.test(t) ? t : n; };
+  rows.sort((a, b) => { const x = key(a), y = key(b);
+    if (x === null || y === null) return (x === null) - (y === null);
+    return (typeof x === typeof y ? (x < y ? -1 : x > y) : typeof x === 'number' ? -1 : 1) * (up ? 1 : -1); });
+  th.closest('tr').querySelectorAll('th').forEach(h => delete h.dataset.dir); th.dataset.dir = up ? 'up' : 'down';
+  rows.forEach(r => body.appendChild(r)); }));"""
+
+
+def sortable_table(headings, cells) -> str:
+    """An HTML table whose rows sort by a column when its heading is clicked (with `SORT_SCRIPT` on the page)."""
+    esc = html.escape
+    return ("<table class='sortable'><thead><tr>" + "".join(f"<th style='cursor:pointer'>{esc(h)}</th>"
+                                                            for h in headings) + "</tr></thead><tbody>"
+            + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in cells)
+            + "</tbody></table>")
+
+
+def write_search_report(path: Path, title: str, intro: str, headings, cells, plot_paths: Sequence[Path],
+                        confirmation: str) -> None:
+    """A search's report.html: the sortable trials table, the history and importance plots, the confirmation."""
+    esc = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
+             f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1><p>{esc(intro)}</p>",
+             "<h2>Trials</h2><p>Click a heading to sort by it.</p>" + sortable_table(headings, cells)]
+    for p in plot_paths:
+        data = base64.b64encode(Path(p).read_bytes()).decode("ascii")
+        heading = Path(p).stem.replace("_", " ").capitalize()
+        parts.append(f"<h2>{esc(heading)}</h2><img alt='{esc(heading)}' src='data:image/png;base64,{data}'>")
+    parts.append(f"<h2>Confirmation</h2><pre>{esc(confirmation)}</pre>")
+    parts.append(f"<script>{SORT_SCRIPT}</script></body></html>\n")
+    write_text(Path(path), "\n".join(parts))

@@ -32,6 +32,8 @@ class Task:
     where: str  # the progress prefix: "[2/3] model B (2/3) seed 0 (1/1)"
     backup: str | None = None  # the folder of this run's resume state (factory.train.callbacks)
     log_dir: str | None = None  # its TensorBoard folder when tracking asks for one (factory.train.tracking)
+    spec: Any = None  # the model's resolved spec as plain data, where it is not the experiment's (a trial)
+    trial: Any = None  # factory.search.pruning.TrialLink of a search trial: report each epoch, maybe prune
 
 
 _TRACE_LINES = ("Detected at node", "File ", "[[", "Graph execution error")
@@ -82,10 +84,13 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
     Bytes, not a file: the run may happen in another process or on another machine, and the
     driver alone writes the output folder. `eta(epoch_seconds)` returns the time left to show.
     """
-    callbacks = tracking.tensorboard_callbacks(keras, experiment, task)
-    record, model = train_one(keras, task.name, experiment.models[task.name], task.seed, data, task.where, eta,
-                              task.backup, callbacks)
-    if model is None:
+    spec = experiment.models[task.name] if task.spec is None else _model(task.spec)
+    extra = [] if task.trial is None else [_trial_reporter(keras, task.trial)]
+    callbacks = [*tracking.tensorboard_callbacks(keras, experiment, task), *extra]
+    record, model = train_one(keras, task.name, spec, task.seed, data, task.where, eta, task.backup, callbacks)
+    for callback in extra:
+        record.update(callback.fields)
+    if model is None or task.trial is not None:  # a trial's model is not kept: best.yaml remakes it
         return record, None
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="factory-model-") as folder:
@@ -94,6 +99,18 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
         blob = path.read_bytes()
     record["save_seconds"] = time.perf_counter() - started
     return record, blob
+
+
+def _model(spec: dict):
+    from schemas.experiment import Model
+
+    return Model.model_validate(spec)
+
+
+def _trial_reporter(keras, link):
+    from factory.search.pruning import reporter
+
+    return reporter(keras, link)
 
 
 def train_one(keras, name: str, spec, seed: int, data, where: str, eta, backup: str | None = None,
