@@ -10,12 +10,13 @@ defaults and that it builds. A hand-written class is one class here, named after
 fields named after its arguments with Keras's defaults, and one entry in `HAND_WRITTEN`.
 """
 
+import functools
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BeforeValidator, Field
 
 from schemas import layers_keras, names
-from schemas.base import KerasArgs, keras_union, names as name_type
+from schemas.base import KerasArgs, lazy_keras_union, names as name_type
 from schemas.constraints import ConstraintSpec
 from schemas.initializers import InitializerSpec
 from schemas.legacy import tuple_as_text
@@ -254,9 +255,33 @@ def _generated(name: str, summary: str, main: Optional[str], arguments: tuple) -
     return type(name, (Layer,), namespace)
 
 
-GENERATED = tuple(_generated(name, *entry) for name, entry in layers_keras.LAYERS.items())
-LAYERS = HAND_WRITTEN + GENERATED
-# Keras's other names of the same classes (MaxPool2D, Convolution1D, ...), and the names it also exports
+_BY_NAME = {cls.__name__: cls for cls in HAND_WRITTEN}
+LAYER_NAMES = tuple(_BY_NAME) + tuple(layers_keras.LAYERS)
+# Keras's other names of the same classes (MaxPool2D, Convolution1D, ...)
 LAYER_ALIASES = dict(layers_keras.ALIASES)
+# What a scalar sets, by every name a layer is written with (`Dense: 64`), without building any class
+LAYER_MAIN_ARGUMENTS = {**{n: c.main_argument for n, c in _BY_NAME.items()},
+                        **{n: entry[1] for n, entry in layers_keras.LAYERS.items()}}
+LAYER_MAIN_ARGUMENTS.update({alias: LAYER_MAIN_ARGUMENTS[name] for alias, name in LAYER_ALIASES.items()})
 
-LayerSpec = keras_union("layer", LAYERS, LAYER_ALIASES, refused=layers_keras.EXCLUDED)
+
+@functools.cache
+def layer_class(name: str) -> type[Layer]:
+    """The spec class of the layer `name` (a class name, not an alias), built on first use."""
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    return _generated(name, *layers_keras.LAYERS[name])
+
+
+# Built lazily: the ~120 layer classes and their validators cost more than all the rest of
+# `factory validate`, and a spec uses a few of them.
+LayerSpec = lazy_keras_union("layer", LAYER_NAMES, layer_class, LAYER_ALIASES, refused=layers_keras.EXCLUDED)
+for _wrapper in (Wrapper, Bidirectional, TimeDistributed, SpectralNormalization):
+    _wrapper.model_rebuild()  # resolves `layer: "LayerSpec"` (cheap: the union is lazy)
+
+
+def __getattr__(name: str) -> Any:
+    """`LAYERS`, every layer's spec class, built on first access (export and the drift test use it)."""
+    if name == "LAYERS":
+        return tuple(layer_class(n) for n in LAYER_NAMES)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
