@@ -10,6 +10,7 @@ describes them in the JSON Schema.
 from __future__ import annotations
 
 import difflib
+import typing
 from typing import Annotated, Any, Callable, ClassVar, Iterable, Literal, Mapping, Optional, Sequence, Union
 
 from pydantic import (
@@ -373,6 +374,54 @@ class LazyKerasUnion:
             finally:
                 self._writing.discard(id(generator))
         return reference
+
+
+def args_class(base: type[KerasArgs], name: str, summary: str, main: Optional[str], arguments: Sequence[tuple],
+               types: Mapping[str, Any], module: str) -> type[KerasArgs]:
+    """A spec class from a table row: `arguments` are `(name, type name in types, default or ..., description)`.
+
+    The tables (schemas/layers_keras.py, losses.py, metrics.py) stay plain data, cheap to import;
+    a class is made only when a spec uses it (see `LazyKerasUnion`).
+    """
+    namespace: dict[str, Any] = {"__module__": module, "__qualname__": name, "__doc__": summary,
+                                 "main_argument": main, "__annotations__": {}}
+    for arg, type_name, default, description in arguments:
+        namespace["__annotations__"][arg] = types[type_name]
+        namespace[arg] = Field(default, description=description or arg.replace("_", " "))
+    return type(name, (base,), namespace)
+
+
+def name_or_keras_object(kind: str, known_names: Sequence[str], union: Any) -> Any:
+    """A name Keras resolves by string (`sparse_categorical_crossentropy`) or a class with arguments
+    from the lazy `union` (`{SparseCategoricalCrossentropy: {from_logits: true}}`).
+
+    A name stays the text written (results and tables show it as today); a near miss of either
+    kind gets one "did you mean" over both.
+    """
+    lazy = next(m for m in typing.get_args(union)[1:] if isinstance(m, LazyKerasUnion))
+    known = frozenset(known_names)
+    candidates = list(lazy.tag_of) + sorted(known)  # a case-only near miss prefers the name: `accuracy`
+
+    def validate(value: Any, info: Any) -> Any:
+        if isinstance(value, str) and value in known:
+            return value
+        if isinstance(value, str) and value not in lazy.tag_of:
+            raise PydanticCustomError("unknown_name", "unknown {kind} '{value}'{hint}", {
+                "kind": kind, "value": value, "hint": suggestion(value, candidates) or "; known: " + ", ".join(candidates)})
+        return lazy._validate(value, info)
+
+    class NameOrObject:
+        @classmethod
+        def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+            from pydantic_core import core_schema
+
+            return core_schema.with_info_plain_validator_function(validate)
+
+        @classmethod
+        def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict:
+            return {"anyOf": [{"type": "string", "enum": sorted(known)}, lazy.__get_pydantic_json_schema__(schema, handler)]}
+
+    return Annotated[Any, lazy, NameOrObject]  # the last one validates; introspect finds `lazy`
 
 
 def lazy_keras_union(*args: Any, **kwargs: Any) -> Any:

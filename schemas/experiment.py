@@ -10,6 +10,8 @@ from pydantic_core import PydanticCustomError
 from schemas import names
 from schemas.base import Spec, names as name_type, suggestion
 from schemas.layers import Input, LayerSpec
+from schemas.losses import LossSpec
+from schemas.metrics import MetricSpec
 from schemas.optimizers import OptimizerSpec
 from schemas.types import PositiveInt, Rate, Seed, Shape
 
@@ -64,8 +66,8 @@ class Compile(Settings):
     """Arguments of `model.compile`. A model's own `compile:` overrides these one key at a time."""
 
     optimizer: OptimizerSpec = Field("rmsprop", validate_default=True, description="optimizer name or {Class: {arguments}}")
-    loss: Optional[LossName] = Field(None, description="loss function name (required somewhere)")
-    metrics: list[MetricName] = Field(default_factory=list, description="metrics reported each epoch")
+    loss: Optional[LossSpec] = Field(None, description="loss: a name, or {Class: {arguments}} (required somewhere)")
+    metrics: list[MetricSpec] = Field(default_factory=list, description="metrics reported each epoch: names or {Class: {arguments}}")
     steps_per_execution: Optional[PositiveInt] = Field(
         None, description="batches per compiled call; changes speed, not results. This tool picks "
                           "a fast value if not given")

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import BeforeValidator, Field
 
 from schemas import layers_keras, names
-from schemas.base import KerasArgs, lazy_keras_union, names as name_type
+from schemas.base import KerasArgs, args_class, lazy_keras_union, names as name_type
 from schemas.constraints import ConstraintSpec
 from schemas.initializers import InitializerSpec
 from schemas.legacy import tuple_as_text
@@ -245,16 +245,6 @@ HAND_WRITTEN = (Input, Flatten, Dense, Dropout, GaussianNoise, BatchNormalizatio
                 SpectralNormalization)
 
 
-def _generated(name: str, summary: str, main: Optional[str], arguments: tuple) -> type[Layer]:
-    """The spec class of one entry of schemas/layers_keras.py."""
-    namespace: dict[str, Any] = {"__module__": __name__, "__qualname__": name, "__doc__": summary,
-                                 "main_argument": main, "__annotations__": {}}
-    for arg, type_name, default, description in arguments:
-        namespace["__annotations__"][arg] = ARGUMENT_TYPES[type_name]
-        namespace[arg] = Field(default, description=description or arg.replace("_", " "))
-    return type(name, (Layer,), namespace)
-
-
 _BY_NAME = {cls.__name__: cls for cls in HAND_WRITTEN}
 LAYER_NAMES = tuple(_BY_NAME) + tuple(layers_keras.LAYERS)
 # Keras's other names of the same classes (MaxPool2D, Convolution1D, ...)
@@ -270,7 +260,7 @@ def layer_class(name: str) -> type[Layer]:
     """The spec class of the layer `name` (a class name, not an alias), built on first use."""
     if name in _BY_NAME:
         return _BY_NAME[name]
-    return _generated(name, *layers_keras.LAYERS[name])
+    return args_class(Layer, name, *layers_keras.LAYERS[name], types=ARGUMENT_TYPES, module=__name__)
 
 
 # Built lazily: the ~120 layer classes and their validators cost more than all the rest of

@@ -185,6 +185,13 @@ def compile_model(model, spec: Compile, steps_per_execution: int | None = None) 
     """Compile `model` as `spec` says; `steps_per_execution` defaults to a fast value."""
     keras = import_keras()
     optimizer = keras.optimizers.get(spec.optimizer.keras_config())
-    model.compile(optimizer=optimizer, loss=spec.loss, metrics=list(spec.metrics),
+    model.compile(optimizer=optimizer, loss=_keras_object(keras.losses, spec.loss),
+                  metrics=[_keras_object(keras.metrics, m) for m in spec.metrics],
                   steps_per_execution=spec.steps_per_execution or steps_per_execution
                   or DEFAULT_STEPS_PER_EXECUTION)
+
+
+def _keras_object(module, written):
+    """A loss or metric as `model.compile` takes it: a name as written (compile resolves `acc` itself),
+    a class with arguments built by Keras's own `get` from its config."""
+    return written if isinstance(written, str) or written is None else module.get(written.keras_config())
