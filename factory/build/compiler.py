@@ -85,11 +85,16 @@ def dry_build(name: str, spec: Model, shape: Sequence[int]) -> DryBuild:
         model = _assemble(keras, name, spec, shape)
         skipped = len(spec.layers) - len(model.layers)  # a leading Input is not a layer
         first = (None, *shape)
-        shapes = [(first, first)] * skipped + [(tuple(layer.input.shape), tuple(layer.output.shape))
+        shapes = [(first, first)] * skipped + [(_shape(layer.input), _shape(layer.output))
                                                for layer in model.layers]
         return DryBuild(params=int(model.count_params()), output_shape=tuple(model.output_shape),
                         layer_params=[0] * skipped + [int(layer.count_params()) for layer in model.layers],
                         layer_shapes=shapes)
+
+
+def _shape(tensor) -> tuple:
+    """A layer input's shape; a recurrent layer after a masking one (Embedding's mask_zero) lists its input first."""
+    return tuple((tensor[0] if isinstance(tensor, (list, tuple)) else tensor).shape)
 
 
 def input_rank(args) -> int | None:
