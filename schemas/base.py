@@ -177,6 +177,8 @@ def a_or_an(word: str) -> str:
     return f"{'an' if word[:1].upper() in 'AEIOU' else 'a'} {word}"
 
 
+MAX_LISTED = 40  # an unknown name with no close match lists the known ones up to this many
+
 _CODE_HINTS = ("lambda", ".", ":", "(", "/", "\\")
 
 
@@ -275,7 +277,9 @@ def _name_checker(kind: str, tag_of: Mapping[str, str], known: Sequence[str], pl
             if text in refused:
                 raise PydanticCustomError("unknown_keras_object", "Keras's {kind} '{key}' is not supported here: "
                                           "{why}", {"kind": kind, "key": text, "why": refused[text]})
-            hint = suggestion(key, list(tag_of)) or f"; known {plural}: " + ", ".join(known)
+            listed = ", ".join(known) if len(known) <= MAX_LISTED else \
+                ", ".join(known[:MAX_LISTED]) + f", ... ({len(known)} in all; `factory schema` lists them)"
+            hint = suggestion(key, list(tag_of)) or f"; known {plural}: " + listed
             raise PydanticCustomError("unknown_keras_object", "unknown {kind} '{key}'{hint}",
                                       {"kind": kind, "key": text, "hint": hint})
         return value
