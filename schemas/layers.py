@@ -29,6 +29,7 @@ ActivationName = name_type("activation", names.ACTIVATIONS)
 Initializer = InitializerSpec
 Regularizer = Optional[RegularizerSpec]
 Constraint = Optional[ConstraintSpec]
+RenormClipping = ARGUMENT_TYPES["RenormClipping"]
 
 
 class Layer(KerasArgs):
@@ -100,7 +101,7 @@ class BatchNormalization(Layer):
     beta_constraint: Constraint = Field(None, description="constraint on beta after each update")
     gamma_constraint: Constraint = Field(None, description="constraint on gamma after each update")
     renorm: bool = Field(False, description="batch renormalization: correct the batch statistics towards the moving ones")
-    renorm_clipping: ARGUMENT_TYPES["RenormClipping"] = Field(
+    renorm_clipping: RenormClipping = Field(
         None, description="with renorm: bounds of the corrections, keys rmax, rmin, dmax")
     renorm_momentum: Rate = Field(0.99, description="with renorm: momentum of the statistics it corrects towards")
     synchronized: bool = Field(False, description="under a distribution strategy, statistics over every replica's batch")
