@@ -4,11 +4,20 @@ Imports pydantic and the standard library only, never TensorFlow, so validating 
 """
 
 from schemas.experiment import Compile, Data, Experiment, Model, Training
-from schemas.layers import LAYERS, LayerSpec
+from schemas.layers import LayerSpec
 from schemas.initializers import INITIALIZERS, INITIALIZER_ALIASES, InitializerSpec
 from schemas.regularizers import REGULARIZERS, REGULARIZER_ALIASES, RegularizerSpec
 from schemas.optimizers import OPTIMIZERS, OPTIMIZER_ALIASES, OptimizerSpec
 
+
+
+def __getattr__(name: str):
+    """`LAYERS` is built on first access: validating a spec builds only the layers it uses."""
+    if name == "LAYERS":
+        from schemas import layers
+
+        return layers.LAYERS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def json_schema() -> dict:

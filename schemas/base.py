@@ -10,7 +10,8 @@ describes them in the JSON Schema.
 from __future__ import annotations
 
 import difflib
-from typing import Annotated, Any, ClassVar, ForwardRef, Iterable, Literal, Mapping, Optional, Sequence, Union
+import typing
+from typing import Annotated, Any, Callable, ClassVar, Iterable, Literal, Mapping, Optional, Sequence, Union
 
 from pydantic import (
     AfterValidator,
@@ -194,6 +195,8 @@ def a_or_an(word: str) -> str:
     return f"{'an' if word[:1].upper() in 'AEIOU' else 'a'} {word}"
 
 
+MAX_LISTED = 40  # an unknown name with no close match lists the known ones up to this many
+
 _CODE_HINTS = ("lambda", ".", ":", "(", "/", "\\")
 
 
@@ -222,8 +225,8 @@ def _field_schema(cls: type[KerasArgs], name: str) -> dict:
     if not cls.__pydantic_complete__:  # an annotation to resolve first (schemas.constructs: layer lists)
         cls.model_rebuild()
     field = cls.model_fields[name]
-    if isinstance(field.annotation, (str, ForwardRef)):
-        return {}  # a recursive type (a wrapper's `layer`): its key is all that completion needs
+    if any(isinstance(m, LazyKerasUnion) for m in field.metadata):
+        return {}  # a wrapper's `layer`, the union itself: its key is all that completion needs
     tp = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
     _FIELDS_IN_PROGRESS.add((cls, name))
     try:
@@ -256,58 +259,32 @@ def _completes_to_mapping(cls: type[KerasArgs]) -> Any:
     return extra
 
 
-def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[str, str] | None = None,
-                plural: str | None = None, refused: Mapping[str, str] | None = None, number: Any = None) -> Any:
-    """One discriminated union of `classes`, keyed by class name (or an alias such as `he_normal`).
+def _entry_model(kind: str, name: str, cls: type[KerasArgs], keys: Sequence[str]) -> type[KerasEntry]:
+    """The one-key mapping model `{Name: arguments}` of `cls`, with a field per accepted key (name, aliases)."""
+    # The forms an editor accepts. A scalar sets the main argument, so it stands alone only when
+    # nothing else is required; `{Name: null}` (like the bare name) means no arguments.
+    required = _required(cls)
+    forms: list[Any] = [cls]
+    if cls.main_argument and set(required) <= {cls.main_argument}:
+        forms.append(_main_argument_type(cls))
+    if not required:
+        forms.append(None)
+    written = Union[tuple(forms)]
+    arg_type = Annotated[cls, BeforeValidator(_none_is_empty, json_schema_input_type=written)]
+    fields = {key: (arg_type, Field(None, description=f"{name} ({kind}) with its arguments",
+                                    json_schema_extra=_completes_to_mapping(cls)))
+              for key in keys}
+    return create_model(f"{name}Entry", __base__=KerasEntry, __doc__=cls.__doc__, **fields)
 
-    Accepts `Name`, `{Name: {arguments}}`, `{Name: scalar}` for the main argument, and `{Name: null}`.
-    An unknown name is one error with a "did you mean"; names that look like Python code get an
-    error saying a spec cannot run code; a Keras name in `refused` ({name: why}) gets its reason.
-    With `number` (a number type), a number is accepted too, as that type: a learning rate is a
-    number or a schedule.
+
+def _name_checker(kind: str, tag_of: Mapping[str, str], known: Sequence[str], plural: str,
+                  refused: Mapping[str, str], number: Any = None) -> Callable[[Any], Any]:
+    """The check every written Keras object passes first: a name or a one-key mapping of a known name.
+
+    Returns the value as `{Name: arguments}` (or the entry already built, or a number where `number`
+    allows one); raises one precise error.
     """
-    refused = dict(refused or {})
-    aliases = dict(aliases or {})
-    registry = {c.__name__: c for c in classes}
-    keys_of = {n: [n] + [a for a, target in aliases.items() if target == n] for n in registry}
-    tag_of = {key: n for n, keys in keys_of.items() for key in keys}
-    plural = plural or kind + "s"
-
-    members = []
-    for name, cls in registry.items():
-        # The forms an editor accepts. A scalar sets the main argument, so it stands alone only when
-        # nothing else is required; `{Name: null}` (like the bare name) means no arguments.
-        required = _required(cls)
-        forms: list[Any] = [cls]
-        if cls.main_argument and set(required) <= {cls.main_argument}:
-            forms.append(_main_argument_type(cls))
-        if not required:
-            forms.append(None)
-        written = Union[tuple(forms)]
-        arg_type = Annotated[cls, BeforeValidator(_none_is_empty, json_schema_input_type=written)]
-        fields = {key: (arg_type, Field(None, description=f"{name} ({kind}) with its arguments",
-                                        json_schema_extra=_completes_to_mapping(cls)))
-                  for key in keys_of[name]}
-        entry = create_model(f"{name}Entry", __base__=KerasEntry, __doc__=cls.__doc__, **fields)
-        members.append(Annotated[entry, Tag(name)])
-    # a bare name means "no arguments": only for classes that need none (`Flatten`, not `Dense`)
-    bare = tuple(key for key, n in tag_of.items() if not _required(registry[n]))
-
-    number_form = (number,) if number is not None else ()  # a number written in place of an object
-    if number is not None:
-        members.append(Annotated[number, Tag("number")])
-
-    def is_number(value: Any) -> bool:
-        return number is not None and isinstance(value, (int, float)) and not isinstance(value, bool)
-
-    def discriminate(value: Any) -> str | None:
-        if is_number(value):
-            return "number"
-        if isinstance(value, KerasEntry):
-            return type(value.args).__name__
-        if isinstance(value, dict) and len(value) == 1:
-            return tag_of.get(next(iter(value)))
-        return None
+    is_number = _number_test(number)
 
     def normalize(value: Any) -> Any:
         if isinstance(value, KerasEntry) or is_number(value):
@@ -337,12 +314,171 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
             if text in refused:
                 raise PydanticCustomError("unknown_keras_object", "Keras's {kind} '{key}' is not supported here: "
                                           "{why}", {"kind": kind, "key": text, "why": refused[text]})
-            hint = suggestion(key, list(tag_of)) or f"; known {plural}: " + ", ".join(registry)
+            listed = ", ".join(known) if len(known) <= MAX_LISTED else \
+                ", ".join(known[:MAX_LISTED]) + f", ... ({len(known)} in all; `factory schema` lists them)"
+            hint = suggestion(key, list(tag_of)) or f"; known {plural}: " + listed
             raise PydanticCustomError("unknown_keras_object", "unknown {kind} '{key}'{hint}",
                                       {"kind": kind, "key": text, "hint": hint})
         return value
 
+    return normalize
+
+
+def _number_test(number: Any) -> Callable[[Any], bool]:
+    """Whether a value is a number written in place of an object (only where `number` is a type)."""
+    return lambda value: number is not None and isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _keys(names: Iterable[str], aliases: Mapping[str, str]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """({name: the keys it is written with}, {key: name}): each name and its aliases."""
+    keys_of = {n: [n] + [a for a, target in aliases.items() if target == n] for n in names}
+    return keys_of, {key: n for n, keys in keys_of.items() for key in keys}
+
+
+def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[str, str] | None = None,
+                plural: str | None = None, refused: Mapping[str, str] | None = None, number: Any = None) -> Any:
+    """One discriminated union of `classes`, keyed by class name (or an alias such as `he_normal`).
+
+    Accepts `Name`, `{Name: {arguments}}`, `{Name: scalar}` for the main argument, and `{Name: null}`.
+    An unknown name is one error with a "did you mean"; names that look like Python code get an
+    error saying a spec cannot run code; a Keras name in `refused` ({name: why}) gets its reason.
+    With `number` (a number type), a number is accepted too, as that type: a learning rate is a
+    number or a schedule.
+    """
+    registry = {c.__name__: c for c in classes}
+    keys_of, tag_of = _keys(registry, dict(aliases or {}))
+    members = [Annotated[_entry_model(kind, name, cls, keys_of[name]), Tag(name)] for name, cls in registry.items()]
+    # a bare name means "no arguments": only for classes that need none (`Flatten`, not `Dense`)
+    bare = tuple(key for key, n in tag_of.items() if not _required(registry[n]))
+    number_form = (number,) if number is not None else ()  # a number written in place of an object
+    if number is not None:
+        members.append(Annotated[number, Tag("number")])
+    is_number = _number_test(number)
+
+    def discriminate(value: Any) -> str | None:
+        if is_number(value):
+            return "number"
+        if isinstance(value, KerasEntry):
+            return type(value.args).__name__
+        if isinstance(value, dict) and len(value) == 1:
+            return tag_of.get(next(iter(value)))
+        return None
+
+    normalize = _name_checker(kind, tag_of, list(registry), plural or kind + "s", dict(refused or {}), number)
     union = Annotated[Union[tuple(members)], Discriminator(discriminate)]
     bare_form = (Literal[bare],) if bare else ()  # none where every class needs arguments (schedules)
     written_forms = Union[(*bare_form, *[m.__origin__ for m in members[:len(registry)]], *number_form)]
     return Annotated[union, BeforeValidator(normalize, json_schema_input_type=written_forms)]
+
+
+class LazyKerasUnion:
+    """A `keras_union` whose members are built on first use: for a registry so large (every Keras layer)
+    that building all of it would make `factory validate` slow.
+
+    `load(name)` gives the argument class of a name. Validation builds only the members a spec
+    uses; the JSON Schema (editors, `factory schema`) builds the whole union once. Errors inside a
+    member keep their location (Pydantic nests a member's own errors under the list item), and
+    `schemas.introspect` steps into a member through `member(key)`.
+    """
+
+    def __init__(self, kind: str, names: Sequence[str], load: Callable[[str], type[KerasArgs]],
+                 aliases: Mapping[str, str] | None = None,
+                 refused: Mapping[str, str] | None = None, title: str | None = None):
+        self.kind, self.names, self.load, self.title = kind, tuple(names), load, title or f"{kind.capitalize()}Spec"
+        self.keys_of, self.tag_of = _keys(self.names, dict(aliases or {}))
+        self.aliases = dict(aliases or {})
+        self.normalize = _name_checker(kind, self.tag_of, self.names, kind + "s", dict(refused or {}))
+        self._members: dict[str, type[KerasEntry]] = {}
+        self._writing: set[int] = set()  # the JSON Schema documents writing the union now
+
+    def member(self, key: Any) -> type[KerasEntry] | None:
+        """The entry model `{Name: arguments}` for a key as written (a name or an alias), built once."""
+        name = self.tag_of.get(key) if isinstance(key, str) else None
+        if name is None:
+            return None
+        if name not in self._members:
+            self._members[name] = _entry_model(self.kind, name, self.load(name), self.keys_of[name])
+        return self._members[name]
+
+    def classes(self) -> tuple[type[KerasArgs], ...]:
+        """Every argument class of the registry (builds them all)."""
+        return tuple(self.load(name) for name in self.names)
+
+    def _validate(self, value: Any, info: Any) -> KerasEntry:
+        value = self.normalize(value)
+        if isinstance(value, KerasEntry):
+            return value
+        return self.member(next(iter(value))).model_validate(value, context=info.context)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.with_info_plain_validator_function(self._validate)
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict:
+        """A reference to the whole union, written once into the document's `$defs`."""
+        from pydantic.json_schema import CoreRef
+
+        generator = handler.generate_json_schema  # the document being written
+        defs_ref, reference = generator.get_cache_defs_ref_schema(CoreRef(f"{__name__}.{self.title}:{id(self)}"))
+        if defs_ref not in generator.definitions and id(generator) not in self._writing:
+            self._writing.add(id(generator))  # a member holding this union (Bidirectional) refers back
+            try:
+                whole = keras_union(self.kind, self.classes(), self.aliases)
+                generator.definitions[defs_ref] = generator.generate_inner(TypeAdapter(whole).core_schema)
+            finally:
+                self._writing.discard(id(generator))
+        return reference
+
+
+def args_class(base: type[KerasArgs], name: str, summary: str, main: Optional[str], arguments: Sequence[tuple],
+               types: Mapping[str, Any], module: str) -> type[KerasArgs]:
+    """A spec class from a table row: `arguments` are `(name, type name in types, default or ..., description)`.
+
+    The tables (schemas/layers_keras.py, losses.py, metrics.py) stay plain data, cheap to import;
+    a class is made only when a spec uses it (see `LazyKerasUnion`).
+    """
+    namespace: dict[str, Any] = {"__module__": module, "__qualname__": name, "__doc__": summary,
+                                 "main_argument": main, "__annotations__": {}}
+    for arg, type_name, default, description in arguments:
+        namespace["__annotations__"][arg] = types[type_name]
+        namespace[arg] = Field(default, description=description or arg.replace("_", " "))
+    return type(name, (base,), namespace)
+
+
+def name_or_keras_object(kind: str, known_names: Sequence[str], union: Any) -> Any:
+    """A name Keras resolves by string (`sparse_categorical_crossentropy`) or a class with arguments
+    from the lazy `union` (`{SparseCategoricalCrossentropy: {from_logits: true}}`).
+
+    A name stays the text written (results and tables show it as today); a near miss of either
+    kind gets one "did you mean" over both.
+    """
+    lazy = next(m for m in typing.get_args(union)[1:] if isinstance(m, LazyKerasUnion))
+    known = frozenset(known_names)
+    candidates = list(lazy.tag_of) + sorted(known)  # a case-only near miss prefers the name: `accuracy`
+
+    def validate(value: Any, info: Any) -> Any:
+        if isinstance(value, str) and value in known:
+            return value
+        if isinstance(value, str) and value not in lazy.tag_of:
+            raise PydanticCustomError("unknown_name", "unknown {kind} '{value}'{hint}", {
+                "kind": kind, "value": value, "hint": suggestion(value, candidates) or "; known: " + ", ".join(candidates)})
+        return lazy._validate(value, info)
+
+    class NameOrObject:
+        @classmethod
+        def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+            from pydantic_core import core_schema
+
+            return core_schema.with_info_plain_validator_function(validate)
+
+        @classmethod
+        def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict:
+            return {"anyOf": [{"type": "string", "enum": sorted(known)}, lazy.__get_pydantic_json_schema__(schema, handler)]}
+
+    return Annotated[Any, lazy, NameOrObject]  # the last one validates; introspect finds `lazy`
+
+
+def lazy_keras_union(*args: Any, **kwargs: Any) -> Any:
+    """A union type whose members are built on first use (see `LazyKerasUnion`)."""
+    return Annotated[KerasEntry, LazyKerasUnion(*args, **kwargs)]

@@ -13,6 +13,8 @@ from schemas import graph
 from schemas.base import Spec, fail_at, names as name_type, suggestion
 from schemas.callbacks import CallbackSpec, callback_problems
 from schemas.layers import Input, LayerSpec
+from schemas.losses import LOSS_CLASS_KEYS, LossSpec
+from schemas.metrics import MetricSpec
 from schemas.optimizers import OptimizerSpec
 from schemas.search import Search
 from schemas.tracking import Tracking
@@ -24,11 +26,18 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_
 LineStyle = Literal["-", "--", "-.", ":", "solid", "dashed", "dashdot", "dotted"]
 
 
-def PerOutput(kind: Any) -> Any:
-    """`kind`, or a mapping of output names to `kind` (for a model with several outputs)."""
+def PerOutput(kind: Any, keyed_by: frozenset = frozenset()) -> Any:
+    """`kind`, or a mapping of output names to `kind` (for a model with several outputs).
+
+    A one-key mapping whose key is in `keyed_by` (a loss class: `{Huber: {delta: 2}}`) is one `kind`,
+    not a mapping of outputs.
+    """
+    def which(v: Any) -> str:
+        one_object = isinstance(v, dict) and len(v) == 1 and next(iter(v)) in keyed_by
+        return "one per output" if isinstance(v, dict) and not one_object else "one for all outputs"
+
     return Annotated[Union[Annotated[kind, Tag("one for all outputs")],
-                           Annotated[dict[Identifier, kind], Tag("one per output")]],
-                     Discriminator(lambda v: "one per output" if isinstance(v, dict) else "one for all outputs")]
+                           Annotated[dict[Identifier, kind], Tag("one per output")]], Discriminator(which)]
 
 
 class Data(Spec):
@@ -69,11 +78,12 @@ class Compile(Settings):
     """Arguments of `model.compile`. A model's own `compile:` overrides these one key at a time."""
 
     optimizer: OptimizerSpec = Field("rmsprop", validate_default=True, description="optimizer name or {Class: {arguments}}")
-    loss: Optional[PerOutput(LossName)] = Field(
-        None, description="loss function name (required somewhere); for several outputs, one per output name "
-                          "(`{label: sparse_categorical_crossentropy, size: mse}`)")
-    metrics: PerOutput(list[MetricName]) = Field(
-        default_factory=list, description="metrics reported each epoch; for several outputs, a list per output name")
+    loss: Optional[PerOutput(LossSpec, keyed_by=LOSS_CLASS_KEYS)] = Field(
+        None, description="loss: a name, or {Class: {arguments}} (required somewhere); for several outputs, "
+                          "one per output name (`{label: sparse_categorical_crossentropy, size: mse}`)")
+    metrics: PerOutput(list[MetricSpec]) = Field(
+        default_factory=list, description="metrics reported each epoch: names or {Class: {arguments}}; "
+                                          "for several outputs, a list per output name")
     loss_weights: Optional[dict[Identifier, Annotated[float, Field(ge=0, allow_inf_nan=False)]]] = Field(
         None, description="several outputs: the weight of each output's loss in the total (1 if not given)")
     steps_per_execution: Optional[PositiveInt] = Field(

@@ -8,19 +8,25 @@ from typing import Any, Iterable, Iterator
 from pydantic import BaseModel
 
 from schemas import legacy
-from schemas.base import KerasArgs, KerasEntry
+from schemas.base import KerasArgs, KerasEntry, LazyKerasUnion
 
 
 def _expand(tp: Any) -> Iterable[Any]:
     """The concrete types behind Annotated / Optional / Union."""
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
-        yield from _expand(typing.get_args(tp)[0])
+        lazy = [m for m in typing.get_args(tp)[1:] if isinstance(m, LazyKerasUnion)]
+        yield from lazy or _expand(typing.get_args(tp)[0])
     elif origin is typing.Union:
         for arg in typing.get_args(tp):
             yield from _expand(arg)
     else:
         yield tp
+
+
+def _field_type(field: Any) -> Any:
+    """A field's type with the metadata Pydantic keeps apart (a lazy union is metadata of `layer: LayerSpec`)."""
+    return typing.Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
 
 
 def _steps(root: type[BaseModel], loc: tuple) -> Iterator[tuple[bool, set]]:
@@ -39,13 +45,17 @@ def _steps(root: type[BaseModel], loc: tuple) -> Iterator[tuple[bool, set]]:
         after = loc[i + 1] if i + 1 < len(loc) else None
         for tp, tagged in current:
             origin = typing.get_origin(tp)
-            if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if isinstance(tp, LazyKerasUnion):  # a member validated on its own: no tag in the path
+                member = tp.member(seg)
+                if member is not None:
+                    following.update((t, False) for t in _expand(_field_type(member.model_fields[seg])))
+            elif isinstance(tp, type) and issubclass(tp, BaseModel):
                 if issubclass(tp, KerasEntry) and not tagged and seg == next(iter(tp.model_fields)) \
                         and after in tp.model_fields:
                     following.add((tp, True))  # the union's tag step keeps us on the entry
                     is_tag = True
                 elif seg in tp.model_fields:
-                    following.update((t, False) for t in _expand(tp.model_fields[seg].annotation))
+                    following.update((t, False) for t in _expand(_field_type(tp.model_fields[seg])))
             elif origin is list and isinstance(seg, int):
                 following.update((t, False) for t in _expand(typing.get_args(tp)[0]))
             elif origin is dict and isinstance(seg, (str, int)):  # dict[int, ...]: layers by index

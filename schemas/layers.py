@@ -10,12 +10,13 @@ defaults and that it builds. A hand-written class is one class here, named after
 fields named after its arguments with Keras's defaults, and one entry in `HAND_WRITTEN`.
 """
 
+import functools
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BeforeValidator, Field
 
 from schemas import constructs, layers_keras, names
-from schemas.base import KerasArgs, keras_union, names as name_type
+from schemas.base import KerasArgs, args_class, lazy_keras_union, names as name_type
 from schemas.constraints import ConstraintSpec
 from schemas.initializers import InitializerSpec
 from schemas.legacy import tuple_as_text
@@ -29,6 +30,7 @@ Initializer = InitializerSpec
 Regularizer = Optional[RegularizerSpec]
 LayerName = Annotated[str, Field(min_length=1, description="a layer's or an input's name")]
 Constraint = Optional[ConstraintSpec]
+RenormClipping = ARGUMENT_TYPES["RenormClipping"]
 
 
 class Layer(KerasArgs):
@@ -103,7 +105,7 @@ class BatchNormalization(Layer):
     beta_constraint: Constraint = Field(None, description="constraint on beta after each update")
     gamma_constraint: Constraint = Field(None, description="constraint on gamma after each update")
     renorm: bool = Field(False, description="batch renormalization: correct the batch statistics towards the moving ones")
-    renorm_clipping: ARGUMENT_TYPES["RenormClipping"] = Field(
+    renorm_clipping: RenormClipping = Field(
         None, description="with renorm: bounds of the corrections, keys rmax, rmin, dmax")
     renorm_momentum: Rate = Field(0.99, description="with renorm: momentum of the statistics it corrects towards")
     synchronized: bool = Field(False, description="under a distribution strategy, statistics over every replica's batch")
@@ -298,21 +300,36 @@ HAND_WRITTEN = (Input, Flatten, Dense, Dropout, GaussianNoise, BatchNormalizatio
                 SpectralNormalization)
 
 
-def _generated(name: str, summary: str, main: Optional[str], arguments: tuple) -> type[Layer]:
-    """The spec class of one entry of schemas/layers_keras.py."""
-    namespace: dict[str, Any] = {"__module__": __name__, "__qualname__": name, "__doc__": summary,
-                                 "main_argument": main, "__annotations__": {}}
-    for arg, type_name, default, description in arguments:
-        namespace["__annotations__"][arg] = ARGUMENT_TYPES[type_name]
-        namespace[arg] = Field(default, description=description or arg.replace("_", " "))
-    return type(name, (Layer,), namespace)
-
-
-GENERATED = tuple(_generated(name, *entry) for name, entry in layers_keras.LAYERS.items())
-LAYERS = HAND_WRITTEN + MERGING_LAYERS + GENERATED
-# Keras's other names of the same classes (MaxPool2D, Convolution1D, ...), and the names it also exports
+_BY_NAME = {cls.__name__: cls for cls in HAND_WRITTEN + MERGING_LAYERS + constructs.CONSTRUCTS}
+LAYER_NAMES = tuple(_BY_NAME) + tuple(layers_keras.LAYERS)
+# Keras's other names of the same classes (MaxPool2D, Convolution1D, ...)
 LAYER_ALIASES = dict(layers_keras.ALIASES)
+# What a scalar sets, by every name a layer is written with (`Dense: 64`), without building any class
+LAYER_MAIN_ARGUMENTS = {**{n: c.main_argument for n, c in _BY_NAME.items()},
+                        **{n: entry[1] for n, entry in layers_keras.LAYERS.items()}}
+LAYER_MAIN_ARGUMENTS.update({alias: LAYER_MAIN_ARGUMENTS[name] for alias, name in LAYER_ALIASES.items()})
 
-LayerSpec = keras_union("layer", LAYERS + constructs.CONSTRUCTS, {**LAYER_ALIASES, **constructs.CONSTRUCT_ALIASES},
-                        refused=layers_keras.EXCLUDED)
+
+@functools.cache
+def layer_class(name: str) -> type[Layer]:
+    """The spec class of the layer `name` (a class name, not an alias), built on first use."""
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    return args_class(Layer, name, *layers_keras.LAYERS[name], types=ARGUMENT_TYPES, module=__name__)
+
+
+# Built lazily: the ~120 layer classes and their validators cost more than all the rest of
+# `factory validate`, and a spec uses a few of them.
+LayerSpec = lazy_keras_union("layer", LAYER_NAMES, layer_class, {**LAYER_ALIASES, **constructs.CONSTRUCT_ALIASES},
+                             refused=layers_keras.EXCLUDED)
 constructs.resolve_layer_spec(LayerSpec)
+for _wrapper in (Wrapper, Bidirectional, TimeDistributed, SpectralNormalization):
+    _wrapper.model_rebuild()  # resolves `layer: "LayerSpec"` (cheap: the union is lazy)
+
+
+def __getattr__(name: str) -> Any:
+    """`LAYERS`, every Keras layer's spec class (not the constructs), built on first access (export and
+    the drift test use it)."""
+    if name == "LAYERS":
+        return tuple(layer_class(n) for n in LAYER_NAMES if n not in constructs.CONSTRUCT_ALIASES.values())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -101,4 +101,15 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "Scaling": Optional[Literal["density", "spectrum"]],
     "RenormClipping": Optional[dict[Literal["rmax", "rmin", "dmax"], Finite]],
     "OovMethod": Literal["floormod", "hash"],
+    # losses and metrics
+    "Reduction": Optional[Literal["sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none"]],
+    "Smoothing": Annotated[Finite, Field(ge=0, le=1)],
+    "Probability": Annotated[Finite, Field(ge=0, le=1)],
+    "OptionalThresholds": Optional[Union[Annotated[Finite, Field(ge=0, le=1)], list[Annotated[Finite, Field(ge=0, le=1)]]]],
+    "Curve": Literal["ROC", "PR"],
+    "Summation": Literal["interpolation", "minoring", "majoring"],
+    "Average": Optional[Literal["micro", "macro", "weighted"]],
+    "ClassAggregation": Optional[Literal["uniform_average", "variance_weighted_average"]],
+    "ClassIds": Annotated[list[NonNegativeInt], Field(min_length=1)],
+    "MetricName": Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")],
 }

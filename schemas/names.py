@@ -28,9 +28,39 @@ LOSS_ALIASES = {"bce": "binary_crossentropy", "kld": "kl_divergence", "mae": "me
                 "msle": "mean_squared_logarithmic_error"}
 
 
+# The function each loss class computes (keras.losses.get(Class)().fn is keras.losses.get(function); tested)
+LOSS_CLASS_FUNCTIONS = {
+    "BinaryCrossentropy": "binary_crossentropy", "BinaryFocalCrossentropy": "binary_focal_crossentropy",
+    "CategoricalCrossentropy": "categorical_crossentropy",
+    "CategoricalFocalCrossentropy": "categorical_focal_crossentropy",
+    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy", "MeanSquaredError": "mean_squared_error",
+    "MeanAbsoluteError": "mean_absolute_error", "MeanAbsolutePercentageError": "mean_absolute_percentage_error",
+    "MeanSquaredLogarithmicError": "mean_squared_logarithmic_error", "Huber": "huber", "LogCosh": "log_cosh",
+    "Hinge": "hinge", "SquaredHinge": "squared_hinge", "CategoricalHinge": "categorical_hinge",
+    "Poisson": "poisson", "KLDivergence": "kl_divergence", "CosineSimilarity": "cosine_similarity",
+    "CTC": "ctc", "Circle": "circle", "Dice": "dice", "Tversky": "tversky",
+}
+
+
+def loss_function(loss: object) -> object:
+    """The loss function a written loss computes, by its Keras name: `mse` and `mean_squared_error` ->
+    mean_squared_error; `{SparseCategoricalCrossentropy: {from_logits: true}}` (or its spec object) ->
+    sparse_categorical_crossentropy. The arguments (from_logits, label_smoothing) do not change what
+    the loss measures, so values stay comparable."""
+    if hasattr(loss, "model_dump"):  # a spec object; results.json holds the same as plain data
+        loss = loss.model_dump()
+    if isinstance(loss, dict) and len(loss) == 1:
+        loss = next(iter(loss))
+    if not isinstance(loss, str):
+        return loss
+    loss = LOSS_CLASS_FUNCTIONS.get(loss, loss)
+    return LOSS_ALIASES.get(loss, loss)
+
+
 def same_loss(a: object, b: object) -> bool:
-    """Whether two written losses are one loss function (`mse` and `mean_squared_error` are)."""
-    return LOSS_ALIASES.get(a, a) == LOSS_ALIASES.get(b, b) if isinstance(a, str) and isinstance(b, str) else a == b
+    """Whether two written losses are one loss function (`mse` and `mean_squared_error` are, and so are
+    `sparse_categorical_crossentropy` and `{SparseCategoricalCrossentropy: {from_logits: true}}`)."""
+    return loss_function(a) == loss_function(b)
 
 
 # Metrics Keras can build from the name alone (IoU and the "X at Y" metrics need arguments).

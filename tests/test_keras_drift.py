@@ -19,9 +19,13 @@ from schemas.regularizers import REGULARIZER_ALIASES
 
 keras = import_keras()
 
+from schemas import constraints, losses, metrics as metric_specs  # noqa: E402
+
 KINDS = [(LAYERS, keras.layers, keras.layers.Layer), (INITIALIZERS, keras.initializers, None),
          (REGULARIZERS, keras.regularizers, None), (OPTIMIZERS, keras.optimizers, keras.optimizers.Optimizer),
-         (SCHEDULES, keras.optimizers.schedules, None), (CALLBACKS, keras.callbacks, None)]
+         (SCHEDULES, keras.optimizers.schedules, None), (CALLBACKS, keras.callbacks, None),
+         (constraints.CONSTRAINTS, keras.constraints, None), (losses.LOSSES, keras.losses, None),
+         (metric_specs.METRICS, keras.metrics, None)]
 CASES = [(cls, module, base) for classes, module, base in KINDS for cls in classes]
 
 
@@ -279,6 +283,8 @@ def test_every_layer_builds_from_its_spec(cls):
     x = sample_input(cls.__name__, keras_cls.__module__)
     out = layer(x, x) if cls.__name__ in TWO_ARGUMENT_CALLS else layer(x)
     assert out is not None
+
+
 # Keras callbacks a spec cannot list, and why (a new callback in Keras fails the test below until it
 # is added to schemas.callbacks or here).
 CALLBACKS_LEFT_OUT = {
@@ -347,3 +353,56 @@ def test_metrics_are_logged_under_the_name_written():
     y_true, y_pred = np.eye(3, dtype="float32")[[0, 1, 2, 1]], np.full((4, 3), 1 / 3, dtype="float32")
     for name in names.METRICS:
         assert get_metric(name, y_true, y_pred).name == name
+
+
+
+
+# --- constraints, losses and metrics with arguments
+
+
+def test_constraint_names_cover_keras_and_build():
+    from keras.src import constraints as keras_constraints
+
+    ours = {c.__name__ for c in constraints.CONSTRAINTS} | set(constraints.CONSTRAINT_ALIASES)
+    assert ours == set(keras_constraints.ALL_OBJECTS_DICT) - {"Constraint", "constraint"}
+    for alias, target in constraints.CONSTRAINT_ALIASES.items():
+        assert type(keras.constraints.get(alias)) is getattr(keras.constraints, target)
+    for cls in constraints.CONSTRAINTS:
+        built = keras.constraints.get(cls().keras_config())
+        assert built(np.ones((3, 2), dtype="float32")) is not None
+
+
+def _sample(cls) -> dict:
+    """The required arguments of a loss or metric class, with values Keras takes."""
+    values = {"num_classes": 3, "target_class_ids": [0, 1], "recall": 0.5, "precision": 0.5,
+              "sensitivity": 0.5, "specificity": 0.5}
+    return {k: values[k] for k, f in cls.model_fields.items() if f.is_required()}
+
+
+@pytest.mark.parametrize("kind", ["losses", "metrics"])
+def test_every_keras_loss_and_metric_class_is_accepted_and_builds(kind):
+    from pydantic import TypeAdapter
+
+    from keras.src import losses as keras_losses, metrics as keras_metrics
+
+    spec_module, keras_module, registry = {
+        "losses": (losses, keras.losses, keras_losses.ALL_OBJECTS_DICT),
+        "metrics": (metric_specs, keras.metrics, keras_metrics.ALL_OBJECTS_DICT)}[kind]
+    classes = spec_module.LOSSES if kind == "losses" else spec_module.METRICS
+    aliases = spec_module.LOSS_CLASS_ALIASES if kind == "losses" else spec_module.METRIC_CLASS_ALIASES
+    internal = {"Loss", "LossFunctionWrapper", "Metric", "MeanMetricWrapper", "Mean", "Sum"}  # bases, or take a function
+    keras_classes = {k for k, v in registry.items() if k[:1].isupper() and inspect.isclass(v)} - internal
+    assert {c.__name__ for c in classes} | set(aliases) == keras_classes
+    spec_type = losses.LossSpec if kind == "losses" else metric_specs.MetricSpec
+    for cls in classes:
+        written = TypeAdapter(spec_type).validate_python({cls.__name__: _sample(cls)})
+        built = keras_module.get(written.keras_config())
+        assert type(built) is getattr(keras_module, cls.keras_class)
+    for alias, target in aliases.items():
+        assert registry[alias] is getattr(keras_module, target)
+
+
+def test_each_loss_class_computes_the_function_names_says():
+    for cls_name, function in names.LOSS_CLASS_FUNCTIONS.items():
+        assert getattr(keras.losses, cls_name)().fn is keras.losses.get(function), cls_name
+    assert set(names.LOSS_CLASS_FUNCTIONS) == set(losses.LOSS_CLASSES)

@@ -69,6 +69,40 @@ def test_regularizer_forms(write, written, config):
 
 
 @pytest.mark.parametrize("written,config", [
+    ("{MaxNorm: 3}", {"class_name": "MaxNorm", "config": {"max_value": 3.0}}),
+    ("non_neg", {"class_name": "NonNeg", "config": {}}),
+    ("{MinMaxNorm: {min_value: 0.5, max_value: 2}}", {"class_name": "MinMaxNorm", "config": {"min_value": 0.5, "max_value": 2.0}}),
+    ("{UnitNorm: {axis: [0, 1]}}", {"class_name": "UnitNorm", "config": {"axis": [0, 1]}}),
+])
+def test_constraint_forms(write, written, config):
+    exp = load(write(with_layers("Flatten", f"Dense: {{units: 4, kernel_constraint: {written}}}"))).experiment
+    assert exp.models["A"].layers[1].args.kernel_constraint.keras_config() == config
+
+
+def test_losses_and_metrics_with_arguments_as_the_issue_writes_them(write):
+    text = with_layers("Flatten", "Dense: 10").replace(
+        "loss: sparse_categorical_crossentropy}", "loss: {SparseCategoricalCrossentropy: {from_logits: true}}, "
+        "metrics: [accuracy, {SparseTopKCategoricalAccuracy: {k: 3}}]}")
+    exp = load(write(text)).experiment
+    assert exp.compile.loss.keras_config() == {"class_name": "SparseCategoricalCrossentropy",
+                                               "config": {"from_logits": True}}
+    assert exp.compile.metrics[0] == "accuracy"
+    assert exp.compile.metrics[1].keras_config() == {"class_name": "SparseTopKCategoricalAccuracy", "config": {"k": 3}}
+    dumped = exp.model_dump(mode="json")["compile"]
+    assert dumped["loss"] == {"SparseCategoricalCrossentropy": {"from_logits": True}}
+    assert dumped["metrics"] == ["accuracy", {"SparseTopKCategoricalAccuracy": {"k": 3}}]
+    assert Experiment.model_validate(exp.model_dump(mode="json")).model_dump(mode="json") == exp.model_dump(mode="json")
+
+
+def test_the_contract_bidirectional_validates_and_round_trips(write):
+    text = with_layers("Bidirectional: {layer: {LSTM: {units: 32}}}", "Dense: 10")
+    exp = load(write(text)).experiment
+    wrapped = exp.models["A"].layers[0].args.layer
+    assert wrapped.args.keras_class == "LSTM" and wrapped.args.units == 32
+    assert exp.model_dump(mode="json")["models"]["A"]["layers"][0] == {"Bidirectional": {"layer": {"LSTM": {"units": 32}}}}
+
+
+@pytest.mark.parametrize("written,config", [
     ("adam", {"class_name": "Adam", "config": {}}),
     ("{Adam: {learning_rate: 1.0e-3}}", {"class_name": "Adam", "config": {"learning_rate": 0.001}}),
     ("{Adam: {learning_rate: 1e-3}}", {"class_name": "Adam", "config": {"learning_rate": 0.001}}),

@@ -23,6 +23,7 @@ from factory.errors import Issue, SpecError
 from schemas import Model
 from schemas.graph import is_graph
 from schemas.layers import Input
+from schemas.names import loss_function
 
 # Losses by the labels they take (every name in schemas.names.LOSSES is in one group; a test checks).
 SPARSE_LOSSES = frozenset({"sparse_categorical_crossentropy"})  # one class number per example
@@ -280,10 +281,10 @@ def _label_values(y_train, y_test) -> Labels:
 
 
 def _output_issues(name: str, spec: Model, dry, labels: Labels) -> list[Issue]:
-    loss = spec.compile.loss
+    loss = loss_function(spec.compile.loss)  # `{SparseCategoricalCrossentropy: {...}}` takes class numbers too
     rule = next((rule for losses, rule in LABEL_RULES.items() if loss in losses), None)
     if rule is not None and not rule.accepts(labels):
-        return [Issue(f"{loss} takes {rule.takes}, but the labels are {labels.described}: use "
+        return [Issue(f"{_written_loss(spec)} takes {rule.takes}, but the labels are {labels.described}: use "
                       f"{labels.fitting_loss}", loc=("models", name, "compile", "loss"))]
     if loss in SPARSE_LOSSES and labels.per_position:
         return _per_position_issues(name, spec, dry, labels)
@@ -292,6 +293,12 @@ def _output_issues(name: str, spec: Model, dry, labels: Labels) -> list[Issue]:
     if loss in SAME_SHAPE_LOSSES:
         return _same_shape_issues(name, spec, dry, labels)
     return []  # the losses with labels of their own forms; Keras checks them
+
+
+def _written_loss(spec: Model) -> str:
+    """The loss as the spec names it, for messages: `mse`, or the class of `{Huber: {delta: 2}}`."""
+    loss = spec.compile.loss
+    return loss if isinstance(loss, str) else type(loss.args).__name__
 
 
 def _class_output_issues(name: str, spec: Model, dry, labels: Labels) -> list[Issue]:
@@ -316,14 +323,14 @@ def _per_position_issues(name: str, spec: Model, dry, labels: Labels) -> list[Is
     wanted = (None, *labels.shape, labels.classes)
     return [Issue(f"model {name}'s output has shape {(None, *output)}, but the labels are class numbers at each "
                   f"of {labels.shape} positions (0 to {labels.classes - 1}), which "
-                  f"{spec.compile.loss} compares with a row of {labels.classes} scores per position, "
+                  f"{_written_loss(spec)} compares with a row of {labels.classes} scores per position, "
                   f"{wanted}: make the last layers give that shape",
                   loc=("models", name, "layers", len(spec.layers) - 1))]
 
 
 def _same_shape_issues(name: str, spec: Model, dry, labels: Labels) -> list[Issue]:
     """A loss that compares value by value needs an output of the labels' shape (Keras adds or drops a trailing 1)."""
-    loss = spec.compile.loss
+    loss = _written_loss(spec)
     output = tuple(dry.output_shape[1:])
     if _without_trailing_one(output) == _without_trailing_one(labels.shape):
         return []
@@ -361,7 +368,7 @@ def _flatten_issue(name: str, spec: Model, dry, needs: str) -> Issue:
     if start == 0 and isinstance(spec.layers[0].args, Input):
         start = 1  # the Flatten goes after the Input
     where = "as the first layer" if start == 0 else f"before layer {start}"
-    return Issue(f"model {name}'s output has shape {tuple(dry.output_shape)}, but {spec.compile.loss} {needs}: "
+    return Issue(f"model {name}'s output has shape {tuple(dry.output_shape)}, but {_written_loss(spec)} {needs}: "
                  f"add a Flatten {where} (the layers from there on act on the last axis only)",
                  loc=("models", name, "layers", start))
 

@@ -93,11 +93,16 @@ def dry_build(name: str, spec: Model, shape: Sequence[int]) -> DryBuild:
         model = _assemble(keras, name, spec, shape)
         skipped = len(spec.layers) - len(model.layers)  # a leading Input is not a layer
         first = (None, *shape)
-        shapes = [(first, first)] * skipped + [(tuple(layer.input.shape), tuple(layer.output.shape))
+        shapes = [(first, first)] * skipped + [(_shape(layer.input), _shape(layer.output))
                                                for layer in model.layers]
         return DryBuild(params=int(model.count_params()), output_shape=tuple(model.output_shape),
                         layer_params=[0] * skipped + [int(layer.count_params()) for layer in model.layers],
                         layer_shapes=shapes)
+
+
+def _shape(tensor) -> tuple:
+    """A layer input's shape; a recurrent layer after a masking one (Embedding's mask_zero) lists its input first."""
+    return tuple((tensor[0] if isinstance(tensor, (list, tuple)) else tensor).shape)
 
 
 def input_rank(args) -> int | None:
@@ -195,11 +200,20 @@ def compile_model(model, spec: Compile, steps_per_execution: int | None = None) 
     """Compile `model` as `spec` says; `steps_per_execution` defaults to a fast value."""
     keras = import_keras()
     optimizer = keras.optimizers.get(spec.optimizer.keras_config())
-    metrics = spec.metrics
     several = not isinstance(model, keras.Sequential) and isinstance(model.output, dict)
+    metrics = spec.metrics
     if several and not isinstance(metrics, dict):  # several outputs: each gets the list
         metrics = {output: list(metrics) for output in model.output}
-    model.compile(optimizer=optimizer, loss=spec.loss, metrics=metrics if isinstance(metrics, dict) else list(metrics),
-                  loss_weights=spec.loss_weights,
+    loss = ({output: _keras_object(keras.losses, one) for output, one in spec.loss.items()}
+            if isinstance(spec.loss, dict) else _keras_object(keras.losses, spec.loss))
+    metrics = ({output: [_keras_object(keras.metrics, m) for m in ms] for output, ms in metrics.items()}
+               if isinstance(metrics, dict) else [_keras_object(keras.metrics, m) for m in metrics])
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=spec.loss_weights,
                   steps_per_execution=spec.steps_per_execution or steps_per_execution
                   or DEFAULT_STEPS_PER_EXECUTION)
+
+
+def _keras_object(module, written):
+    """A loss or metric as `model.compile` takes it: a name as written (compile resolves `acc` itself),
+    a class with arguments built by Keras's own `get` from its config."""
+    return written if isinstance(written, str) or written is None else module.get(written.keras_config())
