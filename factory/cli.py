@@ -98,7 +98,8 @@ def _schema(args) -> int:
 def _run(args) -> int:
     from factory.train.runner import run_experiment
 
-    loaded = load(args.file, args.set)
+    backend = [f"training.keras_backend={args.keras_backend}"] if args.keras_backend else []
+    loaded = load(args.file, backend + args.set)
     out = Path(args.out) if args.out else Path("runs") / loaded.experiment.name
     return run_experiment(loaded, out, resume=args.resume, fail_fast=args.fail_fast,
                           profile=args.profile, workers=args.workers, backend=args.backend,
@@ -177,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", metavar="ADDR",
                    help="with --backend ray: an existing Ray cluster (e.g. ray://head:10001); "
                         "default: start a local Ray with --workers CPUs")
+    p.add_argument("--keras-backend", choices=["tensorflow", "jax", "torch"], metavar="NAME",
+                   help="the Keras backend (tensorflow, jax or torch) of every run whose spec names none; "
+                        "the same as --set training.keras_backend=NAME (default: tensorflow)")
     overrides(p)
     p.set_defaults(func=_run)
 

@@ -16,6 +16,7 @@ from schemas.types import PositiveInt, Rate, Seed, Shape
 LossName = name_type("loss", names.LOSSES)
 MetricName = name_type("metric", names.METRICS)
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=64)]
+KerasBackend = Literal["tensorflow", "jax", "torch"]  # factory.build.keras_setup.DISTRIBUTIONS names their packages
 LineStyle = Literal["-", "--", "-.", ":", "solid", "dashed", "dashdot", "dotted"]
 
 
@@ -88,10 +89,17 @@ class Training(Settings):
                             "global batch, split evenly over the replicas")
     devices: Optional[list[str]] = Field(None, min_length=1, description="devices for mirrored, "
                                                                          "e.g. ['/gpu:0', '/gpu:1']")
+    keras_backend: KerasBackend = Field(
+        "tensorflow", description="the Keras backend this run trains on: tensorflow, jax or torch "
+                                  "(`--keras-backend` sets it for every run that does not name one)")
 
     def problems(self) -> list[tuple[tuple[str, ...], str]]:
         if self.devices is not None and self.distribute != "mirrored":
             return [(("devices", "distribute"), "devices are for `distribute: mirrored`")]
+        if self.distribute != "none" and self.keras_backend != "tensorflow":
+            return [(("distribute", "keras_backend"),
+                     f"`distribute: {self.distribute}` is tf.distribute: it needs `keras_backend: tensorflow`, "
+                     f"not {self.keras_backend}")]
         return []
 
     @field_validator("seeds")

@@ -80,6 +80,7 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
     driver alone writes the output folder. `eta(epoch_seconds)` returns the time left to show.
     """
     record, model = train_one(keras, task.name, experiment.models[task.name], task.seed, data, task.where, eta)
+    record["keras_backend"] = keras.backend.backend()  # the backend this process really trained on
     if model is None:
         return record, None
     started = time.perf_counter()
