@@ -4,6 +4,7 @@ across backends, and what a backend lacks is an error before training."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import os
 import subprocess
 import sys
@@ -128,3 +129,65 @@ def test_an_unknown_backend_names_the_choices(write):
     assert spec_errors(write(TINY), "training.keras_backend=mxnet") == [
         "<--set training.keras_backend=mxnet>:1:24: training.keras_backend: input should be 'tensorflow', "
         "'jax' or 'torch', got 'mxnet' (text)"]
+
+
+def test_a_prepared_dataset_is_mapped_from_the_cache_until_its_source_changes(tmp_path, monkeypatch):
+    from factory import data as data_module
+    from factory.data import load_data
+    from factory.train.document import data_fingerprint
+    from schemas import Data
+
+    monkeypatch.setenv("FACTORY_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    source = tmp_path / "d.npz"
+    np.savez(source, x_train=rng.integers(0, 255, (50, 4, 4)), y_train=np.arange(50) % 3,
+             x_test=rng.integers(0, 255, (10, 4, 4)), y_test=np.arange(10) % 3)
+    spec = Data(dataset="d.npz")
+
+    def fresh_load():
+        data_module._cache.clear()  # as a new process would: only the disk cache remains
+        return load_data(spec, tmp_path)
+
+    first, second = fresh_load(), fresh_load()
+    assert not isinstance(first.x_train, np.memmap) and isinstance(second.x_train, np.memmap)
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        assert np.array_equal(getattr(first, name), getattr(second, name))
+        assert getattr(first, name).dtype == getattr(second, name).dtype
+    assert second.x_train.max() == 1.0 and second.source == first.source  # scaled, as prepared
+    assert data_fingerprint(second) == data_fingerprint(first) == data_fingerprint(fresh_load())
+    assert (Path(second.x_train.filename).parent / "fingerprint.json").is_file()
+
+    other = Data(dataset="d.npz", scale=False)  # another preparation: another entry
+    data_module._cache.clear()
+    assert load_data(other, tmp_path).x_train.max() > 1
+    np.savez(source, x_train=rng.integers(0, 255, (40, 4, 4)), y_train=np.arange(40) % 3,
+             x_test=rng.integers(0, 255, (10, 4, 4)), y_test=np.arange(10) % 3)
+    changed = fresh_load()
+    assert not isinstance(changed.x_train, np.memmap) and len(changed.x_train) == 40
+    assert isinstance(fresh_load().x_train, np.memmap)
+
+
+def test_an_unwritable_cache_only_costs_time(tmp_path, monkeypatch):
+    from factory import data as data_module
+    from factory.data import load_data
+    from schemas import Data
+
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("FACTORY_CACHE_DIR", str(tmp_path / "file" / "cache"))
+    np.savez(tmp_path / "d.npz", x_train=np.ones((5, 2)), y_train=np.zeros(5), x_test=np.ones((2, 2)),
+             y_test=np.zeros(2))
+    data_module._cache.clear()
+    assert len(load_data(Data(dataset="d.npz"), tmp_path).x_train) == 5
+
+
+def test_validating_and_loading_data_import_no_backend(tmp_path):
+    np.savez(tmp_path / "d.npz", x_train=np.ones((5, 2)), y_train=np.zeros(5), x_test=np.ones((2, 2)),
+             y_test=np.zeros(2))
+    spec = tmp_path / "s.yaml"
+    spec.write_text(TINY.replace("dataset: digits", "dataset: d.npz"))
+    done = _python(f"import sys; from factory.cli import main; from factory.data import load_data; "
+                   f"from factory.spec.loader import load; rc = main(['validate', {str(spec)!r}]); "
+                   f"loaded = load({str(spec)!r}); load_data(loaded.experiment.data, loaded.path.parent); "
+                   f"load_data(loaded.experiment.data, loaded.path.parent); "  # decoded, then from memory
+                   "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'jax', 'keras', 'torch')))")
+    assert done.stdout.split()[-2:] == ["0", "[]"], done.stdout + done.stderr
