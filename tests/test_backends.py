@@ -38,10 +38,12 @@ def test_a_tiny_experiment_trains_on_each_installed_backend(backend, tmp_path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY + NAN)
     out = tmp_path / "out"
+    run = ["run", str(spec), "--out", str(out), "--workers", "1", "--keras-backend", backend]
     code = ("import sys; from factory.cli import main; "
-            f"rc = main(['run', {str(spec)!r}, '--out', {str(out)!r}, '--workers', '1', '--keras-backend', "
-            f"{backend!r}]); print('exit', rc, 'tensorflow' in sys.modules)")
+            f"rc = main({run!r}); again = main({run + ['--resume']!r}); "  # resuming trains only the failed run
+            "print('exit', rc, again, 'tensorflow' in sys.modules)")
     done = _python(code)
+    assert "resuming: 2 finished run(s) kept, 1 to train" in done.stderr + done.stdout
     results = json.loads((out / "results.json").read_text())
     runs = {r["model"]: r for r in results["runs"]}
     assert [(m, r["status"], r["keras_backend"]) for m, r in runs.items()] == [
@@ -49,7 +51,7 @@ def test_a_tiny_experiment_trains_on_each_installed_backend(backend, tmp_path):
     assert "loss became" in runs["exploding"]["error"]  # TerminateOnNaN and the failed record, on every backend
     assert results["versions"]["keras_backends"] == backend and results["versions"][backend] not in ("", None)
     imported_tensorflow = backend == "tensorflow"  # nothing else imports it, in the driver or for saving
-    assert done.stdout.split()[-3:] == ["exit", "1", str(imported_tensorflow)], done.stdout + done.stderr
+    assert done.stdout.split()[-4:] == ["exit", "1", "1", str(imported_tensorflow)], done.stdout + done.stderr
 
 
 MIXED = TINY.replace("seeds: [0]", "seeds: [0, 1]").replace("""\
