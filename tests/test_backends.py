@@ -193,3 +193,17 @@ def test_validating_and_loading_data_import_no_backend(tmp_path):
                    f"load_data(loaded.experiment.data, loaded.path.parent); "  # decoded, then from memory
                    "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'jax', 'keras', 'torch')))")
     assert done.stdout.split()[-2:] == ["0", "[]"], done.stdout + done.stderr
+
+
+@needs_jax
+def test_ray_tasks_run_on_their_own_backend(tmp_path):
+    pytest.importorskip("ray")
+    from factory.spec.loader import load
+    from factory.train.runner import run_experiment
+
+    spec = tmp_path / "mixed.yaml"
+    spec.write_text(MIXED.replace("seeds: [0, 1]", "seeds: [0]"))
+    assert run_experiment(load(spec), tmp_path / "out", workers=2, backend="ray") == 0
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert [(r["model"], r["keras_backend"]) for r in runs] == [
+        ("A-tensorflow", "tensorflow"), ("A-jax", "jax"), ("B", "tensorflow")]
