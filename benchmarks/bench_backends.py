@@ -54,6 +54,10 @@ def timing(work, rounds, backends):
             median = statistics.median(values)
             print(f"  median {name:<24} {median:7.2f} s  ratio to hand-written {median / base:.2f}  "
                   f"{median / (MODELS * epochs):.2f} s per model-epoch (whole process)")
+        for backend in backends:  # each run's own epochs, as its process timed them (last round)
+            runs = json.loads(Path(f"{work}/{backend}-{epochs}/results.json").read_text())["runs"]
+            print(f"  factory on {backend}: {statistics.mean(r['seconds_per_epoch'] for r in runs):.2f} s per epoch "
+                  "of one run (mean over the runs, first epoch included)")
 
 
 def quality(work, seeds):

@@ -207,3 +207,17 @@ def test_ray_tasks_run_on_their_own_backend(tmp_path):
     runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
     assert [(r["model"], r["keras_backend"]) for r in runs] == [
         ("A-tensorflow", "tensorflow"), ("A-jax", "jax"), ("B", "tensorflow")]
+
+
+@needs_jax
+def test_a_process_that_imported_keras_keeps_its_backend_and_sends_the_runs_to_a_worker(tmp_path):
+    from factory.build.keras_setup import import_keras
+    from factory.spec.loader import load
+    from factory.train.runner import run_experiment
+
+    import_keras()  # as a notebook that used tf.keras before would have
+    spec = tmp_path / "jax.yaml"
+    spec.write_text(TINY.replace("seeds: [0]}", "seeds: [0], keras_backend: jax}"))
+    assert run_experiment(load(spec), tmp_path / "out", workers=1) == 0
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert [(r["model"], r["keras_backend"]) for r in runs] == [("A", "jax"), ("B", "jax")]

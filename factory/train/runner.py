@@ -12,7 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from factory.errors import Issue, SpecError
+from factory.build.keras_backends import choose_keras_backends
+from factory.errors import SpecError
 from factory.results.artifacts import summary_text, write_artifacts
 from factory.spec.loader import Loaded
 from factory.train import folder
@@ -47,7 +48,10 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
         tasks = _tasks(experiment, done={(r["model"], r["seed"]) for r in results.runs})
         if results.runs:
             say(f"resuming: {len(results.runs)} finished run(s) kept, {len(tasks)} to train")
-        keras_backends, driver = choose_keras_backends(loaded, experiment, tasks)
+        try:
+            keras_backends, driver = choose_keras_backends(experiment, loaded.experiment, tasks)
+        except SpecError as e:
+            raise loaded.locate(e) from None
         pool, taken_over, interrupted = None, resume, False
         try:
             data = _load_data(loaded, experiment, timings)
@@ -55,7 +59,7 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                 results.data["data_fingerprint"] = data_fingerprint(data)
             if resume:
                 folder.check_same_data(out, results.data["data_fingerprint"])
-            with timings.phase("start workers"):  # they import TensorFlow while this process checks
+            with timings.phase("start workers"):  # they import their backend while this process checks
                 pool = open_backend(backend if tasks else "local", _parallel(experiment, tasks, workers),
                                     experiment, data, out / ".data", address, keras_backends, driver)
             with timings.phase(f"import Keras ({driver})"):
@@ -153,36 +157,6 @@ def _load_data(loaded: Loaded, experiment, timings: Timings):
     say(f"data: {data.describe()}")
     check_stop()
     return data
-
-
-def choose_keras_backends(loaded: Loaded, experiment, tasks: list[Task]) -> tuple[tuple[str, ...], str]:
-    """The Keras backends the tasks train on (plan order), and the one this process imports Keras on.
-
-    This process builds every model once for the pre-flight checks, so it takes the backend of the
-    experiment's `training` (`--keras-backend`) where a run uses it, else the first run's: an
-    experiment on JAX never imports TensorFlow here. A backend not installed is a located SpecError.
-    """
-    from factory.build.keras_setup import INSTALL, installed
-
-    used = {}
-    for task in tasks:
-        used.setdefault(experiment.models[task.name].training.keras_backend, task.name)
-    issues = [Issue(f"Keras backend {name} is not installed here: {INSTALL[name]}"
-                    + (" (see README, Backends)" if name == "torch" else ""), loc=_backend_loc(loaded, model))
-              for name, model in used.items() if not installed(name)]
-    if issues:
-        raise loaded.locate(SpecError(issues))
-    default = experiment.training.keras_backend
-    driver = default if default in used or not used else next(iter(used))
-    return tuple(used) or (driver,), driver
-
-
-def _backend_loc(loaded: Loaded, name: str) -> tuple:
-    """Where a model's keras_backend is written: in the model, else the experiment's (or `--keras-backend`)."""
-    own = loaded.experiment.models[name].training
-    if own is not None and "keras_backend" in own.model_fields_set:
-        return ("models", name, "training", "keras_backend")
-    return ("training", "keras_backend")
 
 
 def _import_keras(experiment, driver: str) -> None:
