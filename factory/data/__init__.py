@@ -292,7 +292,8 @@ def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Data
         top = float(max(np.abs(x_train).max(initial=0), 1e-12))
         x_train, x_test = x_train / np.float32(top), x_test / np.float32(top)
     dataset = Dataset(x_train, np.asarray(y_train), x_test, np.asarray(y_test), source)
-    prepared.store(dataset)
+    mapped = prepared.store(dataset)  # the same arrays, mapped as later runs will map them
+    dataset = Dataset(*mapped) if mapped else dataset
     _cache[key] = dataset
     return dataset
 

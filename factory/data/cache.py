@@ -68,12 +68,15 @@ class Entry:
             return None
         return (*arrays, source)
 
-    def store(self, dataset) -> None:
-        """Keep `dataset`'s arrays for later runs (atomically); failing to is not an error."""
+    def store(self, dataset) -> tuple | None:
+        """Keep `dataset`'s arrays for later runs (atomically); return them mapped, as later runs get them.
+
+        Returns None where they could not be kept (not an error: the caller keeps its arrays).
+        """
         import numpy as np
 
         if self.folder is None:
-            return
+            return None
         tmp = None
         try:
             self.folder.parent.mkdir(parents=True, exist_ok=True)
@@ -85,10 +88,11 @@ class Entry:
             tmp = None
             _forget_oldest(self.folder.parent)
         except OSError:
-            pass  # read-only or full: this run decoded, the next one will too
+            return None  # read-only or full: this run decoded, the next one will too
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
+        return self._mapped()  # the first run then behaves as every later one, sharing the page cache
 
 
 def _forget_oldest(folder: Path) -> None:
