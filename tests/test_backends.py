@@ -225,3 +225,22 @@ def test_a_process_that_imported_keras_keeps_its_backend_and_sends_the_runs_to_a
     assert run_experiment(load(spec), tmp_path / "out", workers=1) == 0
     runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
     assert [(r["model"], r["keras_backend"]) for r in runs] == [("A", "jax"), ("B", "jax")]
+
+
+@needs_jax
+def test_jax_worker_processes_map_the_cached_arrays_without_a_copy(tmp_path, monkeypatch):
+    from factory import data as data_module
+    from factory.spec.loader import load
+    from factory.train.runner import run_experiment
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.random((200, 8, 8)), y_train=np.arange(200) % 10,
+             x_test=rng.random((50, 8, 8)), y_test=np.arange(50) % 10)
+    spec = tmp_path / "jax.yaml"
+    spec.write_text(TINY.replace("dataset: digits", "dataset: d.npz")
+                    .replace("seeds: [0]}", "seeds: [0], keras_backend: jax}"))
+    monkeypatch.setattr(data_module, "save_arrays", lambda *a: pytest.fail("the arrays were copied for the workers"))
+    assert run_experiment(load(spec), tmp_path / "out", workers=2) == 0
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert [(r["model"], r["status"], r["keras_backend"]) for r in runs] == [
+        ("A", "completed", "jax"), ("B", "completed", "jax")]

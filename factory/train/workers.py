@@ -61,6 +61,17 @@ def _train(task: Task, epochs_total: int) -> Finished:
     return train_task(_state["keras"], _state["experiment"], _state["data"], task, _state["clock"].tick)
 
 
+def _mapped_from(data) -> Path | None:
+    """The folder `data`'s arrays are mapped from already (the prepared-data cache), for the workers to map too."""
+    from factory.data import ARRAYS
+
+    files = [Path(getattr(getattr(data, name), "filename", None) or "") for name in ARRAYS]
+    folder = files[0].parent
+    if files == [folder / f"{name}.npy" for name in ARRAYS] and (folder / "source.txt").is_file():
+        return folder
+    return None
+
+
 class WorkerPool:
     """A pool of worker processes on one Keras backend for the runs of one experiment, started at once, idle until `run`."""
 
@@ -68,8 +79,10 @@ class WorkerPool:
         from factory.data import save_arrays
 
         self.workers, self.scratch = workers, Path(scratch)
+        arrays = _mapped_from(data) or self.scratch
         try:
-            save_arrays(data, self.scratch)
+            if arrays == self.scratch:
+                save_arrays(data, self.scratch)
         except OSError as e:  # a full disk before any training: the user's to fix, not a traceback
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise SpecError([Issue(f"cannot write the arrays the worker processes share to {self.scratch}: "
@@ -78,7 +91,7 @@ class WorkerPool:
         threads = max(1, (os.cpu_count() or 1) // workers)
         clock = EtaClock(0, workers, context.Value("d", 0.0), context.Value("i", 0))
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                            initargs=(resolved, str(self.scratch), threads, clock, keras_backend))
+                                            initargs=(resolved, str(arrays), threads, clock, keras_backend))
         for _ in range(workers):  # a spawning pool starts one process per submission
             self.executor.submit(_ready)
         self.processes = list((getattr(self.executor, "_processes", None) or {}).values())
