@@ -19,6 +19,13 @@ INSTALL = {"tensorflow": "pip install tensorflow", "jax": "pip install 'factory[
            "torch": "pip install torch (its CPU build: --index-url https://download.pytorch.org/whl/cpu)"}
 
 _keras = None
+_preferred = DEFAULT_BACKEND  # what `import_keras()` without a backend imports; the runner sets it
+
+
+def prefer(backend: str) -> None:
+    """Make `backend` the one a later `import_keras()` without a backend imports (e.g. a dataset download)."""
+    global _preferred
+    _preferred = backend
 
 
 def installed(backend: str) -> bool:
@@ -32,7 +39,7 @@ def imported_backend() -> str | None:
 
 
 def import_keras(backend: str | None = None, threads: int | None = None):
-    """Return the `keras` module on `backend` (default: the one already imported, else TensorFlow).
+    """Return the `keras` module on `backend` (default: the one already imported, else `prefer`'s, TensorFlow).
 
     The first call decides for the whole process; asking for another backend afterwards is a
     RuntimeError (a bug: such a run belongs in a worker process). `threads` caps the backend's
@@ -47,7 +54,7 @@ def import_keras(backend: str | None = None, threads: int | None = None):
             raise RuntimeError(f"Keras already runs on {_keras.backend.backend()} in this process; "
                                f"a run on {backend} needs a process of its own")
         return _keras
-    backend = backend or DEFAULT_BACKEND
+    backend = backend or _preferred
     os.environ["KERAS_BACKEND"] = backend  # the spec decides, not a variable left in the shell
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if backend == "jax" and threads == 1:  # XLA reads its flags when JAX starts

@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from factory.build import keras_setup
 from factory.build.keras_backends import choose_keras_backends
 from factory.errors import SpecError
 from factory.results.artifacts import summary_text, write_artifacts
@@ -52,6 +53,7 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
             keras_backends, driver = choose_keras_backends(experiment, loaded.experiment, tasks)
         except SpecError as e:
             raise loaded.locate(e) from None
+        keras_setup.prefer(driver)  # a dataset download imports Keras before the checks do: on this backend
         pool, taken_over, interrupted = None, resume, False
         try:
             data = _load_data(loaded, experiment, timings)
