@@ -34,8 +34,9 @@ def installed(backend: str) -> bool:
 
 
 def imported_backend() -> str | None:
-    """The backend this process's Keras runs on, or None before Keras is imported."""
-    return None if _keras is None else _keras.backend.backend()
+    """The backend this process's Keras runs on, or None before Keras is imported (by us or anyone)."""
+    keras = _keras or sys.modules.get("keras")
+    return None if keras is None else keras.backend.backend()
 
 
 def import_keras(backend: str | None = None, threads: int | None = None):
@@ -49,6 +50,8 @@ def import_keras(backend: str | None = None, threads: int | None = None):
     propagate as usual.
     """
     global _keras
+    if _keras is None and "keras" in sys.modules:  # imported before us (a notebook): its backend stays
+        _keras = sys.modules["keras"]
     if _keras is not None:
         if backend is not None and backend != _keras.backend.backend():
             raise RuntimeError(f"Keras already runs on {_keras.backend.backend()} in this process; "
