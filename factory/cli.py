@@ -123,7 +123,8 @@ def _schema(args) -> int:
 def _run(args) -> int:
     from factory.train.runner import run_experiment
 
-    loaded = load(args.file, args.set)
+    backend = [f"training.keras_backend={args.keras_backend}"] if args.keras_backend else []
+    loaded = load(args.file, backend + args.set)
     out = Path(args.out) if args.out else Path("runs") / loaded.experiment.name
     if any(m.search is not None for m in loaded.experiment.models.values()):  # an Optuna search: factory.search
         from factory.search.study import run_search
@@ -210,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: start a local Ray with --workers CPUs")
     p.add_argument("--tensorboard", action="store_true",
                    help="log every run to TensorBoard under <out>/tensorboard/, as `tracking: {tensorboard: true}` does")
+    p.add_argument("--keras-backend", choices=["tensorflow", "jax", "torch"], metavar="NAME",
+                   help="the Keras backend (tensorflow, jax or torch) of every run whose spec names none; "
+                        "the same as --set training.keras_backend=NAME (default: tensorflow)")
     overrides(p)
     p.set_defaults(func=_run)
 

@@ -23,6 +23,7 @@ from schemas.types import PositiveFloat, PositiveInt, Rate, Seed, Shape
 LossName = name_type("loss", names.LOSSES)
 MetricName = name_type("metric", names.METRICS)
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=64)]
+KerasBackend = Literal["tensorflow", "jax", "torch"]  # factory.build.keras_setup.DISTRIBUTIONS names their packages
 LineStyle = Literal["-", "--", "-.", ":", "solid", "dashed", "dashdot", "dotted"]
 
 
@@ -131,10 +132,17 @@ class Training(Settings):
                                                 "{class: weight}: weigh each class's examples in the loss")
     deterministic: bool = Field(False, description="TensorFlow's op determinism: the same seed gives "
                                                    "bit-identical results (slower)")
+    keras_backend: KerasBackend = Field(
+        "tensorflow", description="the Keras backend this run trains on: tensorflow, jax or torch "
+                                  "(`--keras-backend` sets it for every run that does not name one)")
 
     def problems(self) -> list[tuple[tuple[str, ...], str]]:
         if self.devices is not None and self.distribute != "mirrored":
             return [(("devices", "distribute"), "devices are for `distribute: mirrored`")]
+        if self.distribute != "none" and self.keras_backend != "tensorflow":
+            return [(("distribute", "keras_backend"),
+                     f"`distribute: {self.distribute}` is tf.distribute: it needs `keras_backend: tensorflow`, "
+                     f"not {self.keras_backend}")]
         return []
 
     @field_validator("seeds")

@@ -65,6 +65,12 @@ def serial_runs(monkeypatch):
     monkeypatch.setenv("FACTORY_WORKERS", "1")
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Prepared datasets go to one folder per test session, never the user's ~/.cache/factory."""
+    monkeypatch.setenv("FACTORY_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "factory-cache"))
+
+
 @pytest.fixture
 def write(tmp_path):
     """write(text, name="spec.yaml") -> Path of a dedented spec file."""

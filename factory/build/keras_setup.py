@@ -1,42 +1,114 @@
-"""Import Keras (TensorFlow backend) quietly; only the compiler, runner and data download call this."""
+"""Import Keras quietly, on the Keras backend a run asks for; only the compiler, runner and data download call this.
+
+Keras reads its backend (`KERAS_BACKEND`) once, when it is first imported, so a process trains on
+one backend: the runner gives runs on another backend a worker process of their own.
+"""
 
 import collections
 import contextlib
+import importlib.util
 import logging
 import os
 import sys
 from typing import Iterator
 
+DEFAULT_BACKEND = "tensorflow"
+# The package each backend needs, as pip installs it; schemas.experiment.KerasBackend lists the same names.
+DISTRIBUTIONS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+INSTALL = {"tensorflow": "pip install tensorflow", "jax": "pip install 'factory[jax]'",
+           "torch": "pip install torch (its CPU build: --index-url https://download.pytorch.org/whl/cpu)"}
+
 _keras = None
+_preferred = DEFAULT_BACKEND  # what `import_keras()` without a backend imports; the runner sets it
 
 
-def import_keras():
-    """Return the `keras` module, with TensorFlow's start-up chatter kept off the terminal.
+def prefer(backend: str) -> None:
+    """Make `backend` the one a later `import_keras()` without a backend imports (e.g. a dataset download)."""
+    global _preferred
+    _preferred = backend
 
-    TensorFlow prints C++ log lines (oneDNN, CUDA probing) straight to file descriptor 2 while it
-    loads, before any Python setting can stop them; they are silenced during the import and the
-    first device query only. Python exceptions still propagate as usual.
+
+def installed(backend: str) -> bool:
+    """Whether `backend`'s package can be imported here (looked up, not imported: that costs seconds)."""
+    return importlib.util.find_spec(DISTRIBUTIONS[backend]) is not None
+
+
+def imported_backend() -> str | None:
+    """The backend this process's Keras runs on, or None before Keras is imported (by us or anyone)."""
+    keras = _keras or sys.modules.get("keras")
+    return None if keras is None else keras.backend.backend()
+
+
+def import_keras(backend: str | None = None, threads: int | None = None):
+    """Return the `keras` module on `backend` (default: the one already imported, else `prefer`'s, TensorFlow).
+
+    The first call decides for the whole process; asking for another backend afterwards is a
+    RuntimeError (a bug: such a run belongs in a worker process). `threads` caps the backend's
+    thread pools (worker processes share the cores). TensorFlow prints C++ log lines (oneDNN, CUDA
+    probing) straight to file descriptor 2 while it loads, before any Python setting can stop them;
+    they are silenced during the import and the first device query only. Python exceptions still
+    propagate as usual.
     """
     global _keras
+    if _keras is None and "keras" in sys.modules:  # imported before us (a notebook): its backend stays
+        _keras = sys.modules["keras"]
     if _keras is not None:
+        if backend is not None and backend != _keras.backend.backend():
+            raise RuntimeError(f"Keras already runs on {_keras.backend.backend()} in this process; "
+                               f"a run on {backend} needs a process of its own")
         return _keras
+    backend = backend or _preferred
+    os.environ["KERAS_BACKEND"] = backend  # the spec decides, not a variable left in the shell
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if backend == "jax" and threads == 1:  # XLA reads its flags when JAX starts
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            import keras  # noqa: PLC0415 - deliberately lazy: importing TensorFlow costs seconds
-            import tensorflow as tf
+            import keras  # noqa: PLC0415 - deliberately lazy: importing a backend costs seconds
 
-            tf.config.list_physical_devices()
+            if backend == "tensorflow":
+                import tensorflow as tf
+
+                tf.config.list_physical_devices()
     finally:
         os.dup2(saved, 2)
         os.close(saved)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. retracing notes between models
+    if backend != "tensorflow" and "tensorflow" not in sys.modules:
+        _tensorflow_unseen()
+    if threads is not None:
+        _limit_threads(backend, threads)
     _keras = keras
     return keras
+
+
+def _tensorflow_unseen() -> None:
+    """Keep Keras on JAX or PyTorch from importing TensorFlow (seconds) just to ask whether it is there.
+
+    Saving a model asks `isinstance(obj, tf.TensorShape)` when TensorFlow is "available", and
+    Keras's lazy module imports all of TensorFlow to find out. A process that never imported
+    TensorFlow holds no TensorFlow object, so the answer is no without asking; code that really
+    uses TensorFlow still imports it (the lazy module's attributes do).
+    """
+    from keras.src.utils import module_utils  # the lazy module has no public switch
+
+    module_utils.tensorflow._available = False
+
+
+def _limit_threads(backend: str, threads: int) -> None:
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    elif backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager

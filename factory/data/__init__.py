@@ -131,7 +131,7 @@ def _unavailable(error: BaseException) -> bool:
 def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: bool) -> Callable:
     """A loader for an MNIST-like set: IDX files or Keras's npz, searched in the documented order."""
 
-    def load(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
+    def search() -> list[Path]:
         places: list[Path] = []
         env = os.environ.get("FACTORY_DATA_DIR")
         if env:
@@ -139,6 +139,20 @@ def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: boo
         places.append(Path.home() / ".keras" / "datasets" / keras_dir)
         if debian_package:
             places.append(DEBIAN_FASHION_MNIST)
+        return places
+
+    def files(spec: Data, base: Path) -> list[Path] | None:
+        """The files `load` would decode (for the prepared-data cache's key), or None if it would download."""
+        for folder in search():
+            if all((folder / name).is_file() for name in IDX_FILES):
+                return [folder / name for name in IDX_FILES]
+            npz = folder.with_suffix(".npz") if folder.name == keras_dir else folder / f"{keras_dir}.npz"
+            if npz.is_file():
+                return [npz]
+        return None
+
+    def load(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
+        places = search()
         for folder in places:
             arrays = _idx_folder(folder)
             if arrays is not None:
@@ -163,6 +177,7 @@ def _image_set(name: str, keras_dir: str, keras_loader: str, debian_package: boo
                 f"  Looked in:\n  {looked}\n  Put the four files {', '.join(IDX_FILES)} in "
                 f"$FACTORY_DATA_DIR{hint}.") from None
 
+    load.files = files
     return load
 
 
@@ -173,6 +188,11 @@ def _digits(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
     n_test = 360  # the last 360 of 1,797: a fixed, deterministic split
     x, y = digits.images, digits.target
     return (x[:-n_test], y[:-n_test], x[-n_test:], y[-n_test:]), "scikit-learn's digits"
+
+
+def _the_file(spec: Data, base: Path) -> list[Path] | None:
+    path = (base / spec.dataset).resolve()
+    return [path] if path.is_file() else None
 
 
 def _npz(spec: Data, base: Path, download: bool) -> tuple[tuple, str]:
@@ -221,6 +241,7 @@ DATASETS: dict[str, Callable] = {
     "digits": _digits,
 }
 FILE_LOADERS: dict[str, Callable] = {".npz": _npz, ".csv": _csv}
+_npz.files = _csv.files = _the_file  # what the prepared-data cache keys on; digits (milliseconds) is not cached
 
 _cache: dict[tuple, Dataset] = {}
 
@@ -259,6 +280,12 @@ def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Data
     if key in _cache:
         return _cache[key]
     loader = DATASETS.get(spec.dataset) or FILE_LOADERS[Path(spec.dataset).suffix.lower()]
+    from factory.data import cache
+
+    prepared = cache.Entry(spec, loader, Path(base))  # decoded and scaled arrays of an earlier run, mapped
+    if prepared.arrays is not None:
+        _cache[key] = Dataset(*prepared.arrays)
+        return _cache[key]
     try:
         (x_train, y_train, x_test, y_test), source = loader(spec, Path(base), download)
     except OSError as e:
@@ -278,6 +305,8 @@ def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Data
         top = float(max(np.abs(x_train).max(initial=0), 1e-12))
         x_train, x_test = x_train / np.float32(top), x_test / np.float32(top)
     dataset = Dataset(x_train, np.asarray(y_train), x_test, np.asarray(y_test), source)
+    mapped = prepared.store(dataset)  # the same arrays, mapped as later runs will map them
+    dataset = Dataset(*mapped) if mapped else dataset
     _cache[key] = dataset
     return dataset
 

@@ -32,13 +32,13 @@ class Serial:
 
     workers = 1
 
-    def __init__(self, experiment, data):
-        self.experiment, self.data = experiment, data
+    def __init__(self, experiment, data, keras_backend: str = "tensorflow"):
+        self.experiment, self.data, self.keras_backend = experiment, data, keras_backend
 
     def run(self, tasks: list[Task]) -> Iterator[tuple[Task, Finished]]:
         from factory.build.keras_setup import import_keras
 
-        keras = import_keras()
+        keras = import_keras(self.keras_backend)
         clock = EtaClock(sum(t.epochs for t in tasks))
         for task in tasks:
             yield task, train_task(keras, self.experiment, self.data, task, clock.tick)
@@ -47,17 +47,49 @@ class Serial:
         pass
 
 
-def open_backend(kind: str, workers: int, experiment, data, scratch: Path, address: str | None = None) -> Backend:
+class PerKerasBackend:
+    """Runs on several Keras backends: each task goes to the backend of its model's `keras_backend`.
+
+    A process runs Keras on one backend only, so each backend has a pool of its own; they train
+    one after the other, in the order of the plan.
+    """
+
+    def __init__(self, pools: dict[str, Backend], experiment):
+        self.pools, self.experiment = pools, experiment
+        self.workers = max(pool.workers for pool in pools.values())
+
+    def run(self, tasks: list[Task]) -> Iterator[tuple[Task, Finished]]:
+        for name, pool in self.pools.items():
+            mine = [t for t in tasks if self.experiment.models[t.name].training.keras_backend == name]
+            if mine:
+                yield from pool.run(mine)
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
+
+
+def open_backend(kind: str, workers: int, experiment, data, scratch: Path, address: str | None = None,
+                 keras_backends: tuple[str, ...] = ("tensorflow",), driver: str = "tensorflow") -> Backend:
     """The backend for `--backend kind` with up to `workers` runs at once, started but idle.
 
     `scratch` is a folder the process-pool backend may use for the arrays it shares with its workers.
+    `keras_backends` are those the tasks train on; runs on `driver`, the backend this process imports
+    Keras on, train in this process when `workers` is 1, runs on any other in a worker process.
     """
     if kind == "ray":
         from factory.train.ray_backend import RayPool
 
         return RayPool(address, workers, experiment.model_dump(mode="json"), data)
-    if workers > 1:
-        from factory.train.workers import WorkerPool
+    pools: dict[str, Backend] = {}
+    for name in keras_backends:
+        if workers > 1 or name != driver:
+            from factory.train.workers import WorkerPool
 
-        return WorkerPool(workers, experiment.model_dump(mode="json"), data, scratch)
-    return Serial(experiment, data)
+            folder = scratch if len(keras_backends) == 1 else scratch.with_name(f"{scratch.name}-{name}")
+            pools[name] = WorkerPool(workers, experiment.model_dump(mode="json"), data, folder, name)
+        else:
+            pools[name] = Serial(experiment, data, name)
+    if len(pools) == 1:
+        return next(iter(pools.values()))
+    return PerKerasBackend(pools, experiment)

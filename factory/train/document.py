@@ -27,15 +27,25 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def versions() -> dict[str, str]:
-    """What produced these results: Python, TensorFlow, Keras, numpy, factory and the platform."""
-    import keras
-    import numpy
-    import tensorflow
+def versions(keras_backends: tuple[str, ...] = ("tensorflow",)) -> dict[str, str]:
+    """What produced these results: Python, Keras, its backends, numpy, factory and the platform.
 
-    return {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
-            "keras": keras.__version__, "numpy": numpy.__version__, "factory": __version__,
-            "platform": platform.platform()}
+    `keras_backends` are the backends the runs trained on (each run's record names its own); their
+    versions are read from the installed packages, so none is imported for this.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    backends = {"jax": ("jax", "jaxlib")}
+    found = {p: installed(p) for b in keras_backends for p in backends.get(b, (b,))}
+    return {"python": platform.python_version(), **found, "keras": installed("keras"),
+            "keras_backends": ", ".join(keras_backends), "numpy": installed("numpy"),
+            "factory": __version__, "platform": platform.platform()}
 
 
 def data_fingerprint(data) -> dict[str, dict]:
@@ -43,8 +53,15 @@ def data_fingerprint(data) -> dict[str, dict]:
 
     What `--resume` compares, so runs trained on other data (a data file edited, a dataset
     re-downloaded) are never mixed with new ones. About 0.3 s for Fashion-MNIST's 220 MB of float32
-    arrays; a 16-byte digest is plenty to tell two versions of a file apart.
+    arrays (read from the prepared-data cache when the arrays come from there); a 16-byte digest is
+    plenty to tell two versions of a file apart.
     """
+    from factory.data.cache import remembered_fingerprint
+
+    return remembered_fingerprint(data, _fingerprint)
+
+
+def _fingerprint(data) -> dict[str, dict]:
     import hashlib
 
     import numpy as np

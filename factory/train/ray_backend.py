@@ -14,7 +14,7 @@ from factory.errors import Issue, SpecError
 from factory.train.progress import EtaClock, check_stop
 from factory.train.task import Finished, Task, failed_record, failure_reason, train_task
 
-_state: dict = {}  # per Ray worker process: keras, imported once
+_state: dict = {}  # per Ray worker process: keras, imported once on the backend of its environment
 
 
 def _train_remote(task: Task, resolved: dict, arrays: tuple) -> Finished:
@@ -22,14 +22,9 @@ def _train_remote(task: Task, resolved: dict, arrays: tuple) -> Finished:
     from factory.data import Dataset
     from schemas import Experiment
 
-    if "keras" not in _state:
-        keras = import_keras()
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(1)  # each task asks Ray for one CPU
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-        _state["keras"] = keras
     experiment = Experiment.model_validate(resolved)  # milliseconds, beside seconds of training
+    if "keras" not in _state:  # each task asks Ray for one CPU: one thread
+        _state["keras"] = import_keras(experiment.models[task.name].training.keras_backend, threads=1)
     return train_task(_state["keras"], experiment, Dataset(*arrays), task, EtaClock(task.epochs).tick)
 
 
@@ -59,8 +54,14 @@ class RayPool:
         self.pending: dict = {}
 
     def run(self, tasks: list[Task]) -> Iterator[tuple[Task, Finished]]:
-        self.pending = {self.remote.remote(t, self.resolved, self.arrays): t for t in tasks}
+        self.pending = {self._on_backend(t).remote(t, self.resolved, self.arrays): t for t in tasks}
         return self._finished()
+
+    def _on_backend(self, task: Task):
+        """The remote function for `task`'s Keras backend: Ray keeps worker processes per environment,
+        so a process that imported Keras on one backend never gets a run on another."""
+        backend = self.resolved["models"][task.name]["training"]["keras_backend"]
+        return self.remote.options(runtime_env={"env_vars": {"KERAS_BACKEND": backend}})
 
     def _finished(self) -> Iterator[tuple[Task, Finished]]:
         ray = self.ray

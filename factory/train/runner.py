@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from factory.build import keras_setup
+from factory.build.keras_backends import choose_keras_backends
 from factory.errors import SpecError
 from factory.results.artifacts import summary_text, write_artifacts
 from factory.spec.loader import Loaded
@@ -50,6 +52,11 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
         tracker = tracking.open_tracker(loaded, experiment, out, resume, results.data)
         if results.runs:
             say(f"resuming: {len(results.runs)} finished run(s) kept, {len(tasks)} to train")
+        try:
+            keras_backends, driver = choose_keras_backends(experiment, loaded.experiment, tasks)
+        except SpecError as e:
+            raise loaded.locate(e) from None
+        keras_setup.prefer(driver)  # a dataset download imports Keras before the checks do: on this backend
         pool, taken_over, interrupted = None, resume, False
         try:
             data = _load_data(loaded, experiment, timings)
@@ -57,12 +64,12 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                 results.data["data_fingerprint"] = data_fingerprint(data)
             if resume:
                 folder.check_same_data(out, results.data["data_fingerprint"])
-            with timings.phase("start workers"):  # they import TensorFlow while this process checks
+            with timings.phase("start workers"):  # they import their backend while this process checks
                 pool = open_backend(backend if tasks else "local", _parallel(experiment, tasks, workers),
-                                    experiment, data, out / ".data", address)
-            with timings.phase("import TensorFlow"):
-                _import_tensorflow(experiment)
-                results.data["versions"] = versions()
+                                    experiment, data, out / ".data", address, keras_backends, driver)
+            with timings.phase(f"import Keras ({driver})"):
+                _import_keras(experiment, driver)
+                results.data["versions"] = versions(keras_backends)
             with timings.phase("build models (check)"):
                 preflight_checks(loaded, experiment, data)
             tracker.start()  # a tracking store that cannot be used stops the run before the folder changes
@@ -162,12 +169,13 @@ def _load_data(loaded: Loaded, experiment, timings: Timings):
     return data
 
 
-def _import_tensorflow(experiment) -> None:
+def _import_keras(experiment, driver: str) -> None:
     from factory.build import distribute
     from factory.build.keras_setup import import_keras
 
-    import_keras()
-    distribute.prepare(experiment)  # multi-worker strategies must come before other TF work
+    import_keras(driver)
+    if driver == "tensorflow":
+        distribute.prepare(experiment)  # multi-worker strategies must come before other TF work
 
 
 def _keep_previous(out: Path) -> None:

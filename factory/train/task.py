@@ -88,6 +88,7 @@ def train_task(keras, experiment, data, task: Task, eta: Callable[[float], str])
     extra = [] if task.trial is None else [_trial_reporter(keras, task.trial)]
     callbacks = [*tracking.tensorboard_callbacks(keras, experiment, task), *extra]
     record, model = train_one(keras, task.name, spec, task.seed, data, task.where, eta, task.backup, callbacks)
+    record["keras_backend"] = keras.backend.backend()  # the backend this process really trained on
     for callback in extra:
         record.update(callback.fields)
     if model is None or task.trial is not None:  # a trial's model is not kept: best.yaml remakes it

@@ -1,9 +1,10 @@
 """Train independent runs of one experiment in parallel worker processes.
 
 One TensorFlow process trains a small model with about one core busy, so on a machine with idle
-cores, several runs (models x seeds) train at once. Each worker imports TensorFlow once, maps the
-arrays the driver prepared once (`factory.data.save_arrays`), and gets an equal share of the cores
-for TensorFlow's thread pools. The workers start (and import TensorFlow) as soon as the pool is
+cores, several runs (models x seeds) train at once. Each worker imports Keras on its pool's backend
+(TensorFlow, JAX or PyTorch) once, maps the arrays the driver prepared once
+(`factory.data.save_arrays`), and gets an equal share of the cores for the backend's thread
+pools. The workers start (and import their backend) as soon as the pool is
 made, while the driver runs its checks; no task reaches them before `run`. Workers only train and
 return each model as bytes; the driver alone writes the output folder. A worker that dies becomes
 a failed run with the reason, not a hung experiment. Ctrl-C is the driver's, which then stops
@@ -39,18 +40,14 @@ def _die_with_parent() -> None:
         pass  # elsewhere a dead driver's workers exit when they next ask for work
 
 
-def _start_worker(resolved: dict, arrays: str, threads: int, clock: EtaClock) -> None:
+def _start_worker(resolved: dict, arrays: str, threads: int, clock: EtaClock, keras_backend: str) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     from factory.build.keras_setup import import_keras
     from factory.data import load_arrays
     from schemas import Experiment
 
-    keras = import_keras()
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    keras = import_keras(keras_backend, threads)
     _state.update(keras=keras, experiment=Experiment.model_validate(resolved), clock=clock,
                   data=load_arrays(arrays))  # prepared once by the driver, mapped, not decoded
 
@@ -64,15 +61,28 @@ def _train(task: Task, epochs_total: int) -> Finished:
     return train_task(_state["keras"], _state["experiment"], _state["data"], task, _state["clock"].tick)
 
 
-class WorkerPool:
-    """A pool of worker processes for the runs of one experiment, started at once, idle until `run`."""
+def _mapped_from(data) -> Path | None:
+    """The folder `data`'s arrays are mapped from already (the prepared-data cache), for the workers to map too."""
+    from factory.data import ARRAYS
 
-    def __init__(self, workers: int, resolved: dict, data, scratch: Path):
+    files = [Path(getattr(getattr(data, name), "filename", None) or "") for name in ARRAYS]
+    folder = files[0].parent
+    if files == [folder / f"{name}.npy" for name in ARRAYS] and (folder / "source.txt").is_file():
+        return folder
+    return None
+
+
+class WorkerPool:
+    """A pool of worker processes on one Keras backend for the runs of one experiment, started at once, idle until `run`."""
+
+    def __init__(self, workers: int, resolved: dict, data, scratch: Path, keras_backend: str = "tensorflow"):
         from factory.data import save_arrays
 
         self.workers, self.scratch = workers, Path(scratch)
+        arrays = _mapped_from(data) or self.scratch
         try:
-            save_arrays(data, self.scratch)
+            if arrays == self.scratch:
+                save_arrays(data, self.scratch)
         except OSError as e:  # a full disk before any training: the user's to fix, not a traceback
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise SpecError([Issue(f"cannot write the arrays the worker processes share to {self.scratch}: "
@@ -81,7 +91,7 @@ class WorkerPool:
         threads = max(1, (os.cpu_count() or 1) // workers)
         clock = EtaClock(0, workers, context.Value("d", 0.0), context.Value("i", 0))
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                            initargs=(resolved, str(self.scratch), threads, clock))
+                                            initargs=(resolved, str(arrays), threads, clock, keras_backend))
         for _ in range(workers):  # a spawning pool starts one process per submission
             self.executor.submit(_ready)
         self.processes = list((getattr(self.executor, "_processes", None) or {}).values())

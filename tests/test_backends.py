@@ -1,0 +1,246 @@
+"""Keras backends per run (training.keras_backend, --keras-backend): each trains, they mix, their files load
+across backends, and what a backend lacks is an error before training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from factory.build.keras_setup import installed
+from tests.conftest import ROOT, TINY, spec_errors
+
+INSTALLED = [b for b in ("tensorflow", "jax", "torch") if installed(b)]
+needs_jax = pytest.mark.skipif(not installed("jax"), reason="jax is an optional extra: pip install 'factory[jax]'")
+
+NAN = """\
+  exploding:
+    compile: {optimizer: {SGD: 1.0e+12}, loss: mse}
+    layers: [Flatten, {Dense: 1}]
+"""
+
+
+def _python(code: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter on this worktree: a process that has not imported Keras yet."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("KERAS_BACKEND", None)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("backend", INSTALLED)
+def test_a_tiny_experiment_trains_on_each_installed_backend(backend, tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY + NAN)
+    out = tmp_path / "out"
+    run = ["run", str(spec), "--out", str(out), "--workers", "1", "--keras-backend", backend]
+    code = ("import sys; from factory.cli import main; "
+            f"rc = main({run!r}); again = main({run + ['--resume']!r}); "  # resuming trains only the failed run
+            "print('exit', rc, again, 'tensorflow' in sys.modules)")
+    done = _python(code)
+    assert "resuming: 2 finished run(s) kept, 1 to train" in done.stderr + done.stdout
+    results = json.loads((out / "results.json").read_text())
+    runs = {r["model"]: r for r in results["runs"]}
+    assert [(m, r["status"], r["keras_backend"]) for m, r in runs.items()] == [
+        ("A", "completed", backend), ("B", "completed", backend), ("exploding", "failed", backend)], done.stderr
+    assert "loss became" in runs["exploding"]["error"]  # TerminateOnNaN and the failed record, on every backend
+    assert results["versions"]["keras_backends"] == backend and results["versions"][backend] not in ("", None)
+    imported_tensorflow = backend == "tensorflow"  # nothing else imports it, in the driver or for saving
+    assert done.stdout.split()[-4:] == ["exit", "1", "1", str(imported_tensorflow)], done.stdout + done.stderr
+
+
+MIXED = TINY.replace("seeds: [0]", "seeds: [0, 1]").replace("""\
+  B:
+    label: BatchNorm + ReLU""", """\
+    sweep: {training.keras_backend: [tensorflow, jax]}
+  B:
+    label: BatchNorm + ReLU""")
+
+
+@needs_jax
+def test_one_experiment_mixes_backends_and_their_files_load_on_the_other(tmp_path):
+    from factory.build.keras_setup import import_keras
+    from factory.spec.loader import load
+    from factory.train.runner import run_experiment
+
+    spec = tmp_path / "mixed.yaml"
+    spec.write_text(MIXED)
+    assert run_experiment(load(spec), tmp_path / "out", workers=1) == 0  # this process: TensorFlow
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [(r["model"], r["seed"], r["keras_backend"]) for r in results["runs"]] == [
+        ("A-tensorflow", 0, "tensorflow"), ("A-tensorflow", 1, "tensorflow"),
+        ("A-jax", 0, "jax"), ("A-jax", 1, "jax"), ("B", 0, "tensorflow"), ("B", 1, "tensorflow")]
+    assert {"tensorflow", "jax", "jaxlib"} <= set(results["versions"])
+    table = (tmp_path / "out" / "comparison.md").read_text()
+    assert "ReLU (keras_backend=jax)" in table and "ReLU (keras_backend=tensorflow)" in table
+    assert "| A-jax vs A-tensorflow | training.keras_backend: tensorflow -> jax | 2 |" in table  # the paired test
+
+    # The JAX-trained file, loaded under TensorFlow here and under JAX in a fresh process: same predictions.
+    run = next(r for r in results["runs"] if r["model"] == "A-jax" and r["seed"] == 0)
+    path = tmp_path / "out" / run["model_file"]
+    x = np.random.default_rng(0).random((16, 8, 8), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    keras = import_keras()
+    assert keras.backend.backend() == "tensorflow"
+    here = keras.saving.load_model(path).predict(x, verbose=0)
+    done = _python("from factory.build.keras_setup import import_keras; import numpy as np; "
+                   f"keras = import_keras('jax'); x = np.load({str(tmp_path / 'x.npy')!r}); "
+                   f"np.save({str(tmp_path / 'jax.npy')!r}, keras.saving.load_model({str(path)!r}).predict(x, verbose=0))")
+    assert done.returncode == 0, done.stderr
+    assert np.allclose(here, np.load(tmp_path / "jax.npy"), atol=1e-5, rtol=0)
+
+
+def test_a_backend_not_installed_is_an_error_before_training(cli, write, tmp_path, monkeypatch):
+    from factory.build import keras_setup
+
+    monkeypatch.setattr(keras_setup, "installed", lambda backend: backend != "torch")
+    spec = write(TINY.replace("  B:\n    label: BatchNorm + ReLU\n",
+                              "  B:\n    label: BatchNorm + ReLU\n    training: {keras_backend: torch}\n"))
+    code, _, err = cli("run", spec, "--out", tmp_path / "out")
+    assert code == 2 and err.splitlines() == [
+        f"{spec}:14:31: models.B.training.keras_backend: Keras backend torch is not installed here: pip install "
+        "torch (its CPU build: --index-url https://download.pytorch.org/whl/cpu) (see README, Backends)"]
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_keras_backend_on_the_command_line_is_located_there(cli, write, monkeypatch):
+    from factory.build import keras_setup
+
+    monkeypatch.setattr(keras_setup, "installed", lambda backend: backend != "torch")
+    code, _, err = cli("run", write(TINY), "--keras-backend", "torch")
+    assert code == 2 and err.startswith("<--set training.keras_backend=torch>:1:24: training.keras_backend: "
+                                        "Keras backend torch is not installed here")
+
+
+def test_distribute_needs_tensorflow_located_at_the_models_key(write):
+    path = write(TINY.replace("training: {epochs: 2, batch_size: 64, seeds: [0]}",
+                              "training: {epochs: 2, batch_size: 64, seeds: [0], keras_backend: jax}")
+                 .replace("    label: ReLU\n", "    label: ReLU\n    training: {distribute: mirrored}\n"))
+    assert spec_errors(path) == [f"{path}:8:28: models.A.training.distribute: `distribute: mirrored` is "
+                                 "tf.distribute: it needs `keras_backend: tensorflow`, not jax"]
+    assert spec_errors(write(TINY), "training.distribute=mirrored", "training.keras_backend=jax")[0].endswith(
+        "`distribute: mirrored` is tf.distribute: it needs `keras_backend: tensorflow`, not jax")
+
+
+def test_an_unknown_backend_names_the_choices(write):
+    assert spec_errors(write(TINY), "training.keras_backend=mxnet") == [
+        "<--set training.keras_backend=mxnet>:1:24: training.keras_backend: input should be 'tensorflow', "
+        "'jax' or 'torch', got 'mxnet' (text)"]
+
+
+def test_a_prepared_dataset_is_mapped_from_the_cache_until_its_source_changes(tmp_path, monkeypatch):
+    from factory import data as data_module
+    from factory.data import load_data
+    from factory.train.document import data_fingerprint
+    from schemas import Data
+
+    monkeypatch.setenv("FACTORY_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    source = tmp_path / "d.npz"
+    np.savez(source, x_train=rng.integers(0, 255, (50, 4, 4)), y_train=np.arange(50) % 3,
+             x_test=rng.integers(0, 255, (10, 4, 4)), y_test=np.arange(10) % 3)
+    spec = Data(dataset="d.npz")
+
+    def fresh_load():
+        data_module._cache.clear()  # as a new process would: only the disk cache remains
+        return load_data(spec, tmp_path)
+
+    first = fresh_load()
+    with monkeypatch.context() as m:  # a hit never decodes
+        m.setattr(data_module, "_npz_arrays", lambda path: pytest.fail("decoded again"))
+        second = fresh_load()
+    assert isinstance(first.x_train, np.memmap) and isinstance(second.x_train, np.memmap)  # stored, then mapped
+    assert Path(first.x_train.filename) == Path(second.x_train.filename)
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        assert np.array_equal(getattr(first, name), getattr(second, name))
+        assert getattr(first, name).dtype == getattr(second, name).dtype
+    assert second.x_train.max() == 1.0 and second.source == first.source  # scaled, as prepared
+    assert data_fingerprint(second) == data_fingerprint(first) == data_fingerprint(fresh_load())
+    assert (Path(second.x_train.filename).parent / "fingerprint.json").is_file()
+
+    other = Data(dataset="d.npz", scale=False)  # another preparation: another entry
+    data_module._cache.clear()
+    assert load_data(other, tmp_path).x_train.max() > 1
+    np.savez(source, x_train=rng.integers(0, 255, (40, 4, 4)), y_train=np.arange(40) % 3,
+             x_test=rng.integers(0, 255, (10, 4, 4)), y_test=np.arange(10) % 3)
+    changed = fresh_load()
+    assert len(changed.x_train) == 40 and Path(changed.x_train.filename).parent != Path(first.x_train.filename).parent
+
+
+def test_an_unwritable_cache_only_costs_time(tmp_path, monkeypatch):
+    from factory import data as data_module
+    from factory.data import load_data
+    from schemas import Data
+
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("FACTORY_CACHE_DIR", str(tmp_path / "file" / "cache"))
+    np.savez(tmp_path / "d.npz", x_train=np.ones((5, 2)), y_train=np.zeros(5), x_test=np.ones((2, 2)),
+             y_test=np.zeros(2))
+    data_module._cache.clear()
+    dataset = load_data(Data(dataset="d.npz"), tmp_path)
+    assert len(dataset.x_train) == 5 and not isinstance(dataset.x_train, np.memmap)
+
+
+def test_validating_and_loading_data_import_no_backend(tmp_path):
+    np.savez(tmp_path / "d.npz", x_train=np.ones((5, 2)), y_train=np.zeros(5), x_test=np.ones((2, 2)),
+             y_test=np.zeros(2))
+    spec = tmp_path / "s.yaml"
+    spec.write_text(TINY.replace("dataset: digits", "dataset: d.npz"))
+    done = _python(f"import sys; from factory.cli import main; from factory.data import load_data; "
+                   f"from factory.spec.loader import load; rc = main(['validate', {str(spec)!r}]); "
+                   f"loaded = load({str(spec)!r}); load_data(loaded.experiment.data, loaded.path.parent); "
+                   f"load_data(loaded.experiment.data, loaded.path.parent); "  # decoded, then from memory
+                   "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'jax', 'keras', 'torch')))")
+    assert done.stdout.split()[-2:] == ["0", "[]"], done.stdout + done.stderr
+
+
+@needs_jax
+def test_ray_tasks_run_on_their_own_backend(tmp_path):
+    pytest.importorskip("ray")
+    from factory.spec.loader import load
+    from factory.train.runner import run_experiment
+
+    spec = tmp_path / "mixed.yaml"
+    spec.write_text(MIXED.replace("seeds: [0, 1]", "seeds: [0]"))
+    assert run_experiment(load(spec), tmp_path / "out", workers=2, backend="ray") == 0
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert [(r["model"], r["keras_backend"]) for r in runs] == [
+        ("A-tensorflow", "tensorflow"), ("A-jax", "jax"), ("B", "tensorflow")]
+
+
+@needs_jax
+def test_a_process_that_imported_keras_keeps_its_backend_and_sends_the_runs_to_a_worker(tmp_path):
+    from factory.build.keras_setup import import_keras
+    from factory.spec.loader import load
+    from factory.train.runner import run_experiment
+
+    import_keras()  # as a notebook that used tf.keras before would have
+    spec = tmp_path / "jax.yaml"
+    spec.write_text(TINY.replace("seeds: [0]}", "seeds: [0], keras_backend: jax}"))
+    assert run_experiment(load(spec), tmp_path / "out", workers=1) == 0
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert [(r["model"], r["keras_backend"]) for r in runs] == [("A", "jax"), ("B", "jax")]
+
+
+@needs_jax
+def test_jax_worker_processes_map_the_cached_arrays_without_a_copy(tmp_path, monkeypatch):
+    from factory import data as data_module
+    from factory.spec.loader import load
+    from factory.train.runner import run_experiment
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.random((200, 8, 8)), y_train=np.arange(200) % 10,
+             x_test=rng.random((50, 8, 8)), y_test=np.arange(50) % 10)
+    spec = tmp_path / "jax.yaml"
+    spec.write_text(TINY.replace("dataset: digits", "dataset: d.npz")
+                    .replace("seeds: [0]}", "seeds: [0], keras_backend: jax}"))
+    monkeypatch.setattr(data_module, "save_arrays", lambda *a: pytest.fail("the arrays were copied for the workers"))
+    assert run_experiment(load(spec), tmp_path / "out", workers=2) == 0
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert [(r["model"], r["status"], r["keras_backend"]) for r in runs] == [
+        ("A", "completed", "jax"), ("B", "completed", "jax")]
