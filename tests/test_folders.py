@@ -35,7 +35,8 @@ FLAT_MODEL = "models:\n  A:\n    layers:\n      - Flatten\n      - Dense: {units
 
 def _data_only(tmp_path, data: str, models: str = FLAT_MODEL):
     path = tmp_path / "spec.yaml"
-    path.write_text(HEAD + data + models, encoding="utf-8")
+    head = HEAD if "training:" not in data else HEAD.replace("training: {epochs: 1, batch_size: 8}\n", "")
+    path.write_text(head + data + models, encoding="utf-8")
     return path
 
 
@@ -94,3 +95,132 @@ def test_bad_folder_values_are_refused(tmp_path):
     assert any("data.image_size" in e and "at least 2 items" in e for e in errors), errors
     assert any("data.color_mode" in e and "'rgb', 'grayscale' or 'rgba'" in e for e in errors), errors
     assert any("data.test_split" in e and "less than 1" in e for e in errors), errors
+
+
+def make_images(root, per_class: int = 12, size=(8, 8), fmt: str = "png", mode: str = "L", classes=("bright", "dark")):
+    """A folder of small images, one subfolder per class: class 0 bright, class 1 dark, with noise."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    channels = {"L": 1, "RGB": 3, "RGBA": 4}[mode]
+    for label, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            level = 200 if label == 0 else 40
+            pixels = np.clip(rng.normal(level, 20, (*size, channels)), 0, 255).astype(np.uint8)
+            if channels == 4:
+                pixels[..., 3] = 255  # opaque, as photos are
+            Image.fromarray(pixels[..., 0] if channels == 1 else pixels, mode).save(root / name / f"{i}.{fmt}")
+    return root
+
+
+def make_texts(root, per_class: int = 12):
+    """A folder of .txt files in two classes, told apart by their words."""
+    words = {"pos": "good great fine lovely", "neg": "bad awful poor dull"}
+    for name, text in words.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            (root / name / f"{i}.txt").write_text(f"{text} number {i}", encoding="utf-8")
+    return root
+
+
+def _open(tmp_path, data: str):
+    from factory.data import load_data
+    from factory.spec.loader import load
+
+    return load_data(load(_data_only(tmp_path, data)).experiment.data, tmp_path)
+
+
+def _load_error(tmp_path, data: str) -> list[str]:
+    from factory.errors import SpecError
+    from factory.spec.loader import load
+
+    loaded = load(_data_only(tmp_path, data))
+    from factory.data import load_data
+
+    with pytest.raises(SpecError) as e:
+        load_data(loaded.experiment.data, tmp_path)
+    return [str(i) for i in loaded.locate(e.value).issues]
+
+
+def test_an_image_folder_is_listed_split_per_class_with_a_fixed_seed_and_fingerprinted(tmp_path):
+    make_images(tmp_path / "photos", per_class=10)
+    data = _open(tmp_path, "data: {dataset: photos/, test_split: 0.3}\n")
+    assert (data.kind, data.class_names, data.input_shape) == ("images", ("bright", "dark"), (8, 8, 1))
+    assert (len(data.train_files), len(data.test_files)) == (14, 6)
+    assert sorted(data.y_test.tolist()) == [0, 0, 0, 1, 1, 1]
+    assert not set(data.train_files) & set(data.test_files)
+    again = _open(tmp_path / ".." / tmp_path.name, "data: {dataset: photos, test_split: 0.3}\n")
+    assert again.test_files == data.test_files  # the same split, however the folder is written
+    print_ = data.fingerprint()
+    assert print_["class_names"] == ["bright", "dark"] and print_["train"]["files"] == 14
+    (tmp_path / "photos" / "dark" / "0.png").write_bytes((tmp_path / "photos" / "dark" / "1.png").read_bytes())
+    assert _open(tmp_path, "data: {dataset: photos/, test_split: 0.3, scale: false}\n").fingerprint() != print_
+
+
+@pytest.mark.parametrize("setup, data, message", [
+    (lambda root: root.mkdir(), "photos/", "{root} is empty: put the examples of each class in a subfolder of it"),
+    (lambda root: (make_images(root), (root / "dark" / "x.txt").write_text("hi")), "photos/",
+     "{root} mixes images ({root}/bright/0.png) and text files ({root}/dark/x.txt): a folder holds one kind"),
+    (lambda root: (make_images(root), (root / "dark" / "3.png").write_bytes(b"not a png")), "photos/",
+     "data.dataset: unreadable image: {root}/dark/3.png (not .png data; empty, damaged or misnamed)"),
+    (lambda root: (make_images(root), (root / "empty").mkdir()), "photos/",
+     "data.dataset: class folder {root}/empty/ has no examples: add some or remove the folder"),
+    (lambda root: (make_images(root), (root / "notes.md").write_text("x")), "photos/",
+     "data.dataset: {root} holds files beside its class folders ({root}/notes.md): every example goes in"),
+    (lambda root: (make_images(root), (root / "dark" / "a.doc").write_text("x")), "photos/",
+     "data.dataset: {root}/dark/a.doc: neither an image (.png, .jpg, .jpeg, .gif, .bmp) nor a text file (.txt)"),
+    (lambda root: make_texts(root), "{dataset: photos/, image_size: [8, 8]}",
+     "spec.yaml:4:38: data.image_size: image_size is for a folder of images, but {root} holds text files"),
+    (lambda root: make_images(root, per_class=2), "{dataset: photos/, test_split: 0.1}",
+     "data.test_split: class bright has 2 examples: test_split 0.1 leaves none to test on"),
+])
+def test_folders_that_cannot_train_are_located_errors_naming_the_file(tmp_path, setup, data, message):
+    root = tmp_path / "photos"
+    setup(root)
+    errors = _load_error(tmp_path, f"data: {data if data.startswith('{') else '{dataset: ' + data + '}'}\n")
+    assert len(errors) == 1 and message.format(root=root) in errors[0], errors
+
+
+def _run(tmp_path, data: str, models: str = FLAT_MODEL, *args) -> dict:
+    import json
+
+    from factory.cli import main
+
+    path = _data_only(tmp_path, data, models)
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), *args]) == 0
+    return json.loads((tmp_path / "out" / "results.json").read_text())
+
+
+@pytest.mark.parametrize("fmt, mode, color", [("png", "L", "grayscale"), ("jpg", "RGB", "rgb"), ("png", "RGBA", "rgba")])
+def test_training_streams_an_image_folder_and_records_its_classes(tmp_path, fmt, mode, color):
+    import keras
+    import numpy as np
+
+    make_images(tmp_path / "photos", per_class=16, size=(10, 12), fmt=fmt, mode=mode)
+    results = _run(tmp_path, "data: {dataset: photos/, image_size: [6, 6], cache: true}\n"
+                              "training: {epochs: 6, batch_size: 4}\n",
+                   FLAT_MODEL + "    compile: {optimizer: {Adam: {learning_rate: 0.1}}}\n")
+    run = results["runs"][0]
+    assert run["status"] == "completed" and len(run["history"]["val_loss"]) == 6
+    assert results["data_fingerprint"]["class_names"] == ["bright", "dark"]
+    assert results["data_fingerprint"]["split"] == {"test_split": 0.2, "seed": 0, "per_class": True}
+    model = keras.models.load_model(tmp_path / "out" / "models" / "A-seed0.keras")
+    channels = {"grayscale": 1, "rgb": 3, "rgba": 4}[color]
+    assert model.input_shape == (None, 6, 6, channels)
+    bright, dark = np.full((1, 6, 6, channels), 0.8), np.full((1, 6, 6, channels), 0.15)
+    bright[..., 3:], dark[..., 3:] = 1.0, 1.0  # the alpha channel, where there is one
+    assert model.predict(np.concatenate([bright, dark]), verbose=0).argmax(axis=1).tolist() == [0, 1]
+
+
+def test_a_test_folder_validates_and_the_worker_processes_reopen_the_folder(tmp_path):
+    make_images(tmp_path / "photos", per_class=12)
+    make_images(tmp_path / "photos_test", per_class=4)
+    serial = _run(tmp_path, "data: {dataset: photos/, test: photos_test/}\ntraining: {epochs: 2, batch_size: 4}\n",
+                  FLAT_MODEL, "--workers", "1")
+    assert serial["data_fingerprint"]["test"]["files"] == 8
+    (tmp_path / "out").rename(tmp_path / "serial")
+    workers = _run(tmp_path, "data: {dataset: photos/, test: photos_test/}\ntraining: {epochs: 2, batch_size: 4}\n",
+                   FLAT_MODEL, "--workers", "2")
+    assert workers["runs"][0]["history"]["val_loss"] == serial["runs"][0]["history"]["val_loss"]

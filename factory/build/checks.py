@@ -151,8 +151,12 @@ def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], D
                       f"have shape {shape} ({data.source}); {fix} to take the data's",
                       loc=_input_shape_loc(name, spec))], None
     shape = list(declared) if declared is not None else shape
+    if spec.training.validation_split and hasattr(data, "stream"):
+        return [Issue(f"validation_split takes examples from arrays in memory, but {data.source} is streamed "
+                      "from its files: leave it out (the test split validates) or set data.test_split",
+                      loc=("models", name, "training", "validation_split"))], None
     try:
-        dry = dry_build(name, spec, shape)
+        dry = dry_build(name, spec, shape, getattr(data, "input_dtype", None))
     except SpecError as e:
         return [_channel_hint(name, spec, shape, issue) for issue in e.issues], None
     return _output_issues(name, spec, dry, _labels(data)), dry

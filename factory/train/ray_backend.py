@@ -30,7 +30,8 @@ def _train_remote(task: Task, resolved: dict, arrays: tuple) -> Finished:
         tf.config.threading.set_inter_op_parallelism_threads(1)
         _state["keras"] = keras
     experiment = Experiment.model_validate(resolved)  # milliseconds, beside seconds of training
-    return train_task(_state["keras"], experiment, Dataset(*arrays), task, EtaClock(task.epochs).tick)
+    data = Dataset(*arrays) if isinstance(arrays, tuple) else arrays  # a folder: re-opened from its file list
+    return train_task(_state["keras"], experiment, data, task, EtaClock(task.epochs).tick)
 
 
 class RayPool:
@@ -54,7 +55,8 @@ class RayPool:
                 raise SpecError([Issue(f"cannot start or reach Ray at {address or 'a new local instance'}: "
                                        f"{e}")]) from None
         self.resolved = resolved
-        self.arrays = ray.put((data.x_train, data.y_train, data.x_test, data.y_test, data.source))
+        self.arrays = ray.put(data if hasattr(data, "stream") else
+                              (data.x_train, data.y_train, data.x_test, data.y_test, data.source))
         self.remote = ray.remote(num_cpus=1, max_retries=0)(_train_remote)
         self.pending: dict = {}
 

@@ -52,7 +52,7 @@ def _start_worker(resolved: dict, arrays: str, threads: int, clock: EtaClock) ->
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     _state.update(keras=keras, experiment=Experiment.model_validate(resolved), clock=clock,
-                  data=load_arrays(arrays))  # prepared once by the driver, mapped, not decoded
+                  data=load_arrays(arrays) if isinstance(arrays, str) else arrays)  # mapped, or a folder re-opened
 
 
 def _ready() -> None:
@@ -71,8 +71,10 @@ class WorkerPool:
         from factory.data import save_arrays
 
         self.workers, self.scratch = workers, Path(scratch)
+        shared = str(self.scratch) if not hasattr(data, "stream") else data  # a folder: its file list, not arrays
         try:
-            save_arrays(data, self.scratch)
+            if isinstance(shared, str):
+                save_arrays(data, self.scratch)
         except OSError as e:  # a full disk before any training: the user's to fix, not a traceback
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise SpecError([Issue(f"cannot write the arrays the worker processes share to {self.scratch}: "
@@ -81,7 +83,7 @@ class WorkerPool:
         threads = max(1, (os.cpu_count() or 1) // workers)
         clock = EtaClock(0, workers, context.Value("d", 0.0), context.Value("i", 0))
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                            initargs=(resolved, str(self.scratch), threads, clock))
+                                            initargs=(resolved, shared, threads, clock))
         for _ in range(workers):  # a spawning pool starts one process per submission
             self.executor.submit(_ready)
         self.processes = list((getattr(self.executor, "_processes", None) or {}).values())
