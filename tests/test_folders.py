@@ -67,10 +67,9 @@ def test_an_existing_folder_needs_no_trailing_slash_but_a_typo_gets_did_you_mean
         f"{tmp_path / 'spec.yaml'}:4:17: data.dataset: unknown dataset 'fashion_mnst'; did you mean 'fashion_mnist'?"]
 
 
-def test_a_missing_folder_is_located(tmp_path):
-    (tmp_path / "photos").mkdir()
+def test_a_missing_folder_is_located_when_the_data_is_loaded(tmp_path):
     path = _data_only(tmp_path, "data: {dataset: nothere/, test: photos_tst}\n")
-    assert spec_errors(path) == [f"{path}:4:17: data.dataset: no such folder: {tmp_path / 'nothere'}",
+    assert _load_error(tmp_path, "data: {dataset: nothere/, test: photos_tst}\n") == [f"{path}:4:17: data.dataset: no such folder: {tmp_path / 'nothere'}",
                                  f"{path}:4:33: data.test: no such folder: {tmp_path / 'photos_tst'}"]
 
 

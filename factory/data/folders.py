@@ -198,6 +198,11 @@ def _first_image(path: Path) -> tuple[tuple[int, int], str]:
 def open_folder(spec: Data, base: Path) -> FolderDataset:
     """The folder `spec.dataset` names (relative to `base`), listed, checked and split; nothing decoded."""
     root = (Path(base) / spec.dataset).resolve()
+    missing = [Issue(f"no such folder: {(Path(base) / value).resolve()}", loc=("data", key))
+               for key, value in (("dataset", spec.dataset), ("test", spec.test))
+               if value is not None and not (Path(base) / value).is_dir()]
+    if missing:  # checked here, not by `validate`: an experiment may name a folder a script makes later
+        raise SpecError(missing)
     classes, files = _scan(root, "dataset")
     kind = _kind(files, root, "dataset")
     if kind == "text":

@@ -84,20 +84,9 @@ def load_spec(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Loaded 
     experiment = validate_composed(composed, Experiment)
     loaded = Loaded(experiment, composed.document, Path(path))
     data_path = loaded.data_path()
-    if data_path is not None and is_folder(experiment.data.dataset, str(Path(path).parent)):
-        missing = _missing_folders(experiment.data, Path(path).parent)
-        if missing:
-            raise loaded.locate(SpecError(missing))
-    elif data_path is not None and not data_path.is_file():
+    if data_path is not None and not data_path.is_file() and not is_folder(experiment.data.dataset, str(Path(path).parent)):
         raise loaded.locate(SpecError([Issue(f"no such data file: {data_path}", loc=("data", "dataset"))]))
     return loaded
-
-
-def _missing_folders(data, base: Path) -> list[Issue]:
-    """A data folder (`dataset`, `test`) that is not there, located at its key."""
-    return [Issue(f"no such folder: {(base / value).resolve()}", loc=("data", key))
-            for key, value in (("dataset", data.dataset), ("test", data.test))
-            if value is not None and not (base / value).is_dir()]
 
 
 def _base(document: Document) -> str | None:
