@@ -31,18 +31,21 @@ def prepare_model(keras, model, data):
     """`model` with each preprocessing layer that needs it adapted on `data`'s training split, in order.
 
     A layer deeper in the model is adapted on what the layers before it make of the training inputs
-    (those before it already adapted). Returns the model to compile (a table's raw-column head, when
-    the data has one, in front of it).
+    (those before it already adapted). Returns the model to compile: `model`, or for a table (data
+    with an `encoder`) one model of raw columns, the encoder in front of `model`.
     """
+    encoder = data.encoder(keras) if hasattr(data, "encoder") else None  # a table's raw columns -> one row
+    front = [encoder] if encoder is not None else []
     layers = list(model.layers)
     for i, layer in enumerate(layers):
         if needs_adapt(layer):
-            layer.adapt(_inputs_of(keras, layers[:i], data))
-    head = getattr(data, "model_head", None)
-    return head(keras, model) if head is not None else model
+            layer.adapt(_inputs_of(front + layers[:i], data))
+    if encoder is None:
+        return model
+    return keras.Model(encoder.input, model(encoder.output), name=model.name)  # saved whole: takes raw rows
 
 
-def _inputs_of(keras, before: list, data):
+def _inputs_of(before: list, data):
     """The training inputs as the layers `before` turn them: the raw inputs when there are none."""
     inputs = training_inputs(data, ADAPT_BATCH)
     if not before:
@@ -51,5 +54,10 @@ def _inputs_of(keras, before: list, data):
 
     if not streamed(data):
         inputs = tf.data.Dataset.from_tensor_slices(inputs).batch(ADAPT_BATCH)
-    prefix = keras.Sequential(before)
-    return inputs.map(lambda x: prefix(x, training=False))
+
+    def through(x):
+        for layer in before:
+            x = layer(x, training=False)
+        return x
+
+    return inputs.map(through)

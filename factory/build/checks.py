@@ -152,8 +152,8 @@ def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], D
                       loc=_input_shape_loc(name, spec))], None
     shape = list(declared) if declared is not None else shape
     if spec.training.validation_split and hasattr(data, "stream"):
-        return [Issue(f"validation_split takes examples from arrays in memory, but {data.source} is streamed "
-                      "from its files: leave it out (the test split validates) or set data.test_split",
+        return [Issue(f"validation_split takes examples from arrays in memory, but {data.source} is fed by "
+                      "tf.data: leave it out (the test split validates)",
                       loc=("models", name, "training", "validation_split"))], None
     try:
         dry = dry_build(name, spec, shape, getattr(data, "input_dtype", None))

@@ -22,6 +22,7 @@ import numpy as np
 
 from factory.errors import Issue, SpecError
 from schemas import Data
+from factory.data.tables import is_table
 from schemas.experiment import is_folder
 
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -255,6 +256,11 @@ def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Data
         from factory.data.folders import open_folder
 
         _cache[key] = open_folder(spec, Path(base))
+        return _cache[key]
+    if is_table(spec, Path(base)):  # a .parquet, or a .csv with text columns (factory.data.tables)
+        from factory.data.tables import open_table
+
+        _cache[key] = open_table(spec, Path(base))
         return _cache[key]
     loader = DATASETS.get(spec.dataset) or FILE_LOADERS[Path(spec.dataset).suffix.lower()]
     try:
