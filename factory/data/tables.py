@@ -24,6 +24,7 @@ import numpy as np
 from factory.errors import Issue, SpecError
 from schemas import Data
 
+TABLE_SUFFIXES = (".parquet",)  # read only here (a .csv is arrays unless it has text: `is_table`)
 TABLE_TEST_FRACTION = 0.2  # the last 20% of the rows, as for a numeric .csv
 SNIFFED_ROWS = 1000  # rows of a .csv looked at to tell a numeric table from one with text
 
@@ -36,7 +37,7 @@ def is_table(spec: Data, base: Path) -> bool:
     """Whether `spec.dataset` is a table for this module: a .parquet, or a .csv with a cell that is not a number."""
     path = Path(base) / spec.dataset
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
+    if suffix in TABLE_SUFFIXES:
         return True
     if suffix != ".csv" or not path.is_file():
         return False
@@ -169,7 +170,7 @@ def _read(path: Path):
     except ImportError:
         raise _error(f"{path}: reading this table needs pyarrow: pip install 'factory[tables]'") from None
     try:
-        return pq.read_table(path) if path.suffix.lower() == ".parquet" else pcsv.read_csv(path)
+        return pq.read_table(path) if path.suffix.lower() in TABLE_SUFFIXES else pcsv.read_csv(path)
     except (pa.ArrowException, OSError) as e:  # a damaged or misnamed file
         raise _error(f"{path} cannot be read as a table ({type(e).__name__}: {e})") from None
 
