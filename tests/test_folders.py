@@ -153,9 +153,22 @@ def test_an_image_folder_is_listed_split_per_class_with_a_fixed_seed_and_fingerp
     again = _open(tmp_path / ".." / tmp_path.name, "data: {dataset: photos, test_split: 0.3}\n")
     assert again.test_files == data.test_files  # the same split, however the folder is written
     print_ = data.fingerprint()
-    assert print_["class_names"] == ["bright", "dark"] and print_["train"]["files"] == 14
+    assert print_["classes"]["names"] == ["bright", "dark"] and print_["train"]["files"] == 14
     (tmp_path / "photos" / "dark" / "0.png").write_bytes((tmp_path / "photos" / "dark" / "1.png").read_bytes())
-    assert _open(tmp_path, "data: {dataset: photos/, test_split: 0.3, scale: false}\n").fingerprint() != print_
+    changed = _open(tmp_path, "data: {dataset: photos/, test_split: 0.3, scale: false}\n").fingerprint()
+    assert changed["train"] != print_["train"] and changed["classes"] == print_["classes"]
+
+
+def test_resume_refuses_a_folder_whose_files_changed(tmp_path, capsys):
+    make_images(tmp_path / "photos", per_class=6)
+    _run(tmp_path, "data: {dataset: photos/}\n")
+    from factory.cli import main
+
+    (tmp_path / "photos" / "dark" / "1.png").write_bytes((tmp_path / "photos" / "dark" / "0.png").read_bytes())
+    path = tmp_path / "spec.yaml"
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--resume"]) == 2
+    assert "the data changed since that run: train: its values differ" in capsys.readouterr().err
+
 
 
 @pytest.mark.parametrize("setup, data, message", [
@@ -203,8 +216,9 @@ def test_training_streams_an_image_folder_and_records_its_classes(tmp_path, fmt,
                    FLAT_MODEL + "    compile: {optimizer: {Adam: {learning_rate: 0.1}}}\n")
     run = results["runs"][0]
     assert run["status"] == "completed" and len(run["history"]["val_loss"]) == 6
-    assert results["data_fingerprint"]["class_names"] == ["bright", "dark"]
-    assert results["data_fingerprint"]["split"] == {"test_split": 0.2, "seed": 0, "per_class": True}
+    assert results["data_fingerprint"]["classes"]["names"] == ["bright", "dark"]
+    assert {k: v for k, v in results["data_fingerprint"]["split"].items() if k != "blake2b"} == \
+        {"test_split": 0.2, "seed": 0, "per_class": True}
     model = keras.models.load_model(tmp_path / "out" / "models" / "A-seed0.keras")
     channels = {"grayscale": 1, "rgb": 3, "rgba": 4}[color]
     assert model.input_shape == (None, 6, 6, channels)

@@ -51,8 +51,8 @@ def test_a_table_with_a_text_column_trains_and_the_saved_model_takes_raw_rows(tm
     spec.write_text(f"data: {{dataset: {name}}}\n" + HEAD, encoding="utf-8")
     assert main(["run", str(spec), "--out", str(tmp_path / "out")]) == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert results["data_fingerprint"]["categorical"] == ["city"]
-    assert results["data_fingerprint"]["numeric"] == ["size"]
+    assert results["data_fingerprint"]["columns"]["categorical"] == ["city"]
+    assert results["data_fingerprint"]["columns"]["numeric"] == ["size"]
     assert results["runs"][0]["history"]["val_accuracy"][-1] >= 0.9
     model = keras.models.load_model(tmp_path / "out" / "models" / "A-seed0.keras")
     rows = {"city": tf.constant([["Oslo"], ["Rome"], ["Rome"], ["Paris"]]),

@@ -56,16 +56,21 @@ class FolderDataset:
                 f"{', ...' if len(self.class_names) > 10 else ''}) from {self.source}, streamed")
 
     def fingerprint(self) -> dict:
-        """What `--resume` compares, from the file list, sizes and modification times: no file is read."""
-        out = {}
+        """What results.json records and `--resume` compares: the class names in label order, the split, and
+        per split a hash of the file names, labels, sizes and modification times (no file is read).
+
+        Each entry is a dict with a `blake2b`, as `document.data_fingerprint`'s are for arrays.
+        """
+        out = {"classes": _hashed({"names": list(self.class_names), "kind": self.kind, "source": self.source}),
+               "input": {"shape": list(self.input_shape), "dtype": self.input_dtype},
+               "split": _hashed(dict(self.split))}
         for name, files, labels in (("train", self.train_files, self.y_train), ("test", self.test_files, self.y_test)):
             digest = hashlib.blake2b(digest_size=16)
             for path, label in zip(files, labels.tolist()):
                 stat = os.stat(path)
                 digest.update(f"{path}\0{label}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
             out[name] = {"files": len(files), "blake2b": digest.hexdigest()}
-        return {"kind": self.kind, "source": self.source, "class_names": list(self.class_names),
-                "input_shape": list(self.input_shape), "split": self.split, **out}
+        return out
 
     def stream(self, split: str, batch_size: int, shuffle: bool = False, seed: int | None = None,
                labels: bool = True):
@@ -111,6 +116,14 @@ class FolderDataset:
             return image, label  # uint8 until batched: a quarter of the memory of floats in a cache
 
         return decode
+
+
+def _hashed(entry: dict) -> dict:
+    """`entry` with a BLAKE2b of its JSON, so that `--resume` names it when it changed."""
+    import json
+
+    text = json.dumps(entry, sort_keys=True).encode()
+    return {**entry, "blake2b": hashlib.blake2b(text, digest_size=16).hexdigest()}
 
 
 def _error(message: str, key: str = "dataset") -> SpecError:

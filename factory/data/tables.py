@@ -33,6 +33,14 @@ def _error(message: str) -> SpecError:
     return SpecError([Issue(message, loc=("data", "dataset"))])
 
 
+def _hashed(entry: dict) -> dict:
+    """`entry` with a BLAKE2b of its JSON, so that `--resume` names it when it changed."""
+    import json
+
+    text = json.dumps(entry, sort_keys=True).encode()
+    return {**entry, "blake2b": hashlib.blake2b(text, digest_size=16).hexdigest()}
+
+
 def is_table(spec: Data, base: Path) -> bool:
     """Whether `spec.dataset` is a table for this module: a .parquet, or a .csv with a cell that is not a number."""
     path = Path(base) / spec.dataset
@@ -92,9 +100,10 @@ class TableDataset:
                 digest.update(name.encode() + b"\0" + np.ascontiguousarray(split[name]).astype(str).tobytes())
         for y in (self.y_train, self.y_test):
             digest.update(np.ascontiguousarray(y).tobytes())
-        return {"kind": "table", "source": self.source, "numeric": list(self.numeric),
-                "categorical": list(self.categorical), "rows": [len(self.y_train), len(self.y_test)],
-                "class_names": list(self.class_names) if self.class_names else None, "blake2b": digest.hexdigest()}
+        return {"rows": {"shape": [len(self.y_train), len(self.y_test)], "blake2b": digest.hexdigest()},
+                "columns": _hashed({"numeric": list(self.numeric), "categorical": list(self.categorical),
+                                    "source": self.source}),
+                "classes": _hashed({"names": list(self.class_names) if self.class_names else None})}
 
     def stream(self, split: str, batch_size: int, shuffle: bool = False, seed: int | None = None,
                labels: bool = True):
