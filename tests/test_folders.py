@@ -227,7 +227,7 @@ def test_training_streams_an_image_folder_and_records_its_classes(tmp_path, fmt,
     assert model.predict(np.concatenate([bright, dark]), verbose=0).argmax(axis=1).tolist() == [0, 1]
 
 
-def test_a_test_folder_validates_and_the_worker_processes_reopen_the_folder(tmp_path):
+def test_a_test_folder_validates_and_worker_processes_and_ray_reopen_the_folder(tmp_path):
     make_images(tmp_path / "photos", per_class=12)
     make_images(tmp_path / "photos_test", per_class=4)
     serial = _run(tmp_path, "data: {dataset: photos/, test: photos_test/}\ntraining: {epochs: 2, batch_size: 4}\n",
@@ -237,3 +237,8 @@ def test_a_test_folder_validates_and_the_worker_processes_reopen_the_folder(tmp_
     workers = _run(tmp_path, "data: {dataset: photos/, test: photos_test/}\ntraining: {epochs: 2, batch_size: 4}\n",
                    FLAT_MODEL, "--workers", "2")
     assert workers["runs"][0]["history"]["val_loss"] == serial["runs"][0]["history"]["val_loss"]
+    pytest.importorskip("ray")
+    (tmp_path / "out").rename(tmp_path / "workers")
+    ray = _run(tmp_path, "data: {dataset: photos/, test: photos_test/}\ntraining: {epochs: 2, batch_size: 4}\n",
+               FLAT_MODEL, "--workers", "2", "--backend", "ray")
+    assert ray["runs"][0]["history"]["val_loss"] == serial["runs"][0]["history"]["val_loss"]

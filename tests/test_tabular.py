@@ -39,8 +39,8 @@ def _write(tmp_path, suffix: str, rows: dict) -> str:
     return path.name
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_a_table_with_a_text_column_trains_and_the_saved_model_takes_raw_rows(tmp_path, suffix):
+@pytest.mark.parametrize("suffix, workers", [(".csv", "1"), (".parquet", "2")])
+def test_a_table_with_a_text_column_trains_and_the_saved_model_takes_raw_rows(tmp_path, suffix, workers):
     import keras
     import tensorflow as tf
 
@@ -49,7 +49,7 @@ def test_a_table_with_a_text_column_trains_and_the_saved_model_takes_raw_rows(tm
     name = _write(tmp_path, suffix, _rows())
     spec = tmp_path / "spec.yaml"
     spec.write_text(f"data: {{dataset: {name}}}\n" + HEAD, encoding="utf-8")
-    assert main(["run", str(spec), "--out", str(tmp_path / "out")]) == 0
+    assert main(["run", str(spec), "--out", str(tmp_path / "out"), "--workers", workers]) == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["data_fingerprint"]["columns"]["categorical"] == ["city"]
     assert results["data_fingerprint"]["columns"]["numeric"] == ["size"]
