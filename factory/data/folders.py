@@ -232,8 +232,8 @@ def open_folder(spec: Data, base: Path) -> FolderDataset:
         if _kind(test_files, test_root, "test") != kind:
             raise _error(f"{test_root} holds {'images' if kind == 'text' else 'text files'} but {root} holds "
                          f"{'text files' if kind == 'text' else 'images'}", "test")
-        train = [(str(p), i) for i, c in enumerate(classes) for p in files[c]]
-        test = [(str(p), i) for i, c in enumerate(classes) for p in test_files[c]]
+        train = _interleave([(str(p), i) for i, c in enumerate(classes) for p in files[c]])
+        test = _interleave([(str(p), i) for i, c in enumerate(classes) for p in test_files[c]])
         split = {"test_folder": str(test_root)}
     else:
         share = spec.test_split if spec.test_split is not None else DEFAULT_TEST_SPLIT
