@@ -30,6 +30,13 @@ def fail_at(problems: list[tuple[tuple, str]]) -> None:
 class Data(Spec):
     """Where the examples come from and how they are prepared."""
 
+    # For editors: the folder fields are refused on a built-in dataset or a data file, as `_folder_fields_on_folders` does
+    model_config = {"json_schema_extra": {
+        "if": {"required": ["dataset"], "properties": {"dataset": {
+            "pattern": "^(" + "|".join(names.DATASETS) + ")$|" + "|".join(
+                rf"\{s}$|\{s.upper()}$" for s in names.DATA_FILE_SUFFIXES)}}},
+        "then": {"properties": {k: False for k in ("image_size", "color_mode", "test", "test_split", "cache")}}}}
+
     dataset: str = Field(description="fashion_mnist, mnist, digits, a .npz / .csv / .parquet file, or a "
                                      "folder with one subfolder per class of images or .txt files "
                                      "(`photos/`; relative to the spec file)")
