@@ -10,7 +10,7 @@ describes them in the JSON Schema.
 from __future__ import annotations
 
 import difflib
-from typing import Annotated, Any, ClassVar, Iterable, Literal, Mapping, Optional, Sequence, Union
+from typing import Annotated, Any, ClassVar, ForwardRef, Iterable, Literal, Mapping, Optional, Sequence, Union
 
 from pydantic import (
     AfterValidator,
@@ -197,6 +197,8 @@ def _main_argument_type(cls: type[KerasArgs]) -> Any:
 def _field_schema(cls: type[KerasArgs], name: str) -> dict:
     """The JSON Schema of one argument of `cls`, constraints included (no description)."""
     field = cls.model_fields[name]
+    if isinstance(field.annotation, (str, ForwardRef)):
+        return {}  # a recursive type (a wrapper's `layer`): its key is all that completion needs
     tp = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
     return TypeAdapter(tp).json_schema()
 
@@ -223,13 +225,14 @@ def _completes_to_mapping(cls: type[KerasArgs]) -> Any:
 
 
 def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[str, str] | None = None,
-                plural: str | None = None) -> Any:
+                plural: str | None = None, refused: Mapping[str, str] | None = None) -> Any:
     """One discriminated union of `classes`, keyed by class name (or an alias such as `he_normal`).
 
     Accepts `Name`, `{Name: {arguments}}`, `{Name: scalar}` for the main argument, and `{Name: null}`.
     An unknown name is one error with a "did you mean"; names that look like Python code get an
-    error saying a spec cannot run code.
+    error saying a spec cannot run code; a Keras name in `refused` ({name: why}) gets its reason.
     """
+    refused = dict(refused or {})
     aliases = dict(aliases or {})
     registry = {c.__name__: c for c in classes}
     keys_of = {n: [n] + [a for a, target in aliases.items() if target == n] for n in registry}
@@ -285,6 +288,9 @@ def keras_union(kind: str, classes: Sequence[type[KerasArgs]], aliases: Mapping[
                     "code_not_allowed", "'{key}' is not {a_kind} this tool knows; a spec cannot name "
                     "Python code (no Lambda layers, modules or functions)",
                     {"key": text, "a_kind": a_or_an(kind)})
+            if text in refused:
+                raise PydanticCustomError("unknown_keras_object", "Keras's {kind} '{key}' is not supported here: "
+                                          "{why}", {"kind": kind, "key": text, "why": refused[text]})
             hint = suggestion(key, list(tag_of)) or f"; known {plural}: " + ", ".join(registry)
             raise PydanticCustomError("unknown_keras_object", "unknown {kind} '{key}'{hint}",
                                       {"kind": kind, "key": text, "hint": hint})

@@ -1,24 +1,33 @@
 """Layers, keyed by their Keras class names: `Dense: 64`, `Dropout: 0.25`, `{Conv2D: {filters: 32, ...}}`.
 
-Adding a layer is one class here (named after the Keras class, fields named after its arguments,
-defaults equal to Keras's), one entry in `LAYERS`, and a line in the tests.
+Every built-in Keras layer that takes no Python code is here. The layers of the first version and
+those that hold other layers (Bidirectional, TimeDistributed) are written by hand below; all the
+others come from `schemas/layers_keras.py`, a table generated from Keras's own signatures by
+`tools/generate_layers.py` (plain data: validation never imports TensorFlow). A new Keras
+release's layer is added by running that tool (adding any new argument name to its type table)
+and committing the regenerated table; `tests/test_keras_drift.py` checks every entry's names,
+defaults and that it builds. A hand-written class is one class here, named after the Keras class,
+fields named after its arguments with Keras's defaults, and one entry in `HAND_WRITTEN`.
 """
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BeforeValidator, Field
 
-from schemas import names
+from schemas import layers_keras, names
 from schemas.base import KerasArgs, keras_union, names as name_type
+from schemas.constraints import ConstraintSpec
 from schemas.initializers import InitializerSpec
 from schemas.legacy import tuple_as_text
 from schemas.regularizers import RegularizerSpec
+from schemas.layers_types import ARGUMENT_TYPES
 from schemas.types import (Axis, DataFormat, Finite, IntOrPair, NonNegativeFloat, Padding,
                            PositiveFloat, PositiveInt, Rate, Seed, Shape)
 
 ActivationName = name_type("activation", names.ACTIVATIONS)
 Initializer = InitializerSpec
 Regularizer = Optional[RegularizerSpec]
+Constraint = Optional[ConstraintSpec]
 
 
 class Layer(KerasArgs):
@@ -55,6 +64,8 @@ class Dense(Layer):
     kernel_regularizer: Regularizer = Field(None, description="penalty on the kernel")
     bias_regularizer: Regularizer = Field(None, description="penalty on the bias")
     activity_regularizer: Regularizer = Field(None, description="penalty on the output")
+    kernel_constraint: Constraint = Field(None, description="constraint on the kernel after each update")
+    bias_constraint: Constraint = Field(None, description="constraint on the bias after each update")
 
 
 class Dropout(Layer):
@@ -85,6 +96,13 @@ class BatchNormalization(Layer):
     moving_variance_initializer: Initializer = Field("ones", description="initializer of the moving variance")
     beta_regularizer: Regularizer = Field(None, description="penalty on beta")
     gamma_regularizer: Regularizer = Field(None, description="penalty on gamma")
+    beta_constraint: Constraint = Field(None, description="constraint on beta after each update")
+    gamma_constraint: Constraint = Field(None, description="constraint on gamma after each update")
+    renorm: bool = Field(False, description="batch renormalization: correct the batch statistics towards the moving ones")
+    renorm_clipping: ARGUMENT_TYPES["RenormClipping"] = Field(
+        None, description="with renorm: bounds of the corrections, keys rmax, rmin, dmax")
+    renorm_momentum: Rate = Field(0.99, description="with renorm: momentum of the statistics it corrects towards")
+    synchronized: bool = Field(False, description="under a distribution strategy, statistics over every replica's batch")
 
 
 class LayerNormalization(Layer):
@@ -97,6 +115,8 @@ class LayerNormalization(Layer):
     gamma_initializer: Initializer = Field("ones", description="initializer of gamma")
     beta_regularizer: Regularizer = Field(None, description="penalty on beta")
     gamma_regularizer: Regularizer = Field(None, description="penalty on gamma")
+    beta_constraint: Constraint = Field(None, description="constraint on beta after each update")
+    gamma_constraint: Constraint = Field(None, description="constraint on gamma after each update")
 
 
 class Activation(Layer):
@@ -128,6 +148,7 @@ class PReLU(Layer):
     """Leaky ReLU with a learned slope."""
     alpha_initializer: Initializer = Field("Zeros", description="initializer of the slopes")
     alpha_regularizer: Regularizer = Field(None, description="penalty on the slopes")
+    alpha_constraint: Constraint = Field(None, description="constraint on the slopes after each update")
     shared_axes: Optional[list[PositiveInt]] = Field(None, description="axes that share one slope")
 
 
@@ -161,6 +182,8 @@ class Conv2D(Layer):
     kernel_regularizer: Regularizer = Field(None, description="penalty on the kernel")
     bias_regularizer: Regularizer = Field(None, description="penalty on the bias")
     activity_regularizer: Regularizer = Field(None, description="penalty on the output")
+    kernel_constraint: Constraint = Field(None, description="constraint on the kernel after each update")
+    bias_constraint: Constraint = Field(None, description="constraint on the bias after each update")
 
 
 class Pooling2D(Layer):
@@ -178,6 +201,7 @@ class MaxPooling2D(Pooling2D):
 
 class AveragePooling2D(Pooling2D):
     """Average over windows."""
+    pool_size: IntOrPair = Field(description="height and width of the window (Keras gives it no default)")
 
 
 class GlobalPooling2D(Layer):
@@ -194,8 +218,45 @@ class GlobalMaxPooling2D(GlobalPooling2D):
     """Maximum over height and width."""
 
 
-LAYERS = (Input, Flatten, Dense, Dropout, GaussianNoise, BatchNormalization, LayerNormalization,
-          Activation, ReLU, LeakyReLU, ELU, PReLU, Softmax, Reshape, Conv2D, MaxPooling2D,
-          AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D)
+class Wrapper(Layer):
+    """The argument of the layers that hold another layer (not a layer itself)."""
+    layer: "LayerSpec" = Field(description="the layer it holds, written as any layer: `{LSTM: {units: 32}}`")
 
-LayerSpec = keras_union("layer", LAYERS)
+
+class Bidirectional(Wrapper):
+    """Runs a recurrent layer forwards and backwards and merges the two outputs."""
+    merge_mode: Optional[Literal["sum", "mul", "concat", "ave"]] = Field(
+        "concat", description="how the two directions' outputs are merged (none: a list of both)")
+
+
+class TimeDistributed(Wrapper):
+    """Applies its layer to every time step (axis 1) of the input."""
+
+
+class SpectralNormalization(Wrapper):
+    """Divides its layer's kernel by the kernel's largest singular value (spectral norm) at each step."""
+    power_iterations: PositiveInt = Field(1, description="power-iteration steps per update of the norm estimate")
+
+
+HAND_WRITTEN = (Input, Flatten, Dense, Dropout, GaussianNoise, BatchNormalization, LayerNormalization,
+                Activation, ReLU, LeakyReLU, ELU, PReLU, Softmax, Reshape, Conv2D, MaxPooling2D,
+                AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Bidirectional, TimeDistributed,
+                SpectralNormalization)
+
+
+def _generated(name: str, summary: str, main: Optional[str], arguments: tuple) -> type[Layer]:
+    """The spec class of one entry of schemas/layers_keras.py."""
+    namespace: dict[str, Any] = {"__module__": __name__, "__qualname__": name, "__doc__": summary,
+                                 "main_argument": main, "__annotations__": {}}
+    for arg, type_name, default, description in arguments:
+        namespace["__annotations__"][arg] = ARGUMENT_TYPES[type_name]
+        namespace[arg] = Field(default, description=description or arg.replace("_", " "))
+    return type(name, (Layer,), namespace)
+
+
+GENERATED = tuple(_generated(name, *entry) for name, entry in layers_keras.LAYERS.items())
+LAYERS = HAND_WRITTEN + GENERATED
+# Keras's other names of the same classes (MaxPool2D, Convolution1D, ...), and the names it also exports
+LAYER_ALIASES = dict(layers_keras.ALIASES)
+
+LayerSpec = keras_union("layer", LAYERS, LAYER_ALIASES, refused=layers_keras.EXCLUDED)

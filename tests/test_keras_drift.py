@@ -1,7 +1,11 @@
-"""The hand-kept schema against the installed Keras: argument names, defaults and name lists."""
+"""The hand-kept and generated schema against the installed Keras: argument names, defaults, name lists,
+and that every layer, constraint, loss and metric the spec accepts builds in Keras."""
 
 import inspect
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from factory.build.keras_setup import import_keras
@@ -32,18 +36,25 @@ def test_every_field_is_a_keras_argument_with_the_keras_default(spec: type[Keras
             continue
         assert name in params, f"{spec.__name__}.{name} is not an argument of keras {spec.keras_class}"
         default = params[name].default
+        # the spec may require more than Keras (Input's shape, Constant's value), never less
+        assert field.is_required() or default is not inspect.Parameter.empty, \
+            f"{spec.__name__}.{name}: Keras requires it, the spec gives it a default"
         if field.is_required():
             continue
         if default is inspect.Parameter.empty:
             continue
         ours = field.default
         if isinstance(default, tuple):
-            default = list(default)
+            default = _as_lists(default)
             ours = [ours] * len(default) if isinstance(ours, int) else ours
         if isinstance(default, str) and isinstance(ours, str):
             assert ours.lower().replace("_", "") == default.lower().replace("_", ""), (spec.__name__, name)
         else:
             assert ours == default, f"{spec.__name__}.{name}: spec default {ours!r}, Keras {default!r}"
+
+
+def _as_lists(value):
+    return [_as_lists(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 def test_main_arguments_are_fields():
@@ -157,3 +168,112 @@ def test_each_loss_alias_is_the_same_function_in_keras():
     for short, long in LOSS_ALIASES.items():
         assert short in LOSSES and long in LOSSES
         assert keras.losses.get(short) is keras.losses.get(long), short
+
+
+# --- every layer: the generated table is current, every Keras layer is accounted for, each builds
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import generate_layers  # noqa: E402
+
+from factory.build.compiler import build_layer  # noqa: E402
+from schemas import layers_keras  # noqa: E402
+from schemas.layers import HAND_WRITTEN, LAYER_ALIASES, LayerSpec  # noqa: E402
+
+
+def test_the_generated_layer_table_is_what_the_installed_keras_gives():
+    """A new Keras release with a new layer, argument or default fails here: run tools/generate_layers.py."""
+    layers, aliases, problems = generate_layers.generate(keras)
+    assert problems == []
+    assert layers == layers_keras.LAYERS, "run `python tools/generate_layers.py` and review the diff"
+    assert aliases == layers_keras.ALIASES
+
+
+def test_every_public_keras_layer_is_accepted_or_refused_with_a_reason():
+    ours = {c.keras_class for c in LAYERS} | set(LAYER_ALIASES)
+    refused = set(generate_layers.EXCLUDED)  # with its reason (merging layers: the graph syntax's)
+    public = set(generate_layers.keras_layers(keras))
+    assert public - ours - refused == set()
+    assert ours <= public
+    for alias, target in LAYER_ALIASES.items():
+        assert getattr(keras.layers, alias) is getattr(keras.layers, target)
+
+
+def test_hand_written_layers_take_every_keras_argument():
+    """Only the arguments no spec sets (precision, LoRA, pre-trained weights, ...) are left out."""
+    for cls in HAND_WRITTEN:
+        keras_cls = getattr(keras.layers, cls.keras_class)
+        params = {p for p in signature_of(keras_cls) if p not in ("self", "kwargs")}
+        missing = params - set(cls.model_fields) - generate_layers.IGNORED_ARGUMENTS
+        if cls.__name__ == "Input":
+            missing -= {"batch_size", "sparse", "ragged", "batch_shape", "optional"}  # InputLayer's own
+        assert missing == set(), cls.__name__
+
+
+# Arguments a layer needs to be constructed, by argument name (a layer's own entry below wins).
+SAMPLE_ARGUMENTS = {
+    "units": 4, "filters": 4, "kernel_size": 3, "rate": 0.5, "stddev": 0.1, "n": 2, "input_dim": 10,
+    "output_dim": 4, "num_heads": 2, "key_dim": 4, "head_dim": 4, "num_query_heads": 2,
+    "num_key_value_heads": 1, "height": 4, "width": 4, "scale": 0.5, "factor": 0.1, "num_bins": 4,
+    "output_size": 2, "activation": "relu", "height_factor": 0.1, "width_factor": 0.1, "dims": [2, 1],
+    "target_shape": [15], "shape": [4], "layer": {"Dense": 4}, "pool_size": 2,
+}
+SAMPLE_ARGUMENTS_OF = {
+    "Bidirectional": {"layer": {"LSTM": 4}}, "TimeDistributed": {"layer": {"Dense": 4}},
+    "GroupNormalization": {"groups": 3}, "EinsumDense": {"equation": "ab,bc->ac", "output_shape": 4},
+    "StringLookup": {"vocabulary": ["a", "b"]}, "IntegerLookup": {"vocabulary": [1, 2]},
+    "TextVectorization": {"vocabulary": ["a", "b"]}, "CategoryEncoding": {"num_tokens": 4},
+    "Discretization": {"bin_boundaries": [0.0, 1.0]}, "Normalization": {"mean": 0.0, "variance": 1.0},
+    "RandomPosterization": {"factor": 4}, "RandomColorJitter": {"brightness_factor": 0.1},
+    "ConvLSTM3D": {"filters": 2, "kernel_size": 2},
+}
+rng = np.random.default_rng(0)
+VECTORS, SEQUENCES, IMAGES = rng.random((2, 4)), rng.random((2, 5, 3)), rng.random((2, 16, 16, 3)) * 255
+# Inputs by layer, where the rule in `sample_input` does not fit.
+SAMPLE_INPUTS = {
+    "Embedding": np.array([[1, 2, 3]]), "ReversibleEmbedding": np.array([[1, 2, 3]]),
+    "StringLookup": np.array([["a", "b", "c"]]), "IntegerLookup": np.array([[1, 2, 3]]),
+    "TextVectorization": np.array(["a b c", "b"]), "Hashing": np.array([["a", "b"]]),
+    "CategoryEncoding": np.array([[0, 1, 3]]), "HashedCrossing": (np.array([1, 2]), np.array([3, 4])),
+    "MelSpectrogram": rng.random((2, 4096)).astype("float32"), "STFTSpectrogram": rng.random((2, 1024, 1)),
+    "Attention": [SEQUENCES, SEQUENCES], "AdditiveAttention": [SEQUENCES, SEQUENCES],
+    "Reshape": SEQUENCES, "Permute": SEQUENCES, "Masking": SEQUENCES, "RepeatVector": VECTORS,
+    "GroupNormalization": SEQUENCES, "Bidirectional": SEQUENCES, "TimeDistributed": SEQUENCES,
+    "SimpleRNN": SEQUENCES, "LSTM": SEQUENCES, "GRU": SEQUENCES,
+}
+TWO_ARGUMENT_CALLS = {"MultiHeadAttention", "GroupQueryAttention"}  # call(query, value)
+
+
+def sample_input(name: str, module: str):
+    if name in SAMPLE_INPUTS:
+        return SAMPLE_INPUTS[name]
+    if name.startswith("ConvLSTM"):
+        n = int(name[len("ConvLSTM")])
+        return rng.random((2, 3) + (6,) * n + (2,))
+    if "image_preprocessing" in module or name in ("Rescaling", "CenterCrop"):
+        return IMAGES
+    if name.endswith(("1D", "1DTranspose")):
+        return rng.random((2, 8, 3))
+    if name.endswith(("2D", "2DTranspose")):
+        return rng.random((2, 8, 8, 3))
+    if name.endswith(("3D", "3DTranspose")):
+        return rng.random((2, 6, 6, 6, 2))
+    if name in TWO_ARGUMENT_CALLS:
+        return SEQUENCES
+    return VECTORS
+
+
+@pytest.mark.parametrize("cls", [c for c in LAYERS if c.__name__ != "Input"], ids=lambda c: c.__name__)
+def test_every_layer_builds_from_its_spec(cls):
+    """Each layer, written with its required arguments, validates, is built by the compiler and runs on a batch."""
+    from pydantic import TypeAdapter
+
+    required = [k for k, f in cls.model_fields.items() if f.is_required()]
+    own = SAMPLE_ARGUMENTS_OF.get(cls.__name__, {})
+    arguments = {**{k: SAMPLE_ARGUMENTS[k] for k in required if k not in own}, **own}
+    entry = TypeAdapter(LayerSpec).validate_python({cls.__name__: arguments})
+    layer = build_layer(keras, entry.args)
+    keras_cls = getattr(keras.layers, cls.keras_class)
+    assert type(layer) is keras_cls
+    x = sample_input(cls.__name__, keras_cls.__module__)
+    out = layer(x, x) if cls.__name__ in TWO_ARGUMENT_CALLS else layer(x)
+    assert out is not None

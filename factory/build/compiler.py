@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 from factory.errors import Issue, SpecError, first_line
 from factory.build.keras_setup import fresh_layer_names, import_keras
 from schemas import Compile, Model
-from schemas.layers import Input
+from schemas.layers import Input, Wrapper
 
 DEFAULT_STEPS_PER_EXECUTION = 64  # batches per compiled call; changes speed only (see README)
 BYTES_PER_PARAMETER = 16  # float32 weights + gradients + two optimizer slots (Adam's m and v)
@@ -98,7 +98,7 @@ def input_rank(args) -> int | None:
     """The rank (batch axis included) that the Keras layer for `args` requires, if it requires one."""
     keras = import_keras()
     with _without_side_effects():
-        spec = getattr(keras.layers, args.keras_class)(**args.keras_arguments()).input_spec
+        spec = build_layer(keras, args).input_spec
     spec = spec[0] if isinstance(spec, (list, tuple)) else spec
     return None if spec is None else (spec.ndim or spec.min_ndim)
 
@@ -150,12 +150,22 @@ def _assemble(keras, name: str, spec: Model, shape: Sequence[int], input_dtype: 
         for i, entry in enumerate(layers, start=offset):
             args = entry.args
             try:
-                layer = getattr(keras.layers, args.keras_class)(**args.keras_arguments())
-                model.add(layer)
+                model.add(build_layer(keras, args))
             except (ValueError, TypeError) as e:
                 raise SpecError([Issue(f"model {name} cannot be built at layer {i} ({args.keras_class}): "
                                        f"{first_line(e)}", loc=("models", name, "layers", i))]) from None
     return model
+
+
+def build_layer(keras, args):
+    """The Keras layer for one spec layer's arguments; a wrapper's own layer (Bidirectional's LSTM) is built first.
+
+    Keras takes the held layer as a layer object, not a config, so it is built here by the same rule.
+    """
+    arguments = args.keras_arguments()
+    if isinstance(args, Wrapper):
+        arguments["layer"] = build_layer(keras, args.layer.args)
+    return getattr(keras.layers, args.keras_class)(**arguments)
 
 
 def _memory_bytes() -> int | None:

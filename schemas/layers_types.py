@@ -1,0 +1,104 @@
+"""The argument types of the generated layers (schemas/layers_keras.py names them by these keys).
+
+`ARGUMENT_TYPES` maps a type name to its annotation; `tools/generate_layers.py` picks the name for
+each Keras argument from its own table (by argument name, by class and argument, or by the type
+of the Keras default), so the generated table stays plain data and this is the one place where a
+type is defined.
+"""
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BeforeValidator, Field
+
+from schemas import names
+from schemas.base import names as name_type
+from schemas.constraints import ConstraintSpec
+from schemas.initializers import InitializerSpec
+from schemas.legacy import tuple_as_text
+from schemas.regularizers import RegularizerSpec
+from schemas.types import (DataFormat, Finite, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt,
+                           Rate, Seed)
+
+
+def _tuple_ok(tp: Any) -> Any:
+    """`tp` with Python's tuple syntax refused with "write a list" (YAML reads `(3, 3)` as text)."""
+    return Annotated[tp, BeforeValidator(tuple_as_text)]
+
+
+ActivationName = name_type("activation", names.ACTIVATIONS)
+Ints = Annotated[list[int], Field(min_length=1)]
+PositiveInts = Annotated[list[PositiveInt], Field(min_length=1)]
+# one number for every spatial axis, or one per axis
+IntOrTuple = _tuple_ok(Union[PositiveInt, PositiveInts])
+NonNegativeIntOrTuple = _tuple_ok(Union[NonNegativeInt, Annotated[list[NonNegativeInt], Field(min_length=1)]])
+# ZeroPadding / Cropping: one number, one per axis, or a (before, after) pair per axis
+PairPerAxis = _tuple_ok(Union[NonNegativeInt, list[Union[NonNegativeInt,
+                                                          Annotated[list[NonNegativeInt], Field(min_length=2, max_length=2)]]]])
+Range = Annotated[list[Finite], Field(min_length=2, max_length=2)]
+# a random layer's factor: one number f for [-f, f] (or [0, f]), or the [lower, upper] pair
+Factor = _tuple_ok(Union[Finite, Range])
+Interpolation = Literal["nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian",
+                        "lanczos", "mitchellcubic"]
+
+ARGUMENT_TYPES: dict[str, Any] = {
+    "bool": bool,
+    "int": int,
+    "float": Finite,
+    "str": str,
+    "PositiveInt": PositiveInt,
+    "OptionalPositiveInt": Optional[PositiveInt],
+    "NonNegativeInt": NonNegativeInt,
+    "OptionalNonNegativeInt": Optional[NonNegativeInt],
+    "OptionalInt": Optional[int],
+    "PositiveFloat": PositiveFloat,
+    "NonNegativeFloat": NonNegativeFloat,
+    "OptionalNonNegativeFloat": Optional[NonNegativeFloat],
+    "OptionalFloat": Optional[Finite],
+    "Rate": Rate,
+    "Seed": Optional[Seed],
+    "IntOrTuple": IntOrTuple,
+    "OptionalIntOrTuple": Optional[IntOrTuple],
+    "OptionalNonNegativeIntOrTuple": Optional[NonNegativeIntOrTuple],
+    "PairPerAxis": PairPerAxis,
+    "Axis": int,
+    "Axes": _tuple_ok(Union[int, Ints]),
+    "OptionalAxes": Optional[_tuple_ok(Union[int, Ints])],
+    "Shape": _tuple_ok(Annotated[list[int], Field(min_length=1)]),
+    "OptionalShape": Optional[_tuple_ok(Union[PositiveInt, PositiveInts])],
+    "NoiseShape": Optional[_tuple_ok(list[Optional[PositiveInt]])],
+    "DataFormat": DataFormat,
+    "ConvPadding": Literal["valid", "same", "causal"],
+    "Padding": Literal["valid", "same"],
+    "Activation": Optional[ActivationName],
+    "Initializer": InitializerSpec,
+    "OptionalInitializer": Optional[InitializerSpec],
+    "Regularizer": Optional[RegularizerSpec],
+    "Constraint": Optional[ConstraintSpec],
+    "MergeMode": Optional[Literal["sum", "mul", "concat", "ave"]],
+    "Interpolation": Interpolation,
+    "FillMode": Literal["reflect", "wrap", "constant", "nearest"],
+    "Factor": Factor,
+    "OptionalFactor": Optional[Factor],
+    "Range": _tuple_ok(Range),
+    "FlipMode": Literal["horizontal", "vertical", "horizontal_and_vertical"],
+    "OutputMode": Literal["int", "one_hot", "multi_hot", "count", "tf_idf", "binary"],
+    "Strings": Optional[list[str]],
+    "Integers": Optional[list[int]],
+    "Floats": Optional[list[Finite]],
+    "OptionalFloats": Optional[Union[Finite, list[Finite]]],
+    "OptionalStr": Optional[str],
+    "StrOrInt": Optional[Union[str, int]],
+    "Salt": Optional[Union[NonNegativeInt, Annotated[list[NonNegativeInt], Field(min_length=2, max_length=2)]]],
+    "Standardize": Optional[Literal["lower_and_strip_punctuation", "lower", "strip_punctuation"]],
+    "Split": Optional[Literal["whitespace", "character"]],
+    "NGrams": Optional[Union[PositiveInt, PositiveInts]],
+    "ScoreMode": Literal["dot", "concat"],
+    "UseCudnn": Union[Literal["auto"], bool],
+    "OptionalBool": Optional[bool],
+    "VocabularyDtype": Literal["int64", "int32"],
+    "Window": Optional[Literal["hann", "hamming"]],
+    "SpectrogramMode": Literal["log", "magnitude", "psd", "real", "imag", "angle", "stft"],
+    "Scaling": Optional[Literal["density", "spectrum"]],
+    "RenormClipping": Optional[dict[Literal["rmax", "rmin", "dmax"], Finite]],
+    "OovMethod": Literal["floormod", "hash"],
+}
