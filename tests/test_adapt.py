@@ -71,3 +71,38 @@ def test_text_vectorization_learns_its_vocabulary_from_the_training_files_of_a_f
     model.save(tmp_path / "text.keras")
     loaded = keras.models.load_model(tmp_path / "text.keras")
     assert loaded.layers[0].get_vocabulary() == vocabulary
+
+
+SPEC = """\
+name: t
+data: {dataset: digits, train_size: 300, test_size: 60, scale: false}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+training: {epochs: 1, batch_size: 32, seeds: [0, 1]}
+models:
+  A:
+    layers:
+      - Flatten
+      - Normalization: {}
+      - Dense: {units: 10, activation: softmax}
+"""
+
+
+def test_a_normalization_in_a_spec_is_adapted_in_every_backend_and_saved(tmp_path, keras):
+    import json
+
+    from factory.cli import main
+    from factory.data import load_data
+    from schemas import Data
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC, encoding="utf-8")
+    for workers in ("1", "2"):
+        assert main(["run", str(spec), "--out", str(tmp_path / workers), "--workers", workers]) == 0
+    histories = [[r["history"] for r in json.loads((tmp_path / w / "results.json").read_text())["runs"]]
+                 for w in ("1", "2")]
+    assert histories[0] == histories[1]
+    data = load_data(Data(dataset="digits", train_size=300, test_size=60, scale=False))
+    for workers in ("1", "2"):
+        model = keras.models.load_model(tmp_path / workers / "models" / "A-seed1.keras")
+        mean = np.asarray(model.layers[1].mean).ravel()
+        np.testing.assert_allclose(mean, data.x_train.reshape(300, -1).mean(axis=0), rtol=1e-4, atol=1e-4)

@@ -242,3 +242,35 @@ def test_a_test_folder_validates_and_worker_processes_and_ray_reopen_the_folder(
     ray = _run(tmp_path, "data: {dataset: photos/, test: photos_test/}\ntraining: {epochs: 2, batch_size: 4}\n",
                FLAT_MODEL, "--workers", "2", "--backend", "ray")
     assert ray["runs"][0]["history"]["val_loss"] == serial["runs"][0]["history"]["val_loss"]
+
+
+def test_the_text_contract_trains_on_a_text_folder_and_the_model_reads_raw_text(tmp_path):
+    import keras
+
+    make_texts(tmp_path / "reviews", per_class=10)
+    results = _run(tmp_path, TEXT_CONTRACT.replace("models:", "training: {epochs: 1, batch_size: 4}\nmodels:"), "")
+    assert results["runs"][0]["status"] == "completed"
+    assert results["data_fingerprint"]["classes"]["names"] == ["neg", "pos"]
+    model = keras.models.load_model(tmp_path / "out" / "models" / "lstm-seed0.keras")
+    vocabulary = model.layers[0].get_vocabulary()
+    assert {"good", "awful", "number"} <= set(vocabulary)  # adapted before training, saved with the model
+    assert model.predict(keras.ops.convert_to_tensor(["good great", "bad awful"]), verbose=0).shape == (2, 2)
+
+
+def test_the_text_experiment_file_validates():
+    from factory.spec.loader import load
+    from tests.conftest import ROOT
+
+    experiment = load(ROOT / "experiments" / "text" / "text_folder.yaml").experiment
+    assert [next(iter(layer.model_fields_set)) for layer in experiment.models["lstm"].layers] == [
+        "TextVectorization", "Embedding", "Bidirectional", "Dense"]
+
+
+def test_validation_split_on_a_folder_is_a_located_mistake(tmp_path, capsys):
+    make_images(tmp_path / "photos", per_class=6)
+    path = _data_only(tmp_path, "data: {dataset: photos/}\ntraining: {epochs: 1, validation_split: 0.2}\n")
+    from factory.cli import main
+
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert (f"{path}:7:5: models.A.training.validation_split: validation_split takes examples from arrays in "
+            f"memory, but {tmp_path / 'photos'} is fed by tf.data: leave it out") in capsys.readouterr().err
