@@ -274,3 +274,18 @@ def test_validation_split_on_a_folder_is_a_located_mistake(tmp_path, capsys):
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
     assert (f"{path}:7:5: models.A.training.validation_split: validation_split takes examples from arrays in "
             f"memory, but {tmp_path / 'photos'} is fed by tf.data: leave it out") in capsys.readouterr().err
+
+
+def test_an_image_damaged_past_its_first_bytes_fails_its_run_with_the_reason(tmp_path):
+    import json
+
+    from factory.cli import main
+
+    make_images(tmp_path / "photos", per_class=6)
+    first = _open(tmp_path, "data: {dataset: photos/, test_split: 0.5}\n").train_files[0]
+    damaged = next(p for p in sorted((tmp_path / "photos").rglob("*.png")) if str(p) != first)
+    damaged.write_bytes(damaged.read_bytes()[:40])  # a PNG signature, then cut short
+    path = _data_only(tmp_path, "data: {dataset: photos/, test_split: 0.5, cache: true}\n")
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 1
+    run = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]
+    assert run["status"] == "failed" and "epoch 1" in run["error"], run["error"]
