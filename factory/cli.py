@@ -62,7 +62,7 @@ def _show(args) -> int:
     if issues:
         raise loaded.locate(SpecError(issues))
     for name, spec in experiment.models.items():
-        model = build_model(name, spec, input_shape)
+        model = build_model(name, spec, input_shape, getattr(data, "input_dtype", None))  # strings for texts
         print(f"model {name}: {spec.label}")
         model.summary()
         print(f"model {name}: {model.count_params():,} parameters\n")

@@ -96,13 +96,20 @@ def test_a_normalization_in_a_spec_is_adapted_in_every_backend_and_saved(tmp_pat
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC, encoding="utf-8")
-    for workers in ("1", "2"):
-        assert main(["run", str(spec), "--out", str(tmp_path / workers), "--workers", workers]) == 0
+    backends = {"1": ["--workers", "1"], "2": ["--workers", "2"]}
+    try:
+        import ray  # noqa: F401
+
+        backends["ray"] = ["--workers", "2", "--backend", "ray"]
+    except ImportError:
+        pass
+    for out, arguments in backends.items():
+        assert main(["run", str(spec), "--out", str(tmp_path / out), *arguments]) == 0
     histories = [[r["history"] for r in json.loads((tmp_path / w / "results.json").read_text())["runs"]]
-                 for w in ("1", "2")]
-    assert histories[0] == histories[1]
+                 for w in backends]
+    assert all(h == histories[0] for h in histories)
     data = load_data(Data(dataset="digits", train_size=300, test_size=60, scale=False))
-    for workers in ("1", "2"):
+    for workers in backends:
         model = keras.models.load_model(tmp_path / workers / "models" / "A-seed1.keras")
         mean = np.asarray(model.layers[1].mean).ravel()
         np.testing.assert_allclose(mean, data.x_train.reshape(300, -1).mean(axis=0), rtol=1e-4, atol=1e-4)
