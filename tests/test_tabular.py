@@ -70,6 +70,11 @@ def test_the_encoder_is_adapted_on_the_training_rows_and_sizes_the_input(tmp_pat
     assert "Test-only town" not in data.vocabularies["city"]
     assert data.input_shape == (1 + len(data.vocabularies["city"]) + 1,)
     assert (len(data.y_train), len(data.y_test)) == (8, 2)
+    import keras
+
+    encoder = data.encoder(keras)
+    mean = np.asarray(encoder.get_layer("numeric_normalization").mean).ravel()
+    np.testing.assert_allclose(mean, [np.mean(rows["size"][:8])], rtol=1e-5)  # the training rows only
 
 
 def test_text_labels_become_class_numbers_in_sorted_order(tmp_path):
