@@ -80,7 +80,7 @@ def _show(args) -> int:
     from factory.build.diagram import layer_table, write_diagram
 
     for name, spec in experiment.models.items():
-        model = build_model(name, spec, input_shape)
+        model = build_model(name, spec, input_shape, getattr(data, "input_dtype", None))  # strings for texts
         print(f"model {name}: {spec.label}")
         print(layer_table(model))
         print(f"model {name}: {model.count_params():,} parameters")

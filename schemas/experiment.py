@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (BeforeValidator, Discriminator, Field, Tag, ValidationError, ValidationInfo, create_model,
@@ -44,23 +45,72 @@ def PerOutput(kind: Any, keyed_by: frozenset = frozenset()) -> Any:
 class Data(Spec):
     """Where the examples come from and how they are prepared."""
 
-    dataset: str = Field(description="fashion_mnist, mnist, digits, or a .npz / .csv file "
-                                     "(relative to the spec file)")
+    # For editors: the folder fields are refused on a built-in dataset or a data file, as `_folder_fields_on_folders` does
+    model_config = {"json_schema_extra": {
+        "if": {"required": ["dataset"], "properties": {"dataset": {
+            "pattern": "^(" + "|".join(names.DATASETS) + ")$|" + "|".join(
+                rf"\{s}$|\{s.upper()}$" for s in names.DATA_FILE_SUFFIXES)}}},
+        "then": {"properties": {k: False for k in ("image_size", "color_mode", "test", "test_split", "cache")}}}}
+
+    dataset: str = Field(description="fashion_mnist, mnist, digits, a .npz / .csv / .parquet file, or a "
+                                     "folder with one subfolder per class of images or .txt files "
+                                     "(`photos/`; relative to the spec file)")
     train_size: Optional[PositiveInt] = Field(None, description="use only the first N training examples")
     test_size: Optional[PositiveInt] = Field(None, description="use only the first N test examples")
     scale: bool = Field(True, description="divide inputs by the largest absolute value of the training inputs "
                                           "(255 for images): [0, 1], or [-1, 1] where features go below zero")
-    label_column: str = Field("label", description="the label column of a .csv file")
+    label_column: str = Field("label", description="the label column of a .csv or .parquet file")
+    image_size: Optional[Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]] = Field(
+        None, description="[height, width] images of a folder are resized to; the first image's size if not given")
+    color_mode: Optional[Literal["rgb", "grayscale", "rgba"]] = Field(
+        None, description="channels of a folder's images: rgb, grayscale or rgba; the first image's if not given")
+    test: Optional[str] = Field(None, description="a folder of test examples, sorted by class like `dataset` "
+                                                  "(relative to the spec file); else test_split of the files")
+    test_split: Optional[Annotated[Rate, Field(gt=0)]] = Field(
+        None, description="share of a folder's files held out for testing when there is no `test` folder "
+                          "(a fixed, recorded split per class); 0.2 if not given")
+    cache: bool = Field(False, description="keep a folder's decoded examples in memory after the first epoch "
+                                           "(faster epochs; memory grows with the folder)")
 
     @field_validator("dataset")
     @classmethod
-    def _known_dataset(cls, value: str) -> str:
+    def _known_dataset(cls, value: str, info: ValidationInfo) -> str:
         if value in names.DATASETS or value.lower().endswith(names.DATA_FILE_SUFFIXES):
+            return value
+        if is_folder(value, (info.context or {}).get("base")):
             return value
         raise PydanticCustomError(
             "unknown_dataset", "unknown dataset '{value}'{hint}",
             {"value": value, "hint": suggestion(value, names.DATASETS)
-             or "; use one of " + ", ".join(names.DATASETS) + ", or a .npz or .csv file"})
+             or "; use one of " + ", ".join(names.DATASETS) + ", or a .npz, .csv or .parquet file, or a folder (`photos/`)"})
+
+
+    @model_validator(mode="after")
+    def _folder_fields_on_folders(self, info: ValidationInfo) -> Data:
+        """image_size, color_mode, test, test_split and cache describe folders: refused on arrays and tables."""
+        if is_folder(self.dataset, (info.context or {}).get("base")):
+            return self  # test_split beside a `test` folder is unused, as its description says
+        what = ("a built-in dataset" if self.dataset in names.DATASETS
+                else f"a {self.dataset.rsplit('.', 1)[-1].lower()} file")
+        wrong = [k for k in FOLDER_FIELDS if getattr(self, k) != Data.model_fields[k].default]  # dumps hold defaults
+        if wrong:
+            fail_at([((k,), f"{k} is for {FOLDER_FIELDS[k]}, but data.dataset is {what} "
+                            f"({self.dataset}); leave {k} out") for k in wrong])
+        return self
+
+
+FOLDER_FIELDS = {"image_size": "a folder of images", "color_mode": "a folder of images",
+                 "test": "a folder of images or text files", "test_split": "a folder of images or text files",
+                 "cache": "a folder of images or text files"}  # the Data fields of folders, and what they are for
+
+
+def is_folder(dataset: str, base: Optional[str] = None) -> bool:
+    """Whether `dataset` names a folder: written with a trailing slash, or an existing folder beside the spec."""
+    if dataset.endswith(("/", "\\")):
+        return True
+    if base is None or dataset in names.DATASETS or dataset.lower().endswith(names.DATA_FILE_SUFFIXES):
+        return False
+    return os.path.isdir(os.path.join(base, dataset))
 
 
 class Settings(Spec):

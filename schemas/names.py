@@ -84,4 +84,4 @@ METRICS = KERAS_METRICS + METRIC_ALIASES
 
 # Built-in datasets; `factory.data.DATASETS` implements each (a test checks they match).
 DATASETS = ("digits", "fashion_mnist", "mnist")
-DATA_FILE_SUFFIXES = (".npz", ".csv")
+DATA_FILE_SUFFIXES = (".npz", ".csv", ".parquet")

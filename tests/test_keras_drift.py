@@ -163,9 +163,10 @@ def test_regularizer_and_optimizer_names_resolve_in_keras():
 
 def test_dataset_names_match_the_loaders():
     from factory.data import DATASETS, FILE_LOADERS
+    from factory.data.tables import TABLE_SUFFIXES
 
     assert set(names.DATASETS) == set(DATASETS)
-    assert set(names.DATA_FILE_SUFFIXES) == set(FILE_LOADERS)
+    assert set(names.DATA_FILE_SUFFIXES) == set(FILE_LOADERS) | set(TABLE_SUFFIXES)
 
 
 def test_each_loss_alias_is_the_same_function_in_keras():

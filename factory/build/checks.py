@@ -189,8 +189,12 @@ def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], D
                       f"have shape {shape} ({data.source}); {fix} to take the data's",
                       loc=_input_shape_loc(name, spec))], None
     shape = list(declared) if declared is not None else shape
+    if spec.training.validation_split and hasattr(data, "stream"):
+        return [Issue(f"validation_split takes examples from arrays in memory, but {data.source} is fed by "
+                      "tf.data: leave it out (the test split validates)",
+                      loc=("models", name, "training", "validation_split"))], None
     try:
-        dry = dry_build(name, spec, shape)
+        dry = dry_build(name, spec, shape, getattr(data, "input_dtype", None))
     except SpecError as e:
         return [_channel_hint(name, spec, shape, issue) for issue in e.issues], None
     return _outputs_issues(name, spec, dry, data), dry

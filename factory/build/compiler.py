@@ -25,15 +25,17 @@ BYTES_PER_PARAMETER = 16  # float32 weights + gradients + two optimizer slots (A
 MEMORY_SHARE = 0.5  # a model may need at most this share of the machine's memory
 
 
-def build_model(name: str, spec: Model, input_shape: Sequence[int] | None = None):
+def build_model(name: str, spec: Model, input_shape: Sequence[int] | None = None, input_dtype: str | None = None):
     """Build the Keras `Sequential` model for `spec` (a functional model for a graph: schemas.graph);
     `input_shape` is used if the spec gives none (for several inputs: a shape per input name).
 
     The model is first assembled without allocating any weight (`check_model`), to report a layer
-    that cannot be built and to refuse a model too large for this machine's memory.
+    that cannot be built and to refuse a model too large for this machine's memory. `input_dtype`
+    is the data's ("string" for texts), float32 if not given.
     """
-    shape = check_model(name, spec, input_shape)
-    return _assemble(import_keras(), name, spec, shape)
+    shape = _input_shape(name, spec, input_shape)
+    check_size(name, spec, dry_build(name, spec, shape, input_dtype))
+    return _assemble(import_keras(), name, spec, shape, input_dtype)
 
 
 def check_model(name: str, spec: Model, input_shape: Sequence[int] | None = None) -> list[int]:
@@ -81,7 +83,7 @@ class DryBuild:
     output_shapes: dict[str, tuple] = field(default_factory=dict)  # a graph's: per output name
 
 
-def dry_build(name: str, spec: Model, shape: Sequence[int]) -> DryBuild:
+def dry_build(name: str, spec: Model, shape: Sequence[int], input_dtype: str | None = None) -> DryBuild:
     """Assemble the model without allocating any weight; raise `SpecError` for a layer that cannot be built.
 
     Shapes come from Keras's own symbolic build, so they are the shapes training will see.
@@ -90,7 +92,7 @@ def dry_build(name: str, spec: Model, shape: Sequence[int]) -> DryBuild:
     with _without_side_effects():
         if is_graph(spec):
             return DryBuild(**graph_build.dry(keras, name, spec, shape))
-        model = _assemble(keras, name, spec, shape)
+        model = _assemble(keras, name, spec, shape, input_dtype)
         skipped = len(spec.layers) - len(model.layers)  # a leading Input is not a layer
         first = (None, *shape)
         shapes = [(first, first)] * skipped + [(_shape(layer.input), _shape(layer.output))
@@ -150,13 +152,14 @@ def main_argument_loc(name: str, spec: Model, i: int) -> tuple:
     return loc + (main,) if main else loc
 
 
-def _assemble(keras, name: str, spec: Model, shape: Sequence[int] | Mapping[str, Sequence[int]]):
+def _assemble(keras, name: str, spec: Model, shape: Sequence[int] | Mapping[str, Sequence[int]],
+              input_dtype: str | None = None):
     if is_graph(spec):
         return graph_build.assemble(keras, name, spec, shape).model
     layers = list(spec.layers)
     with fresh_layer_names():
         model = keras.Sequential(name=name)
-        model.add(keras.Input(shape=tuple(shape)))
+        model.add(keras.Input(shape=tuple(shape), dtype=input_dtype))
         if isinstance(layers[0].args, Input):
             layers = layers[1:]  # its shape is the Input above
         offset = len(spec.layers) - len(layers)

@@ -23,6 +23,8 @@ import numpy as np
 from factory.data import several
 from factory.errors import Issue, SpecError
 from schemas import Data
+from factory.data.tables import is_table
+from schemas.experiment import is_folder
 
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -278,6 +280,16 @@ def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Data
     key = (spec.model_dump_json(), str(Path(base).resolve()), os.environ.get("FACTORY_DATA_DIR"),
            str(Path.home()))
     if key in _cache:
+        return _cache[key]
+    if is_folder(spec.dataset, str(base)):  # streamed from its files, never loaded whole (factory.data.folders)
+        from factory.data.folders import open_folder
+
+        _cache[key] = open_folder(spec, Path(base))
+        return _cache[key]
+    if is_table(spec, Path(base)):  # a .parquet, or a .csv with text columns (factory.data.tables)
+        from factory.data.tables import open_table
+
+        _cache[key] = open_table(spec, Path(base))
         return _cache[key]
     loader = DATASETS.get(spec.dataset) or FILE_LOADERS[Path(spec.dataset).suffix.lower()]
     from factory.data import cache

@@ -24,7 +24,7 @@ from factory.spec.overrides import apply_overrides
 from factory.spec.yaml_reader import read_file
 from schemas import Compile, Experiment, Training, names
 from schemas.composition import EXPERIMENT_ONLY
-from schemas.experiment import Library, WrittenModel
+from schemas.experiment import Library, WrittenModel, is_folder
 from schemas.introspect import keys_accepted, without_tags
 
 LIBRARY_NOTE = (f" (a file without {', '.join(EXPERIMENT_ONLY[:-1])} or {EXPERIMENT_ONLY[-1]} is checked as a "
@@ -84,9 +84,14 @@ def load_spec(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Loaded 
     experiment = validate_composed(composed, Experiment)
     loaded = Loaded(experiment, composed.document, Path(path))
     data_path = loaded.data_path()
-    if data_path is not None and not data_path.is_file():
+    if data_path is not None and not data_path.is_file() and not is_folder(experiment.data.dataset, str(Path(path).parent)):
         raise loaded.locate(SpecError([Issue(f"no such data file: {data_path}", loc=("data", "dataset"))]))
     return loaded
+
+
+def _base(document: Document) -> str | None:
+    """The folder a spec's relative paths start from (its file's), for the schema's folder check."""
+    return str(Path(document.source).parent) if document.source else None
 
 
 def validate_composed(composed: Composed, schema: type[BaseModel]) -> Any:
@@ -97,7 +102,8 @@ def validate_composed(composed: Composed, schema: type[BaseModel]) -> Any:
     issues = list(composed.issues)
     result = None
     try:
-        result = validate(composed.document, schema, {"written": _written_settings(composed.written)})
+        result = validate(composed.document, schema, {"written": _written_settings(composed.written),
+                                                      "base": _base(composed.document)})
     except SpecError as e:
         issues += [i for i in e.issues if not _in_broken(i.loc, composed)]
     for name in sorted(composed.broken):

@@ -66,6 +66,8 @@ def _fingerprint(data) -> dict[str, dict]:
 
     import numpy as np
 
+    if hasattr(data, "fingerprint"):  # a dataset of its own kind (a folder: its files' names, sizes, times)
+        return data.fingerprint()
     from factory.data.several import flatten  # several inputs or outputs: one entry per named array
 
     out = {}

@@ -25,7 +25,8 @@ def _train_remote(task: Task, resolved: dict, arrays: tuple) -> Finished:
     experiment = Experiment.model_validate(resolved)  # milliseconds, beside seconds of training
     if "keras" not in _state:  # each task asks Ray for one CPU: one thread
         _state["keras"] = import_keras(experiment.models[task.name].training.keras_backend, threads=1)
-    return train_task(_state["keras"], experiment, Dataset(*arrays), task, EtaClock(task.epochs).tick)
+    data = Dataset(*arrays) if isinstance(arrays, tuple) else arrays  # a folder: re-opened from its file list
+    return train_task(_state["keras"], experiment, data, task, EtaClock(task.epochs).tick)
 
 
 class RayPool:
@@ -49,7 +50,8 @@ class RayPool:
                 raise SpecError([Issue(f"cannot start or reach Ray at {address or 'a new local instance'}: "
                                        f"{e}")]) from None
         self.resolved = resolved
-        self.arrays = ray.put((data.x_train, data.y_train, data.x_test, data.y_test, data.source))
+        self.arrays = ray.put(data if hasattr(data, "stream") else
+                              (data.x_train, data.y_train, data.x_test, data.y_test, data.source))
         self.remote = ray.remote(num_cpus=1, max_retries=0)(_train_remote)
         self.pending: dict = {}
 

@@ -130,28 +130,28 @@ def train_one(keras, name: str, spec, seed: int, data, where: str, eta, backup: 
 
 def _train_one(keras, name, spec, seed, data, where, eta, control, callbacks) -> tuple[dict, Any]:
     from factory.build import distribute
+    from factory.build.adapt import prepare_model
     from factory.build.compiler import build_model, compile_model
+    from factory.data.feeding import fit_arguments
 
     started = time.perf_counter()
     keras.utils.set_random_seed(seed)  # as a hand-written script would, just before building
     with distribute.scope(spec.training):
-        model = build_model(name, spec, data.input_shape)
+        model = build_model(name, spec, data.input_shape, getattr(data, "input_dtype", None))
+        model = prepare_model(keras, model, data)  # preprocessing adapted on the training split
         # Keras 3.15 with TF 2.21 fails ("You must feed a value for placeholder tensor") when
         # steps_per_execution > 1 runs under a tf.distribute strategy: one step at a time there.
         compile_model(model, spec.compile, 1 if spec.training.distribute != "none" else None)
     build_seconds = time.perf_counter() - started
     training = spec.training
     recorder = _epoch_recorder(keras, where, training.epochs, eta)
-    validation = ({"validation_split": training.validation_split} if training.validation_split
-                  else {"validation_data": (data.x_test, data.y_test)})
     record: dict[str, Any] = {"model": name, "label": spec.label, "seed": seed, "status": "completed",
                               "error": None, "params": int(model.count_params())}
     history: dict[str, list[float]] = {}
     try:
-        fitted = model.fit(data.x_train, data.y_train, epochs=training.epochs,
-                           batch_size=training.batch_size, shuffle=training.shuffle, verbose=0,
+        fitted = model.fit(**fit_arguments(data, training, seed), epochs=training.epochs, verbose=0,
                            callbacks=[keras.callbacks.TerminateOnNaN(), recorder, *control.callbacks(), *callbacks],
-                           class_weight=control.class_weight, **validation)
+                           class_weight=control.class_weight)
         history = control.history(fitted.history)
     except (KeyboardInterrupt, SpecError):
         raise

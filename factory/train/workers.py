@@ -49,7 +49,7 @@ def _start_worker(resolved: dict, arrays: str, threads: int, clock: EtaClock, ke
 
     keras = import_keras(keras_backend, threads)
     _state.update(keras=keras, experiment=Experiment.model_validate(resolved), clock=clock,
-                  data=load_arrays(arrays))  # prepared once by the driver, mapped, not decoded
+                  data=load_arrays(arrays) if isinstance(arrays, str) else arrays)  # mapped, or a folder re-opened
 
 
 def _ready() -> None:
@@ -79,9 +79,12 @@ class WorkerPool:
         from factory.data import save_arrays
 
         self.workers, self.scratch = workers, Path(scratch)
-        arrays = _mapped_from(data) or self.scratch
+        if hasattr(data, "stream"):  # a folder or a table: its file list travels, not arrays
+            shared = data
+        else:  # arrays: mapped from the prepared-data cache where they are there, else written for the workers
+            shared = str(_mapped_from(data) or self.scratch)
         try:
-            if arrays == self.scratch:
+            if shared == str(self.scratch):
                 save_arrays(data, self.scratch)
         except OSError as e:  # a full disk before any training: the user's to fix, not a traceback
             shutil.rmtree(self.scratch, ignore_errors=True)
@@ -91,7 +94,7 @@ class WorkerPool:
         threads = max(1, (os.cpu_count() or 1) // workers)
         clock = EtaClock(0, workers, context.Value("d", 0.0), context.Value("i", 0))
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                            initargs=(resolved, str(arrays), threads, clock, keras_backend))
+                                            initargs=(resolved, shared, threads, clock, keras_backend))
         for _ in range(workers):  # a spawning pool starts one process per submission
             self.executor.submit(_ready)
         self.processes = list((getattr(self.executor, "_processes", None) or {}).values())
