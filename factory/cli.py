@@ -212,8 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tensorboard", action="store_true",
                    help="log every run to TensorBoard under <out>/tensorboard/, as `tracking: {tensorboard: true}` does")
     p.add_argument("--keras-backend", choices=["tensorflow", "jax", "torch"], metavar="NAME",
-                   help="the Keras backend (tensorflow, jax or torch) of every run whose spec names none; "
-                        "the same as --set training.keras_backend=NAME (default: tensorflow)")
+                   help="the Keras backend (tensorflow, jax or torch) of the experiment's runs: the same as "
+                        "--set training.keras_backend=NAME, so it replaces the experiment's own training."
+                        "keras_backend, and a model that names its own backend keeps it (default: tensorflow)")
     overrides(p)
     p.set_defaults(func=_run)
 
