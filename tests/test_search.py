@@ -291,11 +291,11 @@ def test_the_verdict_follows_the_search_direction():
 
     lower = {"n": 3, "mean": -0.1, "std": 0.01, "p": 0.004, "identical": False, "seeds": [0, 1, 2]}
     assert judge(lower, "val_loss", "minimize", "mlp", "t1") == \
-        (True, "val_loss: t1 better than mlp beyond seed noise (p=0.004, 3 seeds)")
+        (True, "val_loss: t1 better than mlp beyond seed noise (p=0.004)")
     assert judge(lower, "val_accuracy", "maximize", "mlp", "t1") == \
-        (False, "val_accuracy: t1 worse than mlp beyond seed noise (p=0.004, 3 seeds)")
+        (False, "val_accuracy: t1 worse than mlp beyond seed noise (p=0.004)")
     assert judge({**lower, "p": 0.3}, "val_loss", "minimize", "mlp", "t1") == \
-        (False, "val_loss: within seed-to-seed noise (p=0.300, 3 seeds)")
+        (False, "val_loss: within seed-to-seed noise (p=0.300)")
     same_gain = {**lower, "p": None, "identical": True}  # no noise to test against: a gain on every seed
     assert judge(same_gain, "val_loss", "minimize", "mlp", "t1") == \
         (True, "val_loss: t1 better than mlp by 0.1, an identical difference on every seed (no noise to test against)")

@@ -55,8 +55,8 @@ def judge(comparison: dict, metric: str, direction: str, base: str, best: str) -
     p = comparison["p"]
     shown = "<0.001" if p < 0.001 else f"{p:.3f}"
     if p >= stats.SIGNIFICANCE:
-        return False, f"{metric}: within seed-to-seed noise (p={shown}, {n} seeds)"
-    return better, f"{metric}: {best} {word} than {base} beyond seed noise (p={shown}, {n} seeds)"
+        return False, f"{metric}: within seed-to-seed noise (p={shown})"
+    return better, f"{metric}: {best} {word} than {base} beyond seed noise (p={shown})"
 
 
 def confirm(loaded: Loaded, name: str, summary: dict, out: Path, resume: bool, workers: int, backend: str,
