@@ -129,7 +129,7 @@ def _run(args) -> int:
     if any(m.search is not None for m in loaded.experiment.models.values()):  # an Optuna search: factory.search
         from factory.search.study import run_search
 
-        return run_search(loaded, out, args.resume, args.workers, args.backend, args.address)
+        return run_search(loaded, out, args.resume, args.workers, args.backend, args.address, args.tensorboard)
     return run_experiment(loaded, out, resume=args.resume, fail_fast=args.fail_fast,
                           profile=args.profile, workers=args.workers, backend=args.backend,
                           address=args.address, tensorboard=args.tensorboard)

@@ -95,7 +95,8 @@ class Search(Spec):
 
     trials: PositiveInt = Field(description="trials to finish (completed, pruned or failed), --resume included")
     objective: Union[str, dict[str, Literal["min", "max"]]] = Field(
-        "val_loss", description="the final value of this metric is minimised; {val_accuracy: max} to maximise")
+        "val_loss", description="the final value of this metric: a loss or error is minimised, any other metric "
+                                "(accuracy, auc, ...) maximised; {metric: min} or {metric: max} says so")
     sampler: Literal["tpe", "random", "cmaes", "grid"] = Field("tpe", description="Optuna's sampler")
     pruner: Literal["none", "median", "hyperband"] = Field("median", description="stops hopeless trials early")
     space: dict[str, Distribution] = Field(min_length=1, description="a field of the model (a path as in "
@@ -123,7 +124,10 @@ class Search(Spec):
         return self.objective if isinstance(self.objective, str) else next(iter(self.objective))
 
     @property
-    def direction(self) -> str:
-        """`minimize` or `maximize`, as Optuna names them."""
-        goal = "min" if isinstance(self.objective, str) else next(iter(self.objective.values()))
-        return "minimize" if goal == "min" else "maximize"
+    def goal(self) -> str | None:
+        """`min` or `max` where the objective says so; None for a bare metric name.
+
+        The direction of a bare name follows the metric (factory.search.space.direction): schemas
+        cannot know which metrics are losses.
+        """
+        return None if isinstance(self.objective, str) else next(iter(self.objective.values()))

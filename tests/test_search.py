@@ -74,15 +74,17 @@ def states(out):
 def test_the_issue_yaml_validates_verbatim(write):
     spec = write("name: s\ndata: {dataset: fashion_mnist}\ncompile: {loss: sparse_categorical_crossentropy}\n"
                  "models:\n" + ISSUE_MODEL)
+    from factory.search.space import direction
+
     search = load(spec).experiment.models["mlp"].search
-    assert (search.trials, search.metric, search.direction, search.sampler, search.pruner) == \
+    assert (search.trials, search.metric, direction(search), search.sampler, search.pruner) == \
            (30, "val_loss", "minimize", "tpe", "median")
     assert search.space["layers.1.Dense.units"].log and search.confirm_seeds == [0, 1, 2, 3, 4]
     from factory.search import space
 
     space.check(load(spec), "mlp")  # every path is a field, every bound a value it takes
     maximise = load(spec, ["models.mlp.search.objective={val_accuracy: max}"]).experiment.models["mlp"].search
-    assert (maximise.metric, maximise.direction) == ("val_accuracy", "maximize")
+    assert (maximise.metric, direction(maximise)) == ("val_accuracy", "maximize")
 
 
 def test_a_bad_space_is_a_located_error_before_any_trial(write, tmp_path, capsys):
@@ -250,19 +252,100 @@ def optuna_history(out, number):
 
 
 def test_confirmation_trains_base_and_best_over_the_seeds(write, tmp_path):
-    spec = DIGITS.replace("trials: 6", "trials: 2").replace("confirm_seeds: []", "confirm_seeds: [0, 1, 2]")
-    spec = spec.replace("pruner: median", "pruner: none")
+    spec = DIGITS.replace("trials: 6", "trials: 3").replace("confirm_seeds: []", "confirm_seeds: [0, 1, 2]")
+    spec = spec.replace("pruner: median", "pruner: none\n      objective: val_accuracy")  # maximised, a bare name
     out = tmp_path / "out"
     assert run(write(spec), "--out", out, "--workers", "1") == 0
     summary = search_json(out)
     confirmation, best = summary["confirmation"], summary["best"]["name"]
+    assert summary["direction"] == "maximize"
+    assert summary["best"]["value"] == max(t["value"] for t in summary["trials"] if t["state"] == "completed")
     runs = json.loads((out / "confirm" / "results.json").read_text())["runs"]
     assert sorted((r["model"], r["seed"]) for r in runs) == sorted((m, s) for m in ("mlp", best) for s in (0, 1, 2))
     assert confirmation["comparison"]["seeds"] == [0, 1, 2]
-    assert confirmation["verdict"].startswith("val_loss: ")
+    assert confirmation["verdict"].startswith("val_accuracy: ")
     comparison = confirmation["comparison"]
-    assert confirmation["beyond_noise"] == (comparison["mean"] < 0 and comparison["p"] is not None
+    assert confirmation["beyond_noise"] == (comparison["mean"] > 0 and comparison["p"] is not None
                                             and comparison["p"] < 0.05)
-    assert ("beyond seed noise" in confirmation["text"]) and "Confirmation" in (out / "report.html").read_text()
+    gain = "the gain is beyond seed noise" if confirmation["beyond_noise"] else "the gain is NOT beyond seed noise"
+    assert gain in confirmation["text"] and "Confirmation" in (out / "report.html").read_text()
     assert confirmation["verdict"] in (out / "report.html").read_text()
     assert "mlp-" in (out / "confirm" / "comparison.md").read_text()
+
+
+def test_a_bare_objective_is_minimised_for_losses_and_maximised_otherwise(write):
+    from factory.search.space import direction
+
+    spec = write("name: s\ndata: {dataset: fashion_mnist}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models:\n" + ISSUE_MODEL)
+    directions = {objective: direction(load(spec, [f"models.mlp.search.objective={objective}"])
+                                       .experiment.models["mlp"].search)
+                  for objective in ("val_loss", "val_accuracy", "val_mae", "auc", "{val_loss: max}",
+                                    "{val_accuracy: min}")}
+    assert directions == {"val_loss": "minimize", "val_accuracy": "maximize", "val_mae": "minimize",
+                          "auc": "maximize", "{val_loss: max}": "maximize", "{val_accuracy: min}": "minimize"}
+
+
+def test_the_verdict_follows_the_search_direction():
+    from factory.search.confirm import judge
+
+    lower = {"n": 3, "mean": -0.1, "std": 0.01, "p": 0.004, "identical": False, "seeds": [0, 1, 2]}
+    assert judge(lower, "val_loss", "minimize", "mlp", "t1") == \
+        (True, "val_loss: t1 better than mlp beyond seed noise (p=0.004)")
+    assert judge(lower, "val_accuracy", "maximize", "mlp", "t1") == \
+        (False, "val_accuracy: t1 worse than mlp beyond seed noise (p=0.004)")
+    assert judge({**lower, "p": 0.3}, "val_loss", "minimize", "mlp", "t1") == \
+        (False, "val_loss: within seed-to-seed noise (p=0.300)")
+    same_gain = {**lower, "p": None, "identical": True}  # no noise to test against: a gain on every seed
+    assert judge(same_gain, "val_loss", "minimize", "mlp", "t1") == \
+        (True, "val_loss: t1 better than mlp by 0.1, an identical difference on every seed (no noise to test against)")
+    assert judge(same_gain, "val_accuracy", "maximize", "mlp", "t1")[0] is False
+
+
+def test_several_trials_at_once_use_the_constant_liar_and_a_resumed_sampler_a_new_seed(write):
+    from factory.search.study import _sampler
+
+    search = load(write(DIGITS.replace("sampler: random", "sampler: tpe"))).experiment.models["mlp"].search
+    assert _sampler(optuna, search, 0, workers=2)._constant_liar
+    assert not _sampler(optuna, search, 0, workers=1)._constant_liar
+    draws = [_sampler(optuna, search, asked)._random_sampler._rng.rng.random() for asked in (0, 0, 2)]
+    assert draws[0] == draws[1] != draws[2]
+
+
+def test_resume_proposes_new_points_and_refuses_a_changed_experiment(write, tmp_path, capsys):
+    spec = write(DIGITS.replace("trials: 6", "trials: 2").replace("epochs: 3", "epochs: 1")
+                 .replace("pruner: median", "pruner: none"))
+    out = tmp_path / "out"
+    assert run(spec, "--out", out, "--workers", "1") == 0
+    assert run(spec, "--out", out, "--workers", "1", "--resume", "--set", "models.mlp.search.trials=4") == 0
+    values = [json.dumps(t["values"], sort_keys=True) for t in search_json(out)["trials"]]
+    assert len(values) == 4 and set(values[2:]).isdisjoint(values[:2])  # not the first two again
+    capsys.readouterr()
+    changed = ["--set", "models.mlp.search.trials=5", "--set", "training.epochs=2", "--set", "data.train_size=200",
+               "--set", "models.mlp.layers.1.Dense.activation=tanh"]
+    assert run(spec, "--out", out, "--workers", "1", "--resume", *changed) == 2
+    err = capsys.readouterr().err
+    assert f"cannot resume in {out}: the experiment changed since that search: " in err
+    assert "data.train_size: 300 -> 200" in err and "training.epochs: 1 -> 2" in err
+    assert "models.mlp.layers: [" in err and '"activation": "tanh"}' in err
+    assert len(search_json(out)["trials"]) == 4
+
+
+def test_what_a_search_cannot_do_is_a_located_error_before_any_trial(write, tmp_path, capsys):
+    spec = DIGITS.replace('"layers.1.Dense.units": {int: [4, 32], log: true}',
+                          '"layers.1.Dense.units": {float: [4, 32]}\n        "training.seeds": {choice: [[5], [6]]}')
+    spec = spec.replace("models:\n", "tracking: {tensorboard: true}\nmodels:\n  other:\n    layers: [Flatten, "
+                                      "{Dense: {units: 10, activation: softmax}}]\n")
+    out = tmp_path / "out"
+    assert run(write(spec), "--out", out) == 2
+    err = capsys.readouterr().err
+    assert not out.exists() and "Traceback" not in err
+    assert ("spec.yaml:8:5: models.other: a search trains its model alone: model other would never train "
+            "(searched: mlp); put it in an experiment of its own") in err
+    assert "spec.yaml:5:25: tracking.tensorboard: a search does not log to TensorBoard" in err
+    assert ("spec.yaml:21:27: models.mlp.search.space.training.seeds: 'training.seeds' cannot be searched: the search sets "
+            "training.seeds itself") in err
+    assert ("spec.yaml:20:41: models.mlp.search.space.layers.1.Dense.units: layers[1].Dense.units: input should be a valid integer"
+            in err) and "{int: [low, high]} for whole ones" in err
+    assert run(write(DIGITS), "--out", out, "--tensorboard") == 2
+    assert "--tensorboard: a search does not log to TensorBoard" in capsys.readouterr().err

@@ -16,6 +16,7 @@ import yaml
 from factory.atomic import write_json, write_text
 from factory.results import stats
 from factory.search.outputs import best_spec, write_outputs
+from factory.search.space import direction
 from factory.spec.loader import Loaded, load
 from factory.train.progress import say
 
@@ -32,6 +33,30 @@ def confirm_spec(loaded: Loaded, name: str, best: dict, study) -> dict:
     spec["name"] = f"{loaded.experiment.name}-confirm"
     spec["models"] = {name: base, best["name"]: trial}
     return spec
+
+
+def judge(comparison: dict, metric: str, direction: str, base: str, best: str) -> tuple[bool, str]:
+    """Whether `best` beats `base` beyond seed noise in the search's `direction`, and the verdict saying so.
+
+    `comparison` is `stats.paired(runs, base, best, metric)`. Better and worse follow the direction
+    the search optimised, never a guess from the metric's name. A difference identical on every
+    seed has no noise to test against: a gain then is beyond noise (p is None there).
+    """
+    n, mean = comparison["n"], comparison["mean"]
+    if comparison.get("not_comparable") or n < 2:  # these verdicts say nothing of better or worse
+        return False, stats.verdict(metric, comparison, base, best)
+    better = mean > 0 if direction == "maximize" else mean < 0
+    word = "better" if better else "worse"
+    if comparison.get("identical"):
+        if mean == 0:
+            return False, f"{metric}: the same on every seed"
+        return better, (f"{metric}: {best} {word} than {base} by {abs(mean):.4g}, an identical difference on every "
+                        "seed (no noise to test against)")
+    p = comparison["p"]
+    shown = "<0.001" if p < 0.001 else f"{p:.3f}"
+    if p >= stats.SIGNIFICANCE:
+        return False, f"{metric}: within seed-to-seed noise (p={shown})"
+    return better, f"{metric}: {best} {word} than {base} beyond seed noise (p={shown})"
 
 
 def confirm(loaded: Loaded, name: str, summary: dict, out: Path, resume: bool, workers: int, backend: str,
@@ -52,9 +77,7 @@ def confirm(loaded: Loaded, name: str, summary: dict, out: Path, resume: bool, w
                           backend=backend, address=address)
     runs = json.loads((out / "confirm" / "results.json").read_text(encoding="utf-8"))["runs"]
     comparison = stats.paired(runs, name, best["name"], metric)
-    text = stats.verdict(metric, comparison, name, best["name"])
-    better = comparison["n"] > 0 and (comparison["mean"] < 0) == stats.lower_is_better(metric)
-    beyond = better and comparison["p"] is not None and comparison["p"] < stats.SIGNIFICANCE
+    beyond, text = judge(comparison, metric, direction(loaded.experiment.models[name].search), name, best["name"])
     gain = "the gain is beyond seed noise" if beyond else "the gain is NOT beyond seed noise"
     summary["confirmation"] = {"base": name, "best": best["name"], "metric": metric, "comparison": comparison,
                                "verdict": text, "beyond_noise": beyond,

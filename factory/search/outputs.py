@@ -16,6 +16,7 @@ import yaml
 
 from factory.atomic import write_json, write_text
 from factory.results import stats
+from factory.search import space
 from factory.spec.loader import Loaded
 
 STATES = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
@@ -42,7 +43,7 @@ def write_outputs(study, loaded: Loaded, name: str, out: Path, confirmation: dic
 
     search = loaded.experiment.models[name].search
     rows = trial_rows(study)
-    maximize = search.direction == "maximize"
+    maximize = space.direction(search) == "maximize"
     headings, cells = _table(rows, search.metric)
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows([headings, *cells])
@@ -57,7 +58,7 @@ def write_outputs(study, loaded: Loaded, name: str, out: Path, confirmation: dic
     if best is not None:
         _write_best(study, loaded, best, out)
     counts = {s: sum(r["state"] == s for r in rows) for s in ("completed", "pruned", "failed", "interrupted")}
-    summary = {"model": name, "objective": search.metric, "direction": search.direction, "trials": rows,
+    summary = {"model": name, "objective": search.metric, "direction": space.direction(search), "trials": rows,
                "counts": counts, "best": best, "importances": importances, "confirmation": confirmation}
     write_json(out / "search.json", summary)
     write_search_report(out, summary, headings, cells, plots)

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from factory.errors import Issue, SpecError, did_you_mean, format_loc
+from factory.results.stats import lower_is_better
 from factory.spec.compose import compose
 from factory.spec.document import Document
 from factory.spec.loader import Loaded, validate_composed
@@ -21,6 +22,13 @@ from schemas import Experiment
 from schemas.search import Choice, FloatRange, IntRange, Search
 
 GRID_LIMIT = 10_000  # values of one path a grid may enumerate
+# fields of the model a trial sets itself after the space's values (`trial_experiment`): searching
+# them would be silently undone
+SET_BY_THE_SEARCH = {"training.seeds": "each trial trains at the model's first seed; confirm_seeds re-trains "
+                                       "over several",
+                     "label": "each trial is labelled after the values it set",
+                     "search": "a trial is an ordinary model"}
+FRACTIONS = (0.382, 0.5, 0.618, 0.1, 0.9)  # where inside a float range to look for a value that is no integer
 
 
 def searched(loaded: Loaded) -> str | None:
@@ -37,16 +45,39 @@ def searched(loaded: Loaded) -> str | None:
 def check(loaded: Loaded, name: str) -> None:
     """Raise one located SpecError for every path or bound of the space the model cannot take."""
     search = loaded.experiment.models[name].search
-    issues = _objective(loaded, name, search) + _grid(search, name)
+    issues = _objective(loaded, name, search) + _grid(search, name) + _alone(loaded, name)
     for path, distribution in search.space.items():
+        written_at = ("models", name, "search", "space", path, _kind(distribution))
+        overwritten = next((p for p in SET_BY_THE_SEARCH if path == p or path.startswith(p + ".")), None)
+        if overwritten:
+            issues.append(Issue(f"'{path}' cannot be searched: the search sets {overwritten} itself "
+                                f"({SET_BY_THE_SEARCH[overwritten]})", loc=("models", name, "search", "space", path)))
+            continue
         try:
-            _compose(loaded.document, name, {path: _bounds(distribution)},
-                     {path: ("models", name, "search", "space", path, _kind(distribution))})
+            _compose(loaded.document, name, {path: _bounds(distribution)}, {path: written_at})
+            inside = _inside(distribution) if isinstance(distribution, FloatRange) else None
+            if inside is not None:  # the bounds may be whole numbers that an integer field takes
+                try:
+                    _compose(loaded.document, name, {path: [inside]}, {path: written_at})
+                except SpecError as e:
+                    raise SpecError([Issue(f"{i.message} (a value inside the range: {{float: ...}} samples real "
+                                           "numbers; {int: [low, high]} for whole ones)", i.loc, i.position,
+                                           i.source) for i in e.issues]) from None
         except SpecError as e:
             issues += [_in_space(i, name, path) for i in e.issues]
     if issues:
         issues = list({(i.loc, i.message): i for i in reversed(issues)}.values())[::-1]  # one per place
         raise loaded.locate(SpecError(issues))
+
+
+def direction(search: Search) -> str:
+    """`minimize` or `maximize` (Optuna's words): as the objective says, else by the metric.
+
+    A bare name is minimised when it is a loss or an error (`val_loss`, `val_mae`) and maximised
+    otherwise (`val_accuracy`, `val_auc`), as the comparison tables judge it.
+    """
+    goal = search.goal or ("min" if lower_is_better(search.metric) else "max")
+    return "minimize" if goal == "min" else "maximize"
 
 
 def trial_experiment(loaded: Loaded, name: str, values: dict[str, Any], trial_name: str, label: str,
@@ -109,6 +140,32 @@ def _objective(loaded: Loaded, name: str, search: Search) -> list[Issue]:
     return [Issue(f"'{search.metric}' is not recorded for model {name}: the objective is one of "
                   f"{', '.join(known)}{did_you_mean(search.metric, known)}",
                   loc=("models", name, "search", "objective"))]
+
+
+def _alone(loaded: Loaded, name: str) -> list[Issue]:
+    """A search trains its model alone: any other model of the experiment is an error, not skipped."""
+    issues = [Issue(f"a search trains its model alone: model {other} would never train (searched: {name}); put "
+                    "it in an experiment of its own", loc=("models", other))
+              for other in loaded.experiment.models if other != name]
+    tracking = loaded.experiment.tracking
+    for key in ("tensorboard", "mlflow"):
+        if getattr(tracking, key) not in (None, False):
+            issues.append(Issue(f"a search does not log to {'TensorBoard' if key == 'tensorboard' else 'MLflow'}: "
+                                "its trials and confirmation are in search.json and report.html; remove "
+                                f"tracking.{key}", loc=("tracking", key)))
+    return issues
+
+
+def _inside(d: FloatRange) -> float | None:
+    """A value Optuna may suggest strictly inside a float range that is no whole number; None if none is."""
+    low, high = d.range
+    for f in FRACTIONS:
+        value = math.exp(math.log(low) + f * (math.log(high) - math.log(low))) if d.log else low + f * (high - low)
+        if d.step is not None:
+            value = low + round((value - low) / d.step) * d.step
+        if low < value < high and not float(value).is_integer():
+            return value
+    return None
 
 
 def _grid(search: Search, name: str) -> list[Issue]:

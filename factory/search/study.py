@@ -27,9 +27,15 @@ from factory.train.task import Task, short_reason
 
 
 def run_search(loaded: Loaded, out: Path, resume: bool = False, workers: int = 1, backend: str = "local",
-               address: str | None = None) -> int:
-    """Search the model with `search:`, then write the outputs and confirm the best; the exit code."""
+               address: str | None = None, tensorboard: bool = False) -> int:
+    """Search the model with `search:`, then write the outputs and confirm the best; the exit code.
+
+    `tensorboard` (the `--tensorboard` flag) is refused: a search logs to no tracker (README).
+    """
     name = space.searched(loaded)
+    if tensorboard:
+        raise SpecError([Issue("--tensorboard: a search does not log to TensorBoard (its trials and confirmation "
+                               "are in search.json and report.html); run without it", source=str(loaded.path))])
     space.check(loaded, name)
     optuna = _import_optuna()
     search = loaded.experiment.models[name].search
@@ -41,7 +47,7 @@ def run_search(loaded: Loaded, out: Path, resume: bool = False, workers: int = 1
         folder.prepare(out)
     interrupted = False
     with folder.locked(out):
-        study = _open_study(optuna, loaded, name, out)
+        study = _open_study(optuna, loaded, name, out, workers)
         try:
             with interruptible():
                 _trials(optuna, study, loaded, name, out, workers, backend, address)
@@ -81,22 +87,30 @@ def _import_optuna():
     return optuna
 
 
-def _open_study(optuna, loaded: Loaded, name: str, out: Path):
-    """The study in `out`: a new one, or with `--resume` the one there, its interrupted trials marked."""
+def _open_study(optuna, loaded: Loaded, name: str, out: Path, workers: int = 1):
+    """The study in `out`: a new one, or with `--resume` the one there, its interrupted trials marked.
+
+    A resumed study must be the same search of the same experiment (model, data, training, space,
+    objective, sampler, pruner; only `trials` and `confirm_seeds` may change), and its sampler is
+    seeded from the seed and the trials already asked, so that it proposes new points instead of
+    replaying the ones it proposed before the kill.
+    """
     search = loaded.experiment.models[name].search
     journal = out / JOURNAL
-    what = json.dumps({"model": name, **search.model_dump(mode="json", exclude={"trials", "confirm_seeds"})},
-                      sort_keys=True)
-    study = optuna.create_study(study_name=name, storage=storage(str(journal)), sampler=_sampler(optuna, search),
+    what = searched_experiment(loaded, name)
+    study = optuna.create_study(study_name=name, storage=storage(str(journal)),
                                 pruner=make_pruner(search.pruner, _epochs(loaded, name), search.trials),
-                                direction=search.direction, load_if_exists=True)
-    before = study.user_attrs.get("search")
+                                direction=space.direction(search), load_if_exists=True)
+    before = study.user_attrs.get("experiment")
     if before is None:
-        study.set_user_attr("search", what)
-    elif before != what:
-        raise SpecError([Issue(f"the search in {out} was made with another model, space, objective, sampler or "
-                               "pruner: --resume continues only the same search; choose another --out",
-                               source=str(loaded.path))])
+        study.set_user_attr("experiment", what)
+    else:
+        changes = folder.differences(before, what)
+        if changes:
+            raise SpecError([Issue(f"cannot resume in {out}: the experiment changed since that search: "
+                                   + "; ".join(changes[:10]) + ". Run without --resume in another --out to start "
+                                   "afresh (only trials and confirm_seeds may change)", source=str(loaded.path))])
+    study.sampler = _sampler(optuna, search, len(study.get_trials(deepcopy=False)), workers)
     if search.sampler == "grid" and not study.get_trials(deepcopy=False):
         for point in itertools.product(*space.grid(search).values()):
             study.enqueue_trial(dict(zip(search.space, point)))
@@ -113,13 +127,28 @@ def _open_study(optuna, loaded: Loaded, name: str, out: Path):
     return study
 
 
-def _sampler(optuna, search):
-    samplers = {"tpe": lambda: optuna.samplers.TPESampler(seed=search.seed),
-                "random": lambda: optuna.samplers.RandomSampler(seed=search.seed),
-                "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=search.seed, warn_independent_sampling=False),
+def searched_experiment(loaded: Loaded, name: str) -> dict:
+    """The resolved experiment a study searches, as plain data: what `--resume` must find unchanged."""
+    experiment = loaded.experiment.resolved().model_dump(mode="json", exclude_none=True)
+    for key in ("trials", "confirm_seeds"):  # more trials, or other seeds to confirm over, change no trial
+        experiment["models"][name]["search"].pop(key, None)
+    return experiment
+
+
+def _sampler(optuna, search, asked: int = 0, workers: int = 1):
+    """The sampler of `search`, seeded from its seed and the `asked` trials the study holds already.
+
+    The same seed in a new study proposes the same trials; a resumed study (asked > 0) gets a seed
+    of its own, else it would replay the first proposals. With several trials at once, TPE's
+    constant liar counts the running trials as bad ones, so that a round's trials are kept apart.
+    """
+    seed = search.seed if asked == 0 else (search.seed + 1_000_003 * asked) % 2**32
+    samplers = {"tpe": lambda: optuna.samplers.TPESampler(seed=seed, constant_liar=workers > 1),
+                "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+                "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False),
                 # the grid's points are enqueued (`_enqueue_grid`): Optuna's GridSampler stops the study
                 # from inside `tell`, which it allows only within `optimize`
-                "grid": lambda: optuna.samplers.RandomSampler(seed=search.seed)}
+                "grid": lambda: optuna.samplers.RandomSampler(seed=seed)}
     return samplers[search.sampler]()
 
 
