@@ -349,3 +349,9 @@ def test_adding_files_to_one_class_moves_no_other_class_between_train_and_test(t
     dark = str(tmp_path / "photos" / "dark")
     assert sorted(f for f in after.test_files if f.startswith(dark)) == \
         sorted(f for f in before.test_files if f.startswith(dark))
+
+
+def test_a_linked_folder_is_not_followed_so_a_link_loop_is_harmless(tmp_path):
+    root = make_images(tmp_path / "photos", per_class=4)
+    (root / "bright" / "back").symlink_to(root)  # followed, it would list photos/bright/back/bright/back/...
+    assert len(_open(tmp_path, "data: {dataset: photos/}\n").train_files) == 6

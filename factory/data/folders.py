@@ -1,9 +1,10 @@
 """Folders of images or text files, one subfolder per class, streamed by `tf.data` while training.
 
-`open_folder` lists the files (never decoding them), decides the folder's kind from their suffixes,
-refuses what cannot train (an empty or mixed folder, a file that is neither, an image whose first
-bytes are not its format's, a class without examples) naming the file or folder, and splits the
-files once, per class, with a fixed seed: the split is the same on every run and machine and is
+`open_folder` lists the files (decoding no pixels), decides the folder's kind from their suffixes,
+refuses what cannot train (an empty or mixed folder, a file that is neither, a file or folder that
+cannot be read, a damaged image, a text that is not UTF-8, a class without examples) naming the
+file or folder, and splits the files once, per class, each class with a random stream seeded by
+its name: the split is the same on every run and machine and is
 recorded in results.json with the class names in label order. `FolderDataset` is plain data (file
 names and labels), cheap to send to worker processes and Ray tasks, which re-open the files
 themselves; `stream` builds the `tf.data` pipeline that reads, decodes and batches examples in
