@@ -355,3 +355,11 @@ def test_a_linked_folder_is_not_followed_so_a_link_loop_is_harmless(tmp_path):
     root = make_images(tmp_path / "photos", per_class=4)
     (root / "bright" / "back").symlink_to(root)  # followed, it would list photos/bright/back/bright/back/...
     assert len(_open(tmp_path, "data: {dataset: photos/}\n").train_files) == 6
+
+
+def test_show_counts_the_steps_of_a_folder(tmp_path, capsys):
+    from factory.cli import main
+
+    make_images(tmp_path / "photos", per_class=4)
+    assert main(["show", str(_data_only(tmp_path, "data: {dataset: photos/}\n"))]) == 0
+    assert "1 steps per epoch (6 training examples, batch_size 8)" in capsys.readouterr().out
