@@ -87,7 +87,7 @@ def _show(args) -> int:
         if data is not None:
             from factory.train.callbacks import steps_line
 
-            print(steps_line(name, spec, len(data.y_train)))
+            print(steps_line(name, spec, len(data.y_train if hasattr(data, "stream") else data.x_train)))  # a folder or table streams
         if args.diagram:
             print(f"model {name}: diagram in {write_diagram(model, Path(args.diagram) / f'{name}.png')}")
         print()

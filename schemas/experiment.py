@@ -61,16 +61,18 @@ class Data(Spec):
                                           "(255 for images): [0, 1], or [-1, 1] where features go below zero")
     label_column: str = Field("label", description="the label column of a .csv or .parquet file")
     image_size: Optional[Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]] = Field(
-        None, description="[height, width] images of a folder are resized to; the first image's size if not given")
+        None, description="[height, width] images of a folder are resized to; if not given, the size of the "
+                          "first file in sorted order (of the first class folder)")
     color_mode: Optional[Literal["rgb", "grayscale", "rgba"]] = Field(
-        None, description="channels of a folder's images: rgb, grayscale or rgba; the first image's if not given")
+        None, description="channels of a folder's images: rgb, grayscale or rgba; if not given, the first "
+                          "file's in sorted order")
     test: Optional[str] = Field(None, description="a folder of test examples, sorted by class like `dataset` "
                                                   "(relative to the spec file); else test_split of the files")
     test_split: Optional[Annotated[Rate, Field(gt=0)]] = Field(
         None, description="share of a folder's files held out for testing when there is no `test` folder "
                           "(a fixed, recorded split per class); 0.2 if not given")
     cache: bool = Field(False, description="keep a folder's decoded examples in memory after the first epoch "
-                                           "(faster epochs; memory grows with the folder)")
+                                           "(faster epochs; memory grows with the folder, in each worker process)")
 
     @field_validator("dataset")
     @classmethod

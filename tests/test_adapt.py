@@ -113,3 +113,38 @@ def test_a_normalization_in_a_spec_is_adapted_in_every_backend_and_saved(tmp_pat
         model = keras.models.load_model(tmp_path / workers / "models" / "A-seed1.keras")
         mean = np.asarray(model.layers[1].mean).ravel()
         np.testing.assert_allclose(mean, data.x_train.reshape(300, -1).mean(axis=0), rtol=1e-4, atol=1e-4)
+
+
+def test_with_validation_split_the_validation_rows_are_not_adapted_on(keras):
+    from factory.build.adapt import prepare_model
+
+    x = np.concatenate([np.zeros((80, 1)), np.full((20, 1), 100.0)]).astype(np.float32)  # the last 20: validation
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Normalization()])
+    model = prepare_model(keras, model, _arrays(x, x[:2]), validation_split=0.2)
+    assert np.asarray(model.layers[0].mean).ravel().tolist() == [0.0]
+
+
+def test_a_normalization_inside_time_distributed_is_adapted_on_the_time_steps(keras):
+    from factory.build.adapt import prepare_model
+
+    x = np.stack([np.arange(12, dtype=np.float32).reshape(4, 3)] * 5)  # 5 examples of 4 steps of 3 features
+    inner = keras.layers.Normalization()
+    model = keras.Sequential([keras.Input((4, 3)), keras.layers.TimeDistributed(inner)])
+    prepare_model(keras, model, _arrays(x, x[:1]))
+    np.testing.assert_allclose(np.asarray(inner.mean).ravel(), [4.5, 5.5, 6.5])
+
+
+def test_a_preprocessing_layer_inside_another_wrapper_is_a_located_mistake(keras):
+    from factory.build.adapt import prepare_model
+    from factory.errors import SpecError
+
+    class Wrapped(keras.layers.Wrapper):
+        def call(self, x):
+            return self.layer(x)
+
+    x = np.zeros((4, 3), np.float32)
+    model = keras.Sequential([keras.Input((3,)), Wrapped(keras.layers.Normalization(), name="w")], name="A")
+    with pytest.raises(SpecError) as e:
+        prepare_model(keras, model, _arrays(x, x[:1]))
+    issue = e.value.issues[0]
+    assert issue.loc == ("models", "A", "layers") and "Normalization inside Wrapped ('w') cannot be adapted" in str(issue)

@@ -276,16 +276,90 @@ def test_validation_split_on_a_folder_is_a_located_mistake(tmp_path, capsys):
             f"memory, but {tmp_path / 'photos'} is fed by tf.data: leave it out") in capsys.readouterr().err
 
 
-def test_an_image_damaged_past_its_first_bytes_fails_its_run_with_the_reason(tmp_path):
-    import json
+def test_an_image_damaged_past_its_first_bytes_is_named_before_training(tmp_path):
+    make_images(tmp_path / "photos", per_class=6)
+    damaged = tmp_path / "photos" / "dark" / "3.png"
+    damaged.write_bytes(damaged.read_bytes()[:40])  # a PNG signature, then cut short
+    errors = _load_error(tmp_path, "data: {dataset: photos/, test_split: 0.5, cache: true}\n")
+    assert len(errors) == 1 and f"data.dataset: unreadable image: {damaged} (damaged:" in errors[0], errors
 
+
+def test_text_files_that_are_not_utf8_are_named_before_training(tmp_path):
+    make_texts(tmp_path / "reviews", per_class=4)
+    latin = tmp_path / "reviews" / "pos" / "2.txt"
+    latin.write_bytes("très bon café".encode("latin-1"))
+    errors = _load_error(tmp_path, "data: {dataset: reviews/}\n")
+    assert len(errors) == 1 and f"data.dataset: {latin} is not UTF-8 text" in errors[0], errors
+
+
+@pytest.mark.parametrize("break_it, name", [
+    (lambda root: (root / "dark" / "zz.png").symlink_to(root / "nothere.png"), "dark/zz.png"),
+    (lambda root: (root / "dark" / "sub").mkdir(mode=0), "dark/sub"),
+])
+def test_broken_links_and_unreadable_folders_are_located_errors_naming_the_path(tmp_path, break_it, name):
+    import os
+
+    root = make_images(tmp_path / "photos", per_class=4)
+    break_it(root)
+    if name == "dark/sub" and os.geteuid() == 0:
+        pytest.skip("root reads every folder")
+    errors = _load_error(tmp_path, "data: {dataset: photos/}\n")
+    assert len(errors) == 1 and f"data.dataset: cannot read {root / name}:" in errors[0], errors
+
+
+def test_a_test_folder_that_is_the_training_folder_is_a_located_mistake(tmp_path):
+    make_images(tmp_path / "photos", per_class=4)
+    errors = _load_error(tmp_path, "data: {dataset: photos/, test: photos}\n")
+    assert len(errors) == 1 and f"data.test: {tmp_path / 'photos'} is the training folder" in errors[0], errors
+
+
+@pytest.mark.parametrize("fmt, mode, color, channels", [
+    ("jpg", "RGB", "rgba", 4), ("gif", "RGB", "grayscale", 1), ("bmp", "L", None, 1), ("bmp", "L", "rgb", 3)])
+def test_every_format_decodes_to_every_colour_mode(tmp_path, fmt, mode, color, channels):
+    """JPEG has no alpha, GIF decodes to rgb only, BMP not to one channel: each is converted, not a mid-epoch failure."""
+    import numpy as np
+
+    make_images(tmp_path / "photos", per_class=5, fmt=fmt, mode=mode)
+    data = _open(tmp_path, "data: {dataset: photos/" + (f", color_mode: {color}" if color else "") + "}\n")
+    images, labels = next(iter(data.stream("train", 8)))
+    assert images.shape[1:] == (8, 8, channels) and data.input_shape == (8, 8, channels)
+    assert abs(float(np.mean(images[..., :3][labels.numpy() == 0])) - 200 / 255) < 0.1  # the bright class stays bright
+    if channels == 4:
+        assert float(np.min(images[..., 3])) == 1.0  # an opaque alpha
+
+
+def test_the_default_size_comes_from_the_sorted_first_file_whatever_the_split(tmp_path):
+    from PIL import Image
+
+    for name in ("a", "b"):
+        (tmp_path / "sizes" / name).mkdir(parents=True)
+        for i in range(10):
+            Image.new("RGB", (10 + 2 * i, 8 + i)).save(tmp_path / "sizes" / name / f"{i}.png")
+    shapes = {_open(tmp_path, f"data: {{dataset: sizes/, test_split: {t}}}\n").input_shape for t in (0.2, 0.3, 0.5)}
+    assert shapes == {(8, 10, 3)}  # sizes/a/0.png
+
+
+def test_adding_files_to_one_class_moves_no_other_class_between_train_and_test(tmp_path):
+    make_images(tmp_path / "photos", per_class=10)
+    before = _open(tmp_path, "data: {dataset: photos/}\n")
+    make_images(tmp_path / "more", per_class=10)
+    for i in range(10):
+        (tmp_path / "more" / "bright" / f"{i}.png").rename(tmp_path / "photos" / "bright" / f"new{i}.png")
+    after = _open(tmp_path, "data: {dataset: photos/, train_size: 1000}\n")  # another spec: not the cached load
+    dark = str(tmp_path / "photos" / "dark")
+    assert sorted(f for f in after.test_files if f.startswith(dark)) == \
+        sorted(f for f in before.test_files if f.startswith(dark))
+
+
+def test_a_linked_folder_is_not_followed_so_a_link_loop_is_harmless(tmp_path):
+    root = make_images(tmp_path / "photos", per_class=4)
+    (root / "bright" / "back").symlink_to(root)  # followed, it would list photos/bright/back/bright/back/...
+    assert len(_open(tmp_path, "data: {dataset: photos/}\n").train_files) == 6
+
+
+def test_show_counts_the_steps_of_a_folder(tmp_path, capsys):
     from factory.cli import main
 
-    make_images(tmp_path / "photos", per_class=6)
-    first = _open(tmp_path, "data: {dataset: photos/, test_split: 0.5}\n").train_files[0]
-    damaged = next(p for p in sorted((tmp_path / "photos").rglob("*.png")) if str(p) != first)
-    damaged.write_bytes(damaged.read_bytes()[:40])  # a PNG signature, then cut short
-    path = _data_only(tmp_path, "data: {dataset: photos/, test_split: 0.5, cache: true}\n")
-    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 1
-    run = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]
-    assert run["status"] == "failed" and "epoch 1" in run["error"], run["error"]
+    make_images(tmp_path / "photos", per_class=4)
+    assert main(["show", str(_data_only(tmp_path, "data: {dataset: photos/}\n"))]) == 0
+    assert "1 steps per epoch (6 training examples, batch_size 8)" in capsys.readouterr().out

@@ -107,3 +107,84 @@ def test_tables_that_cannot_train_are_refused_with_the_reason(tmp_path, rows, me
     with pytest.raises(SpecError) as e:
         load_data(Data(dataset=_write(tmp_path, ".parquet", rows)), tmp_path)
     assert message in str(e.value.issues[0]) and e.value.issues[0].loc == ("data", "dataset")
+
+
+@pytest.mark.parametrize("rows, bad_row, cell", [(30, 15, "?"), (1200, 1100, "oops")])
+def test_a_numeric_csv_with_a_bad_cell_stays_a_located_error_naming_the_cell(tmp_path, rows, bad_row, cell):
+    from factory.data import load_data
+    from factory.errors import SpecError
+    from schemas import Data
+
+    lines = [f"{i},{2 * i},{i % 2}" for i in range(rows)]
+    lines[bad_row] = f"{bad_row},{cell},0"  # one bad cell, however late, is a typo, not a column of text
+    (tmp_path / "n.csv").write_text("age,income,label\n" + "\n".join(lines) + "\n")
+    with pytest.raises(SpecError) as e:
+        load_data(Data(dataset="n.csv"), tmp_path)
+    assert f"not a table of numbers: could not convert string '{cell}' to float32 at row {bad_row}, column 2" \
+        in str(e.value.issues[0])
+
+
+def test_a_text_column_of_a_table_that_is_mostly_numbers_is_refused_naming_the_cell(tmp_path):
+    from factory.data import load_data
+    from factory.errors import SpecError
+    from schemas import Data
+
+    rows = {"city": ["Oslo", "Rome", "Lima", "Oslo", "Rome"], "size": ["1", "2", "n/a", "4", "5"], "label": [0, 1] * 2 + [0]}
+    with pytest.raises(SpecError) as e:
+        load_data(Data(dataset=_write(tmp_path, ".parquet", rows)), tmp_path)
+    assert "column 'size' holds numbers but row 3 has 'n/a', not a number" in str(e.value.issues[0])
+
+
+def test_whole_number_text_labels_are_numbered_in_numeric_order(tmp_path):
+    from factory.data import load_data
+    from schemas import Data
+
+    rows = {"x": [float(i) for i in range(12)], "label": [str(i) for i in range(12)]}
+    data = load_data(Data(dataset=_write(tmp_path, ".parquet", rows)), tmp_path)
+    assert data.class_names[:3] == ("0", "1", "2") and data.class_names[-1] == "11"
+    assert data.y_train.tolist() == list(range(10))
+
+
+def test_scale_false_on_a_table_is_a_located_mistake(tmp_path):
+    from factory.data import load_data
+    from factory.errors import SpecError
+    from schemas import Data
+
+    with pytest.raises(SpecError) as e:
+        load_data(Data(dataset=_write(tmp_path, ".csv", _rows(10)), scale=False), tmp_path)
+    assert e.value.issues[0].loc == ("data", "scale") and "leave scale out" in str(e.value.issues[0])
+
+
+def _train(tmp_path, rows: dict):
+    from factory.cli import main
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"data: {{dataset: {_write(tmp_path, '.parquet', rows)}}}\n"
+                    + HEAD.replace("epochs: 8", "epochs: 1"), encoding="utf-8")
+    assert main(["run", str(spec), "--out", str(tmp_path / "out")]) == 0
+    return tmp_path / "out" / "models" / "A-seed0.keras"
+
+
+def test_a_column_name_keras_refuses_as_a_layer_name_trains(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    rows = _rows(40)
+    model = keras.models.load_model(_train(tmp_path, {"first name": rows["city"], "label": rows["label"]}))
+    assert model.predict({"first name": tf.constant([["Oslo"]])}, verbose=0).shape == (1, 2)
+
+
+def test_the_readme_predict_example_runs_as_written_on_a_saved_table_model(tmp_path):
+    import re
+    import textwrap
+
+    from tests.conftest import ROOT
+
+    rows = _rows(40)
+    saved = _train(tmp_path, {"age": rows["size"], "city": rows["city"], "label": rows["label"]})
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = textwrap.dedent(re.search(r"```python\n( *import keras, tensorflow as tf\n.*?)```", readme, re.S).group(1))
+    namespace = {}
+    exec(example.replace("runs/abc/models/A-seed0.keras", str(saved)).replace("model.predict(", "out = model.predict("),
+         namespace)
+    assert namespace["out"].shape == (1, 2)

@@ -11,6 +11,7 @@ The state is part of the layer, so the saved `.keras` model carries it.
 from __future__ import annotations
 
 from factory.data.feeding import streamed, training_inputs
+from factory.errors import Issue, SpecError
 
 # Layers that learn from data, and the arguments that give their state instead.
 ADAPTED = {"Normalization": ("mean", "variance"), "TextVectorization": ("vocabulary",),
@@ -27,28 +28,41 @@ def needs_adapt(layer) -> bool:
     return all(config.get(key) is None for key in given)
 
 
-def prepare_model(keras, model, data):
+def prepare_model(keras, model, data, validation_split: float | None = None):
     """`model` with each preprocessing layer that needs it adapted on `data`'s training split, in order.
 
     A layer deeper in the model is adapted on what the layers before it make of the training inputs
-    (those before it already adapted). Returns the model to compile: `model`, or for a table (data
-    with an `encoder`) one model of raw columns, the encoder in front of `model`.
+    (those before it already adapted). A layer inside TimeDistributed is adapted on the time steps;
+    one inside another wrapper is refused. With `validation_split` (arrays only) the rows Keras
+    holds out for validation are left out. Returns the model to compile: `model`, or for a table
+    (data with an `encoder`) one model of raw columns, the encoder in front of `model`.
     """
     encoder = data.encoder(keras) if hasattr(data, "encoder") else None  # a table's raw columns -> one row
     front = [encoder] if encoder is not None else []
     layers = list(model.layers)
     for i, layer in enumerate(layers):
+        inner = getattr(layer, "layer", None)  # a Wrapper's layer
         if needs_adapt(layer):
-            layer.adapt(_inputs_of(front + layers[:i], data))
+            layer.adapt(_inputs_of(front + layers[:i], data, validation_split))
+        elif inner is not None and needs_adapt(inner):
+            if type(layer).__name__ != "TimeDistributed":
+                raise SpecError([Issue(f"{type(inner).__name__} inside {type(layer).__name__} ('{layer.name}') "
+                                       "cannot be adapted there: put it before the wrapper, or give its state "
+                                       f"({', '.join(ADAPTED[type(inner).__name__])})",
+                                       loc=("models", model.name, "layers"))])
+            import tensorflow as tf
+
+            steps = _inputs_of(front + layers[:i], data, validation_split, batched=True)  # (batch, time, ...) -> time steps
+            inner.adapt(steps.map(lambda x: tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))))
     if encoder is None:
         return model
     return keras.Model(encoder.input, model(encoder.output), name=model.name)  # saved whole: takes raw rows
 
 
-def _inputs_of(before: list, data):
+def _inputs_of(before: list, data, validation_split: float | None = None, batched: bool = False):
     """The training inputs as the layers `before` turn them: the raw inputs when there are none."""
-    inputs = training_inputs(data, ADAPT_BATCH)
-    if not before:
+    inputs = training_inputs(data, ADAPT_BATCH, validation_split)
+    if not before and not batched:
         return inputs
     import tensorflow as tf
 

@@ -170,7 +170,7 @@ def check_against_data(name: str, spec: Model, data: Dataset) -> list[Issue]:
 
 def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], DryBuild | None]:
     """`check_against_data`'s issues, and the dry build they were found on (None if it could not be made)."""
-    if spec.inputs or spec.outputs or several.is_named(getattr(data, "x_train", None), data.y_train):
+    if spec.inputs or spec.outputs or (not hasattr(data, "stream") and several.is_named(data.x_train, data.y_train)):
         named = several.model_issues(name, spec, data)  # inputs and outputs by name: the arrays match them
         if named:
             return named, None

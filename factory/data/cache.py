@@ -108,7 +108,7 @@ def remembered_fingerprint(dataset, compute) -> dict:
     Only for a dataset mapped from this cache (its arrays are files of an entry); any other is
     computed every time.
     """
-    filename = getattr(getattr(dataset, "x_train", None), "filename", None)  # a folder streams: no arrays
+    filename = getattr(getattr(dataset, "x_train", None), "filename", None)  # a folder has no arrays
     folder = Path(filename).resolve().parent if filename else None
     if folder is None or folder.parent != cache_dir().resolve():
         return compute(dataset)

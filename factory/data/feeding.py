@@ -25,6 +25,17 @@ def fit_arguments(data, training, seed: int) -> dict:
             "shuffle": training.shuffle, **validation}
 
 
-def training_inputs(data, batch_size: int = 256):
-    """The training split's inputs alone, in file order, for `adapt`: a stream, or the array itself."""
-    return data.stream("train", batch_size, labels=False) if streamed(data) else data.x_train
+def training_inputs(data, batch_size: int = 256, validation_split: float | None = None):
+    """The training split's inputs alone, in file order, for `adapt`: a stream, or the array itself.
+
+    With `validation_split` the last share of the arrays, which Keras's `fit` holds out for
+    validation as it does (`int(rows * (1 - split))` rows train), is left out.
+    """
+    if streamed(data):
+        return data.stream("train", batch_size, labels=False)
+    if not validation_split:
+        return data.x_train
+    x = data.x_train
+    rows = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)  # several inputs: arrays by name
+    cut = int(rows * (1 - validation_split))
+    return {k: a[:cut] for k, a in x.items()} if isinstance(x, dict) else x[:cut]

@@ -1,9 +1,10 @@
 """Folders of images or text files, one subfolder per class, streamed by `tf.data` while training.
 
-`open_folder` lists the files (never decoding them), decides the folder's kind from their suffixes,
-refuses what cannot train (an empty or mixed folder, a file that is neither, an image whose first
-bytes are not its format's, a class without examples) naming the file or folder, and splits the
-files once, per class, with a fixed seed: the split is the same on every run and machine and is
+`open_folder` lists the files (decoding no pixels), decides the folder's kind from their suffixes,
+refuses what cannot train (an empty or mixed folder, a file that is neither, a file or folder that
+cannot be read, a damaged image, a text that is not UTF-8, a class without examples) naming the
+file or folder, and splits the files once, per class, each class with a random stream seeded by
+its name: the split is the same on every run and machine and is
 recorded in results.json with the class names in label order. `FolderDataset` is plain data (file
 names and labels), cheap to send to worker processes and Ray tasks, which re-open the files
 themselves; `stream` builds the `tf.data` pipeline that reads, decodes and batches examples in
@@ -67,7 +68,10 @@ class FolderDataset:
         for name, files, labels in (("train", self.train_files, self.y_train), ("test", self.test_files, self.y_test)):
             digest = hashlib.blake2b(digest_size=16)
             for path, label in zip(files, labels.tolist()):
-                stat = os.stat(path)
+                try:
+                    stat = os.stat(path)
+                except OSError as e:  # removed or made unreadable since the folder was opened
+                    raise _error(f"cannot read {path}: {e.strerror or e}") from None
                 digest.update(f"{path}\0{label}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
             out[name] = {"files": len(files), "blake2b": digest.hexdigest()}
         return out
@@ -108,7 +112,10 @@ class FolderDataset:
         height, width, channels = self.input_shape
 
         def decode(path, label):
-            image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+            # Decoded with the file's own channels, then converted: JPEG has no alpha, GIF is rgb only and
+            # BMP has no grayscale output, so asking the decoder for `channels` fails on those pairs.
+            image = _to_channels(tf, tf.io.decode_image(tf.io.read_file(path), channels=0, expand_animations=False),
+                                 channels)
             same = tf.reduce_all(tf.equal(tf.shape(image)[:2], [height, width]))
             image = tf.cond(same, lambda: image, lambda: tf.cast(tf.clip_by_value(tf.round(
                 tf.image.resize(image, (height, width))), 0, 255), tf.uint8))
@@ -116,6 +123,23 @@ class FolderDataset:
             return image, label  # uint8 until batched: a quarter of the memory of floats in a cache
 
         return decode
+
+
+def _to_channels(tf, image, channels: int):
+    """A uint8 image of 1 (gray), 2 (gray, alpha), 3 (rgb) or 4 (rgba) channels as `channels` channels.
+
+    Gray becomes rgb by repeating it, rgb becomes gray by `tf.image.rgb_to_grayscale`; an image
+    without alpha gets an opaque one, and alpha is dropped where `channels` has none.
+    """
+    have = tf.shape(image)[-1]
+    color = tf.cond(have < 3, lambda: tf.repeat(image[..., :1], 3, axis=-1), lambda: image[..., :3])
+    if channels == 1:  # a gray image stays as it is
+        return tf.cond(have < 3, lambda: image[..., :1], lambda: tf.image.rgb_to_grayscale(color))
+    if channels == 3:
+        return color
+    opaque = tf.fill(tf.concat([tf.shape(image)[:-1], [1]], 0), tf.constant(255, tf.uint8))
+    alpha = tf.cond(tf.equal(have % 2, 0), lambda: image[..., -1:], lambda: opaque)
+    return tf.concat([color, alpha], -1)
 
 
 def _hashed(entry: dict) -> dict:
@@ -142,8 +166,11 @@ def _kind_of(path: Path) -> str | None:
 
 def _scan(root: Path, key: str) -> tuple[list[str], dict[str, list[Path]]]:
     """The class names (sorted) and each class's files (sorted), refusing stray or unknown files."""
-    entries = sorted((e for e in os.scandir(root) if not e.name.startswith(".")), key=lambda e: e.name)
-    classes = [e.name for e in entries if e.is_dir()]
+    try:
+        entries = sorted((e for e in os.scandir(root) if not e.name.startswith(".")), key=lambda e: e.name)
+        classes = [e.name for e in entries if e.is_dir()]
+    except OSError as e:
+        raise _error(f"cannot read {root}: {e.strerror or e}", key) from None
     stray = [Path(e.path) for e in entries if not e.is_dir()]
     if not entries:
         raise _error(f"{root} is empty: put the examples of each class in a subfolder of it "
@@ -152,9 +179,12 @@ def _scan(root: Path, key: str) -> tuple[list[str], dict[str, list[Path]]]:
         raise _error(f"{root} holds files beside its class folders ({_listed(stray)}): every example goes in "
                      "the subfolder of its class", key)
     files: dict[str, list[Path]] = {}
+    def unreadable(e: OSError):  # os.walk would skip a folder it cannot list, and its examples with it
+        raise _error(f"cannot read {e.filename}: {e.strerror or e}", key)
+
     for name in classes:
         found = []
-        for folder, subfolders, names in os.walk(root / name, followlinks=True):
+        for folder, subfolders, names in os.walk(root / name, onerror=unreadable):
             subfolders[:] = sorted(s for s in subfolders if not s.startswith("."))
             found += [Path(folder) / n for n in sorted(names) if not n.startswith(".")]
         files[name] = found
@@ -182,16 +212,42 @@ def _kind(files: dict[str, list[Path]], root: Path, key: str) -> str:
 
 
 def _check_images(files: list[Path], key: str) -> None:
-    """Refuse an image whose first bytes are not those of its format (reads a few bytes per file)."""
+    """Refuse an image that cannot be read, whose first bytes are not its format's, or that PIL finds damaged.
+
+    Every file is read once (PIL's `verify` checks the whole file, cut-short ones included, without
+    decoding pixels), so a damaged image is named here, before training, not mid-epoch by tf.data.
+    """
+    from PIL import Image, UnidentifiedImageError
+
     bad = []
     for path in files:
-        with open(path, "rb") as f:
-            head = f.read(8)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(8)
+        except OSError as e:  # a broken link, a file without read permission
+            raise _error(f"cannot read {path}: {e.strerror or e}", key) from None
         if not head.startswith(IMAGE_SIGNATURES[path.suffix.lower()]):
             bad.append(path)
+            continue
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:  # PIL's damaged-file errors
+            raise _error(f"unreadable image: {path} (damaged: {e})", key) from None
     if bad:
         raise _error(f"unreadable image{'s' * (len(bad) > 1)}: {_listed(bad)} (not {bad[0].suffix} data; empty, "
                      "damaged or misnamed)", key)
+
+
+def _check_texts(files: list[Path], key: str) -> None:
+    """Refuse a text file that cannot be read or is not UTF-8 (reads every file once), naming it."""
+    for path in files:
+        try:
+            path.read_bytes().decode("utf-8")
+        except OSError as e:
+            raise _error(f"cannot read {path}: {e.strerror or e}", key) from None
+        except UnicodeDecodeError as e:
+            raise _error(f"{path} is not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8", key) from None
 
 
 def _first_image(path: Path) -> tuple[tuple[int, int], str]:
@@ -225,6 +281,9 @@ def open_folder(spec: Data, base: Path) -> FolderDataset:
                                    loc=("data", k)) for k in given])
     if spec.test is not None:
         test_root = (Path(base) / spec.test).resolve()
+        if test_root == root or root in test_root.parents or test_root in root.parents:
+            raise _error(f"{test_root} {'is' if test_root == root else 'overlaps'} the training folder {root}: "
+                         "the test folder holds other files than the training ones", "test")
         test_classes, test_files = _scan(test_root, "test")
         if test_classes != classes:
             raise _error(f"{test_root} has the classes {', '.join(test_classes)} but {root} has "
@@ -245,10 +304,11 @@ def open_folder(spec: Data, base: Path) -> FolderDataset:
         test = test[:spec.test_size]
     if kind == "images":
         _check_images([Path(p) for p, _ in train + test], "dataset")
-        size, color = _first_image(Path(train[0][0]))
+        size, color = _first_image(files[classes[0]][0])  # the sorted-first file: the same whatever the split
         height, width = spec.image_size or size
         input_shape, dtype = (height, width, COLOR_CHANNELS[spec.color_mode or color]), "float32"
     else:
+        _check_texts([Path(p) for p, _ in train + test], "dataset")
         input_shape, dtype = (), "string"
     return FolderDataset(kind, tuple(classes), tuple(p for p, _ in train), np.array([y for _, y in train], np.int64),
                          tuple(p for p, _ in test), np.array([y for _, y in test], np.int64), input_shape, dtype,
@@ -257,7 +317,6 @@ def open_folder(spec: Data, base: Path) -> FolderDataset:
 
 def _split(classes: list[str], files: dict[str, list[Path]], share: float) -> tuple[list, list]:
     """Hold out `share` of each class's files, chosen by a fixed seed; a class too small to split is refused."""
-    rng = np.random.default_rng(SPLIT_SEED)
     train, test = [], []
     for i, name in enumerate(classes):
         found = files[name]
@@ -266,10 +325,16 @@ def _split(classes: list[str], files: dict[str, list[Path]], share: float) -> tu
             raise _error(f"class {name} has {len(found)} example{'s' * (len(found) != 1)}: test_split {share:g} "
                          f"leaves {'none to test' if n_test == 0 else 'none to train'} on; add examples or give "
                          "a `test` folder", "test_split")
-        order = rng.permutation(len(found))
+        order = _class_stream(name).permutation(len(found))
         test += [(str(found[j]), i) for j in sorted(order[:n_test])]
         train += [(str(found[j]), i) for j in sorted(order[n_test:])]
     return _interleave(train), _interleave(test)
+
+
+def _class_stream(name: str) -> np.random.Generator:
+    """A random stream of one class, seeded by its name: adding files to a class moves no other class's files."""
+    seed = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
+    return np.random.default_rng([SPLIT_SEED, seed])
 
 
 def _interleave(pairs: list) -> list:

@@ -1,13 +1,13 @@
 """Tables with text or categorical columns (.csv, .parquet), trained by a model that takes raw rows.
 
-A `.parquet` file, or a `.csv` with a column that is not numbers, is read with pyarrow. Numeric
+A `.parquet` file, or a `.csv` with a column in which no cell is a number, is read with pyarrow. Numeric
 columns are normalized by a Normalization layer adapted on the training rows; each text column is
 encoded by a StringLookup layer whose vocabulary is that column's values in the training rows (a
 value seen only later is its out-of-vocabulary slot). They form the `encoder` that
 `factory.build.adapt.prepare_model` puts in front of the spec's model, so the saved `.keras` model takes a dict of raw columns
 (`{"age": [[41.0]], "city": [["Oslo"]]}`). The spec's model sees the encoded row: its input shape
 is `(numeric columns + each vocabulary's size + 1,)`. Labels are whole numbers (classes), other
-numbers (a regression), or text (class names, numbered in sorted order and recorded). As with a
+numbers (a regression), or text (class names, numbered in sorted order, numeric order when all are whole numbers, and recorded). As with a
 numeric .csv, the last 20% of the rows are the test split. A numeric .csv stays arrays
 (`factory.data`), exactly as before.
 """
@@ -15,6 +15,7 @@ numeric .csv, the last 20% of the rows are the test split. A numeric .csv stays 
 from __future__ import annotations
 
 import csv
+import re
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,8 @@ from schemas import Data
 
 TABLE_SUFFIXES = (".parquet",)  # read only here (a .csv is arrays unless it has text: `is_table`)
 TABLE_TEST_FRACTION = 0.2  # the last 20% of the rows, as for a numeric .csv
-SNIFFED_ROWS = 1000  # rows of a .csv looked at to tell a numeric table from one with text
+NUMBERS_MOSTLY = 0.5  # a text column with more cells that are numbers than this share is a numeric column's typo
+SCOPE_NAME = re.compile(r"[^A-Za-z0-9_.\-]")  # characters Keras refuses in a layer's name
 
 
 def _error(message: str) -> SpecError:
@@ -42,7 +44,12 @@ def _hashed(entry: dict) -> dict:
 
 
 def is_table(spec: Data, base: Path) -> bool:
-    """Whether `spec.dataset` is a table for this module: a .parquet, or a .csv with a cell that is not a number."""
+    """Whether `spec.dataset` is a table for this module: a .parquet, or a .csv with a column of text.
+
+    A column of text is one in which no cell is a number (empty cells aside). A column of numbers
+    with a few bad cells (`?`, `n/a`, `12..5`) therefore leaves the file a table of numbers, which
+    `factory.data` refuses naming the cell, as it always did. Every row is looked at.
+    """
     path = Path(base) / spec.dataset
     suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES:
@@ -51,14 +58,18 @@ def is_table(spec: Data, base: Path) -> bool:
         return False
     try:
         with open(path, encoding="utf-8", newline="") as f:
-            for i, row in enumerate(csv.reader(f)):
-                if i > SNIFFED_ROWS:
-                    break
-                if i > 0 and any(not _number(cell) for cell in row):
-                    return True
-    except UnicodeDecodeError:
+            rows = csv.reader(f)
+            header = next(rows, [])
+            text = [True] * len(header)  # no number seen yet in the column
+            filled = [False] * len(header)
+            for row in rows:
+                for i, cell in enumerate(row[:len(header)]):
+                    if cell.strip():
+                        filled[i] = True
+                        text[i] = text[i] and not _number(cell)
+    except (UnicodeDecodeError, OSError, csv.Error):
         return False  # factory.data says so for every .csv
-    return False
+    return any(t and f for t, f in zip(text, filled))
 
 
 def _number(cell: str) -> bool:
@@ -129,15 +140,26 @@ class TableDataset:
             parts.append(normalization(joined))
         for name in self.categorical:
             lookup = keras.layers.StringLookup(vocabulary=self.vocabularies[name], output_mode="one_hot",
-                                               name=f"lookup_{name}")
+                                               name=f"lookup_{_layer_name(name)}")
             parts.append(lookup(inputs[name]))
         encoded = keras.layers.Concatenate(name="encoded_row")(parts) if len(parts) > 1 else parts[0]
         return keras.Model(inputs, encoded, name="columns")
 
 
+def _layer_name(column: str) -> str:
+    """A Keras layer name for `column`: characters Keras refuses in a scope become `_`.
+
+    The Input keeps the column's name: Keras matches a dict of columns to Inputs by it.
+    """
+    return SCOPE_NAME.sub("_", column) or "column"
+
+
 def open_table(spec: Data, base: Path) -> TableDataset:
     """The table `spec.dataset` names (relative to `base`), split and described; refused with the reason."""
     path = (Path(base) / spec.dataset).resolve()
+    if not spec.scale:
+        raise SpecError([Issue(f"{path} is a table with text columns: its numeric columns are always normalized "
+                               "by an adapted Normalization layer; leave scale out", loc=("data", "scale"))])
     table = _read(path)
     names = list(table.column_names)
     if spec.label_column not in names:
@@ -195,7 +217,13 @@ def _column(column, path: Path, name: str) -> tuple[np.ndarray, bool]:
                          "or drop the rows")
         return column.to_numpy(zero_copy_only=False).astype(np.float32), True
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
-        return np.array([("" if v is None else str(v)) for v in column.to_pylist()], dtype=str), False
+        values = [("" if v is None else str(v)) for v in column.to_pylist()]
+        numbers = [_number(v) for v in values if v.strip()]
+        if numbers and sum(numbers) > NUMBERS_MOSTLY * len(numbers):  # a numeric column with a typo
+            row, bad = next((i, v) for i, v in enumerate(values) if v.strip() and not _number(v))
+            raise _error(f"{path}: column '{name}' holds numbers but row {row + 1} has '{bad}', not a number; "
+                         "fix the cell or drop the row")
+        return np.array(values, dtype=str), False
     raise _error(f"{path}: column '{name}' holds {kind}, neither numbers nor text; convert it or drop it")
 
 
@@ -209,6 +237,7 @@ def _labels(column, cut: int, path: Path, name: str) -> tuple[np.ndarray, tuple[
         y = column.to_numpy(zero_copy_only=False).astype(np.float32)
         return (y.astype(np.int64) if np.all(y == np.round(y)) else y), None
     values = [str(v) for v in column.to_pylist()]
-    names = tuple(sorted(set(values)))
+    whole = all(re.fullmatch(r"[+-]?\d+", v.strip()) for v in values)  # "2" before "10": in numeric order
+    names = tuple(sorted(set(values), key=(lambda v: int(v)) if whole else None))
     index = {n: i for i, n in enumerate(names)}
     return np.array([index[v] for v in values], np.int64), names

@@ -138,7 +138,7 @@ def _train_one(keras, name, spec, seed, data, where, eta, control, callbacks) ->
     keras.utils.set_random_seed(seed)  # as a hand-written script would, just before building
     with distribute.scope(spec.training):
         model = build_model(name, spec, data.input_shape, getattr(data, "input_dtype", None))
-        model = prepare_model(keras, model, data)  # preprocessing adapted on the training split
+        model = prepare_model(keras, model, data, spec.training.validation_split)  # on the training split
         # Keras 3.15 with TF 2.21 fails ("You must feed a value for placeholder tensor") when
         # steps_per_execution > 1 runs under a tf.distribute strategy: one step at a time there.
         compile_model(model, spec.compile, 1 if spec.training.distribute != "none" else None)
