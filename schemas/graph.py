@@ -281,7 +281,7 @@ class _Planner:
             return ref
         found = ref.scope.find(ref.name)
         if found is None:
-            known = ref.scope.visible()
+            known = [n for n in ref.scope.visible() if ref.scope.find(n) != self.implicit]  # `input`: not written
             what = "`outputs`" if ref.loc[0] == "outputs" else "`from`"
             hidden = next(((at, c) for scope, at, c in self.scopes if ref.name in scope.names), None)
             if hidden is not None:

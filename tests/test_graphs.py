@@ -701,3 +701,19 @@ models:
     assert spec_errors(path) == [
         f"{path}:8:29: models.A.layers[0].MultiHeadAttention: MultiHeadAttention takes a query and a value (and a "
         "key): name them with `from: [query, value]` (`from: [x, x]` attends x to itself)"]
+
+
+def test_a_one_input_model_reads_its_input_by_the_name_input(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [3]
+    layers:
+      - Dense: {units: 4, name: a}
+      - Dense: {units: 4, from: input, name: b}
+      - Add: {from: [a, b]}
+""")
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    assert wiring(model) == [[], [0], [0], [1, 2]]
