@@ -6,7 +6,7 @@ layer, `merge: add` an `Add`), and the layer union (schemas.layers) holds them b
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from pydantic import Field
 
@@ -33,7 +33,7 @@ class Construct(KerasArgs):
     name: Optional[str] = Field(None, description="the name of its output (its merge)")
     trainable: bool = Field(True, description="whether training updates the weights of the layers inside")
     input_shape: Optional[Shape] = Field(None, description="Keras 2 style input shape; on the first layer only")
-    from_: Optional[Union[str, list[str]]] = Field(
+    from_: Optional[Union[str, Annotated[list[str], Field(min_length=1)]]] = Field(
         None, alias="from", description="the layer or input whose output it takes; the previous layer's if not given")
 
 

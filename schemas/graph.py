@@ -24,6 +24,10 @@ from schemas.constructs import MERGES, Construct, Residual
 from schemas.layers import LAYERS, MERGING_LAYERS, Input
 
 _LAYER_CLASSES = {cls.__name__: cls for cls in LAYERS}
+# Layers that take several inputs without merging them, and how Keras calls them: Attention on the
+# list [query, value(, key)], MultiHeadAttention on positional arguments query, value(, key).
+ATTENTION = {"Attention": "list", "AdditiveAttention": "list", "MultiHeadAttention": "positional",
+             "GroupQueryAttention": "positional"}
 
 @dataclass(frozen=True)
 class Node:
@@ -34,9 +38,10 @@ class Node:
     name: Optional[str]  # its Keras name, scoped; None: Keras names it
     loc: tuple  # where it is written, below the model: ("layers", 1, "residual", "layers", 0)
     entry: int  # the model's layer it belongs to (its index in `layers`); -1 for an input
-    takes_list: bool  # a merging layer: called on the list of its sources
+    takes_list: bool  # a merging layer (or Attention): called on the list of its sources
     trainable: bool = True
     construct: Any = None  # the residual or parallel this node merges, if it does
+    positional: bool = False  # called on its sources as positional arguments (MultiHeadAttention)
 
     @property
     def is_input(self) -> bool:
@@ -58,7 +63,7 @@ def is_graph(model: Any) -> bool:
     if getattr(model, "inputs", None) or getattr(model, "outputs", None):
         return True
     return any(isinstance(e.args, (Construct, *MERGING_LAYERS)) or e.args.from_ is not None
-               for e in model.layers)
+               or e.args.keras_class in ATTENTION for e in model.layers)
 
 
 @dataclass
@@ -106,6 +111,8 @@ class _Planner:
         self.nodes: list[dict] = []
         self.problems: list[tuple[tuple, str]] = []
         self.root = _Scope(prefix="")
+        self.scopes: list[tuple[_Scope, tuple, Construct]] = []  # each construct's scopes, where it is, itself
+        self.implicit: Optional[int] = None  # the input of a model without `inputs:`, named `input`
 
     def run(self) -> tuple[Optional[Graph], list[tuple[tuple, str]]]:
         layers = list(self.model.layers)
@@ -122,9 +129,11 @@ class _Planner:
             inputs[name] = self._node(Input(shape=shape) if shape else None, [], name,
                                       ("layers", 0) if start else ("input_shape",), -1, self.root)
             if not start:
-                self.root.names.pop(name)  # the implicit input has no name to take it by
+                self.implicit = inputs[name]  # `from: input` takes it, unless a layer is named `input`
         incoming = inputs[next(iter(inputs))] if len(inputs) == 1 else None
         last = self._walk(layers[start:], ("layers",), incoming, self.root, start=start)
+        if not self.model.inputs and not start:
+            inputs = self._rename_implicit_input(inputs)
         outputs = self._outputs(last)
         if self.problems:
             return None, self.problems
@@ -135,31 +144,59 @@ class _Planner:
         order = self._order(sources)
         if order is None:
             return None, self.problems
-        given = Counter(n["name"] for n in self.nodes if n["name"] is not None)
-        nodes = tuple(Node(n["args"], tuple(s), self._keras_name(n, given), n["loc"], n["entry"], n["takes_list"],
-                           n["trainable"], n["construct"]) for n, s in zip(self.nodes, sources))
+        names = self._keras_names()
+        nodes = tuple(Node(n["args"], tuple(s), name, n["loc"], n["entry"], n["takes_list"], n["trainable"],
+                           n["construct"], n["positional"]) for n, s, name in zip(self.nodes, sources, names))
         self._unused(nodes, inputs, outputs)
         if self.problems:
             return None, self.problems
         return Graph(nodes, inputs, outputs, order), []
 
     def _node(self, args, sources: list, name: Optional[str], loc: tuple, entry: int, scope: _Scope,
-              takes_list: bool = False, trainable: bool = True, construct: Any = None) -> int:
+              takes_list: bool = False, trainable: bool = True, construct: Any = None,
+              positional: bool = False) -> int:
         index = len(self.nodes)
         if name is not None:
-            if name in scope.names:
+            if name in scope.names and scope.names[name] != self.implicit:
                 self.problems.append((loc + ("name",) if entry >= 0 else loc,
                                       f"two layers or inputs are named '{name}'; names must differ"))
             scope.names[name] = index
         self.nodes.append(dict(args=args, sources=sources, name=name, scoped=scope.prefix, loc=loc, entry=entry,
-                               takes_list=takes_list, trainable=trainable, construct=construct))
+                               takes_list=takes_list, trainable=trainable, construct=construct,
+                               positional=positional))
         return index
 
-    @staticmethod
-    def _keras_name(node: dict, given: Counter) -> Optional[str]:
-        """A name as written, or prefixed with its constructs' names where another scope gives it too."""
-        name = node["name"]
-        return node["scoped"] + name if name is not None and given[name] > 1 else name
+    def _rename_implicit_input(self, inputs: dict[str, int]) -> dict[str, int]:
+        """The one unnamed input is `input`, or `input_1`, ... where a layer is named `input` already."""
+        (name, index), = inputs.items()
+        taken = {n["name"] for i, n in enumerate(self.nodes) if i != index and n["name"] is not None}
+        free, k = name, 0
+        while free in taken:
+            k += 1
+            free = f"{name}_{k}"
+        self.nodes[index]["name"] = free
+        return {free: index}
+
+    def _keras_names(self) -> list[Optional[str]]:
+        """Each node's Keras name: as written where given once in the model, else prefixed with its
+        constructs' names (`residual2_conv`), never a name another node is given or already has."""
+        given = Counter(n["name"] for n in self.nodes if n["name"] is not None)
+        inputs = {n["name"] for n in self.nodes if n["entry"] < 0}
+        used = {name for name, k in given.items() if k == 1} | inputs
+        names = []
+        for node in self.nodes:
+            name = node["name"]
+            if name is None or given[name] == 1 or node["entry"] < 0:
+                names.append(name)
+                continue
+            base = free = node["scoped"] + name
+            k = 0
+            while free in used:  # a name the user wrote elsewhere (`residual1_inner`) stays the user's
+                k += 1
+                free = f"{base}_{k}"
+            used.add(free)
+            names.append(free)
+        return names
 
     def _walk(self, items: list, at: tuple, incoming: Any, scope: _Scope, start: int = 0,
               entry: Optional[int] = None, trainable: bool = True) -> Any:
@@ -189,7 +226,12 @@ class _Planner:
                                               "in the model's `inputs:`"))
                 continue
             merging = isinstance(args, MERGING_LAYERS)
-            if len(sources) > 1 and not merging:
+            attention = ATTENTION.get(args.keras_class)
+            if attention and not 2 <= len(sources) <= 3:
+                self.problems.append((inside + (("from",) if args.from_ is not None else ()),
+                                      f"{args.keras_class} takes a query and a value (and a key): name them with "
+                                      "`from: [query, value]` (`from: [x, x]` attends x to itself)"))
+            elif len(sources) > 1 and not merging and not attention:
                 self.problems.append((inside + ("from",), f"{args.keras_class} takes one input, but "
                                                           f"`from` names {len(sources)}; merge them first "
                                                           "(Concatenate, Add, ...)"))
@@ -202,38 +244,57 @@ class _Planner:
             if isinstance(args, Construct):
                 previous = self._construct(args, sources, inside, scope, top, alive)
             else:
-                previous = self._node(args, sources, args.name, loc, top, scope, merging, alive)
+                previous = self._node(args, sources, args.name, loc, top, scope, merging or attention == "list",
+                                      alive, positional=attention == "positional")
         return previous
 
     def _construct(self, args: Construct, sources: list, at: tuple, scope: _Scope, entry: int,
                    trainable: bool) -> int:
         x = sources[0] if sources else None
         inner = _Scope(prefix=f"{scope.prefix}{args.name or f'{args.kind}{at[-2]}'}_", parent=scope)
+        self.scopes.append((inner, at[:-1], args))
         if isinstance(args, Residual):
             body = self._walk(args.layers, at + ("layers",), x, inner, entry=entry, trainable=trainable)
             skip = (self._walk(args.shortcut, at + ("shortcut",), x, inner, entry=entry, trainable=trainable)
                     if args.shortcut else x)
             merged = [skip, body]
         else:
-            merged = [self._walk(branch, at + ("branches", b), x, _Scope(f"{inner.prefix}branch{b}_", inner),
-                                 entry=entry, trainable=trainable)
+            branches = [_Scope(f"{inner.prefix}branch{b}_", inner) for b in range(len(args.branches))]
+            self.scopes += [(branch, at[:-1], args) for branch in branches]
+            merged = [self._walk(branch, at + ("branches", b), x, branches[b], entry=entry, trainable=trainable)
                       for b, branch in enumerate(args.branches)]
         return self._node(_LAYER_CLASSES[MERGES[args.merge]](), merged, args.name, at[:-1], entry, scope, True, trainable, args)
 
     def _outputs(self, last: Any) -> dict[str, Any]:
         if not self.model.outputs:
             return {"output": last}
-        return {name: _Ref(name, self.root, ("outputs", j)) for j, name in enumerate(self.model.outputs)}
+        first: dict[str, int] = {}
+        for j, name in enumerate(self.model.outputs):
+            if name in first:
+                self.problems.append((("outputs", j), f"`outputs` names '{name}' twice (also at outputs[{first[name]}]); "
+                                                      "list each output once"))
+            first.setdefault(name, j)
+        return {name: _Ref(name, self.root, ("outputs", j)) for name, j in first.items()}
 
     def _resolve(self, ref: Any) -> int:
         if not isinstance(ref, _Ref):
             return ref
         found = ref.scope.find(ref.name)
         if found is None:
-            known = ref.scope.visible()
+            known = [n for n in ref.scope.visible() if ref.scope.find(n) != self.implicit]  # `input`: not written
+            what = "`outputs`" if ref.loc[0] == "outputs" else "`from`"
+            hidden = next(((at, c) for scope, at, c in self.scopes if ref.name in scope.names), None)
+            if hidden is not None:
+                at, construct = hidden
+                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in at).lstrip(".")
+                written = f"outputs: [{construct.name}]" if what == "`outputs`" else f"from: {construct.name}"
+                read = f"by its name (`{written}`)" if construct.name else "once you give it a `name:`"
+                self.problems.append((ref.loc, f"{what} names '{ref.name}', which is named inside the {construct.kind} "
+                                               f"at {where}: such a name is seen only inside it; outside, read the "
+                                               f"{construct.kind}'s output {read}"))
+                return -1
             hint = suggestion(ref.name, known) or (f"; known: {', '.join(known)}" if known else
                                                    "; no layer or input has a name (`name:`)")
-            what = "`outputs`" if ref.loc[0] == "outputs" else "`from`"
             self.problems.append((ref.loc, f"{what} names '{ref.name}', which is no layer or input "
                                            f"here{hint}"))
             return -1

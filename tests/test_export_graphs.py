@@ -319,3 +319,14 @@ def test_recurrent_layers_in_their_wrappers_round_trip():
     assert spec["layers"] == [{"Bidirectional": {"layer": {"LSTM": {"return_sequences": True, "units": 8}}}},
                               {"TimeDistributed": {"layer": {"Dense": 3}}}, {"GRU": 5}, {"Dense": 2}]
     assert configs(build_model("m", Model.model_validate(spec))) == configs(model)
+
+
+def test_input_names_the_spec_refuses_are_renamed_and_the_order_of_inputs_is_kept(tmp_path):
+    first, second = keras.Input((8,), name="zz in"), keras.Input((8,), name="_aa")
+    model = keras.Model([first, second], L.Add(name="sum")([L.Dense(8)(first), second]))
+    spec = model_to_spec(model)
+    assert list(spec["inputs"]) == ["zz_in", "aa"]
+    assert spec["layers"][0]["Dense"]["from"] == "zz_in" and spec["layers"][1]["Add"]["from"][1] == "aa"
+    again = rebuilt(model, tmp_path)
+    assert list(graph_of(again).inputs) == ["zz_in", "aa"] == [t.name for t in again.inputs]
+    assert structure(again) == structure(model)

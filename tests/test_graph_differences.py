@@ -41,6 +41,13 @@ INCEPTION = {"parallel": {"branches": [[conv(16, 1)], [conv(16)]]}}
     # where a layer reads from is one of its arguments
     ([{"Dense": {"units": 1, "from": "features"}}], [{"Dense": {"units": 1, "from": "extra"}}],
      ["Dense: from=features -> extra"]),
+    # a construct frozen, reading elsewhere or renamed is another model (review 11, finding 1)
+    ([conv(8), RESIDUAL], [conv(8), {"residual": {"layers": BODY, "trainable": False}}],
+     ["residual: trainable=true -> false"]),
+    ([conv(8, name="a"), RESIDUAL], [conv(8, name="a"), {"residual": {"layers": BODY, "from": "a", "name": "r"}}],
+     ["residual: +from=a, +name=r"]),
+    ([INCEPTION], [{"parallel": {"branches": [[conv(16, 1)], [conv(16)]], "from": ["x"], "trainable": True}}],
+     ["parallel: +from=[x]"]),
 ])
 def test_graph_differences_name_the_construct(a, b, expected):
     assert differences(a, b) == expected

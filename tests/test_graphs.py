@@ -169,8 +169,9 @@ def test_wiring_mistakes_are_located_with_did_you_mean_at_validation(write):
         "(image, extra); say which with `from:`",
         f"{path}:37:22: models.no_input.layers[1].Concatenate: Concatenate merges two or more inputs; name them "
         "with `from: [a, b]`",
-        f"{path}:42:33: models.scoped.layers[2].Dense.from: `from` names 'x', which is no layer or input here; "
-        "known: a, r",
+        f"{path}:42:33: models.scoped.layers[2].Dense.from: `from` names 'x', which is named inside the residual "
+        "at layers[1]: such a name is seen only inside it; outside, read the residual's output by its name "
+        "(`from: r`)",
     ]
 
 
@@ -554,3 +555,165 @@ models:
     model = build_model("A", load(path).experiment.resolved().models["A"])
     assert [(type(layer).__name__, layer.trainable) for layer in model.layers[1:]] == [
         ("Dense", False), ("BatchNormalization", False), ("Add", False), ("Dense", True)]
+
+
+def test_names_the_builder_makes_never_take_a_name_the_spec_gives(write):
+    """A user's `input`, `add` or `residual2_inner` stays the user's; the builder's own names move aside."""
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [8, 8]
+    layers:
+      - Flatten: {name: input}
+      - Dense: {units: 4, name: add}
+      - residual: {layers: [Dense: {units: 4, name: inner}]}
+      - residual: {layers: [Dense: {units: 4, name: inner}]}
+      - Dense: {units: 2, name: residual2_inner}
+""")
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    assert [layer.name for layer in model.layers] == ["input_1", "input", "add", "residual2_inner_1", "add_1",
+                                                       "residual3_inner", "add_2", "residual2_inner"]
+
+
+def test_repeated_outputs_and_names_inside_a_construct_are_located(write):
+    from tests.conftest import SPEC_HEAD, spec_errors
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [8, 8]
+    layers:
+      - Flatten: {name: f}
+      - residual: {layers: [Dense: {units: 64, name: inner}]}
+      - Dense: {units: 10, from: f, name: label}
+    outputs: [label, label]
+  B:
+    input_shape: [8, 8]
+    layers:
+      - Flatten
+      - residual: {layers: [Dense: {units: 64, name: inner}]}
+    outputs: [inner]
+  C:
+    input_shape: [8, 8]
+    layers:
+      - Flatten: {name: f}
+      - residual: {layers: [Dense: {units: 64}], from: []}
+""")
+    errors = spec_errors(path)
+    assert f"{path}:11:22: models.A.outputs[1]: `outputs` names 'label' twice (also at outputs[0]); list each " \
+           "output once" in errors
+    assert f"{path}:17:15: models.B.outputs[0]: `outputs` names 'inner', which is named inside the residual at " \
+           "layers[1]: such a name is seen only inside it; outside, read the residual's output once you give it " \
+           "a `name:`" in errors
+    assert any(e.startswith(f"{path}:22:56: models.C.layers[1].residual.from: ") and "at least 1 item" in e
+               for e in errors)
+
+
+def test_arrays_pair_by_their_exact_prefix():
+    """`x_train_my_train` pairs with `x_test_my_train`, not with a `x_test_my_test` by replacement."""
+    from factory.data import several
+    from factory.errors import SpecError
+
+    arrays = {"x_train": {"image": np.zeros((4, 3)), "my_train": np.zeros((4, 2))},
+              "x_test": {"image": np.zeros((2, 3)), "my_train": np.zeros((2, 2))},
+              "y_train": np.zeros(4), "y_test": np.zeros(2)}
+    several.check("tr.npz", arrays)
+    arrays["x_test"]["my_train"] = np.zeros((2, 5))
+    with pytest.raises(SpecError, match=r"x_train_my_train's examples have shape \(2,\) but x_test_my_train's "
+                                        r"have shape \(5,\)"):
+        several.check("tr.npz", arrays)
+
+
+def test_one_output_on_data_with_an_array_per_output_is_located():
+    from types import SimpleNamespace
+
+    from factory.data.several import model_issues
+
+    data = SimpleNamespace(x_train=np.zeros((4, 3)), y_train={"label": np.zeros(4), "size": np.zeros(4)})
+    issues = model_issues("A", SimpleNamespace(inputs=None, outputs=["label"]), data)
+    assert [(i.loc, i.message) for i in issues] == [(
+        ("models", "A", "outputs"), "the data has one array per output (y_train_label, y_train_size), but model A "
+        "has one output: list every output with `outputs:`, or write plain y_train and y_test for a model of one "
+        "output")]
+
+
+def test_loss_weights_left_out_weigh_one_and_unknown_ones_are_located(write, tmp_path):
+    from factory.build.compiler import compile_model
+    from tests.conftest import spec_errors
+
+    np.savez(tmp_path / "two.npz", **two_arrays())
+    spec = TWO % ("[4]", "size") + "    compile: {loss_weights: {size: 0.5}}\n"
+    model_spec = load(write(spec)).experiment.resolved().models["A"]
+    model = build_model("A", model_spec)
+    compile_model(model, model_spec.compile)
+    rng = np.random.default_rng(0)
+    x = {"image": rng.random((8, 8, 8)), "extra": rng.random((8, 4))}
+    y = {"label": rng.integers(0, 10, 8), "size": rng.random((8, 1))}
+    got = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert got["loss"] == pytest.approx(got["label_loss"] + 0.5 * got["size_loss"], rel=1e-5)
+    errors = spec_errors(write(TWO % ("[4]", "size") + "    compile: {loss_weights: {sise: 0.5}}\n"))
+    assert any("models.A.compile.loss_weights.sise: model A has no output 'sise'; did you mean 'size'?" in e
+               for e in errors)
+
+
+def test_attention_layers_take_query_value_and_key_as_written_by_hand(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [4, 8]
+    layers:
+      - Dense: {units: 8, name: x}
+      - Attention: {from: [x, x], name: self}
+      - AdditiveAttention: {from: [self, x, x], name: additive}
+      - MultiHeadAttention: {num_heads: 2, key_dim: 4, from: [additive, x], name: mha}
+      - MultiHeadAttention: {num_heads: 2, key_dim: 4, from: [mha, x, self]}
+""")
+    keras.utils.set_random_seed(5)
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((4, 8))
+    x = L.Dense(8)(inputs)
+    attended = L.Attention()([x, x])
+    additive = L.AdditiveAttention()([attended, x, x])
+    mha = L.MultiHeadAttention(num_heads=2, key_dim=4)(additive, x)
+    hand = keras.Model(inputs, L.MultiHeadAttention(num_heads=2, key_dim=4)(mha, x, attended))
+    assert configs(model) == configs(hand) and wiring(model) == wiring(hand)
+    for mine, theirs in zip(model.get_weights(), hand.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    data = np.random.default_rng(0).random((2, 4, 8), dtype=np.float32)
+    np.testing.assert_allclose(model.predict(data, verbose=0), hand.predict(data, verbose=0), rtol=1e-5)
+
+
+def test_attention_without_query_and_value_is_located(write):
+    from tests.conftest import SPEC_HEAD, spec_errors
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [4, 8]
+    layers:
+      - MultiHeadAttention: {num_heads: 2, key_dim: 4}
+""")
+    assert spec_errors(path) == [
+        f"{path}:8:29: models.A.layers[0].MultiHeadAttention: MultiHeadAttention takes a query and a value (and a "
+        "key): name them with `from: [query, value]` (`from: [x, x]` attends x to itself)"]
+
+
+def test_a_one_input_model_reads_its_input_by_the_name_input(write):
+    from tests.conftest import SPEC_HEAD
+
+    path = write(SPEC_HEAD + """\
+models:
+  A:
+    input_shape: [3]
+    layers:
+      - Dense: {units: 4, name: a}
+      - Dense: {units: 4, from: input, name: b}
+      - Add: {from: [a, b]}
+""")
+    model = build_model("A", load(path).experiment.resolved().models["A"])
+    assert wiring(model) == [[], [0], [0], [1, 2]]

@@ -211,7 +211,10 @@ def compile_model(model, spec: Compile, steps_per_execution: int | None = None) 
             if isinstance(spec.loss, dict) else _keras_object(keras.losses, spec.loss))
     metrics = ({output: [_keras_object(keras.metrics, m) for m in ms] for output, ms in metrics.items()}
                if isinstance(metrics, dict) else [_keras_object(keras.metrics, m) for m in metrics])
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=spec.loss_weights,
+    loss_weights = spec.loss_weights
+    if several and loss_weights is not None:  # an output left out weighs 1, as the schema says
+        loss_weights = {output: loss_weights.get(output, 1.0) for output in model.output}
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights,
                   steps_per_execution=spec.steps_per_execution or steps_per_execution
                   or DEFAULT_STEPS_PER_EXECUTION)
 

@@ -11,11 +11,15 @@ the same parameter count. `factory export MODEL.keras` prints it as a library fi
 (`models: {NAME: ...}`) to `include`. A default is what a freshly constructed layer of the same
 class (with the same required arguments) reports, so "left out" means exactly "Keras would use the
 same value". A layer or an argument the spec language cannot express is a `SpecError` naming it;
-every such layer of a model is reported at once.
+every such layer of a model is reported at once. An input or output name the spec language does not
+take (`in put`, `_b`) is written renamed (`in_put`, `b`), its `from:` uses too. Inputs and outputs
+keep their order: `inputs:` and `outputs:` are written in the model's order, and the rebuilt model
+takes its inputs in that order (several outputs it gives as a dict, which Keras orders by name).
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,11 +213,13 @@ def graph_to_spec(graph: Graph) -> dict:
     outputs = None if graph.outputs == order[-1:] else list(graph.outputs)
     named = {s for r in reads.values() for s in (r if isinstance(r, list) else [r])} | set(outputs or ())
     new = _safe_names(graph, named)
+    spelt = dict.fromkeys([*graph.inputs, *sorted(n for n in named if n not in new)])
+    new.update(_identifiers(list(spelt), set(graph.layers) | set(new.values())))
     spec: dict[str, Any] = {}
     if len(graph.inputs) == 1 and not named & set(graph.inputs):
         spec["input_shape"] = [int(d) for d in next(iter(graph.inputs.values()))]
     else:
-        spec["inputs"] = {name: [int(d) for d in shape] for name, shape in graph.inputs.items()}
+        spec["inputs"] = {new.get(name, name): [int(d) for d in shape] for name, shape in graph.inputs.items()}
     layers = []
     for name in order:
         if name in constructs:
@@ -313,8 +319,6 @@ def _safe_names(graph: Graph, named: set[str]) -> dict[str, str]:
     Keras names a layer without a name after its class and a counter (`dense`, `dense_1`): a kept
     `dense_1` would clash with the second unnamed Dense of the rebuild, so it becomes `dense_1_out`.
     """
-    import re
-
     from keras.src.utils.naming import to_snake_case  # how Keras makes its automatic names
 
     bases = {to_snake_case(type(layer).__name__) for layer in graph.layers.values()} | {"input_layer"}
@@ -328,6 +332,26 @@ def _safe_names(graph: Graph, named: set[str]) -> dict[str, str]:
                 candidate += "_"
             taken.add(candidate)
             new[name] = candidate
+    return new
+
+
+# The names `inputs:` and `outputs:` take (schemas.experiment's Identifier)
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+
+
+def _identifiers(names: list[str], taken: set[str]) -> dict[str, str]:
+    """New names for those of `names` the spec does not take: other characters become `_`, a leading
+    `_` or `.` goes (`in put` -> `in_put`, `_b` -> `b`), and a name already taken gets a `_` more."""
+    taken = taken | set(names)
+    new = {}
+    for name in names:
+        if _IDENTIFIER.fullmatch(name):
+            continue
+        candidate = re.sub(r"[^A-Za-z0-9_.+-]", "_", name).lstrip("_.+-")[:60] or "input"
+        while candidate in taken:
+            candidate += "_"
+        taken.add(candidate)
+        new[name] = candidate
     return new
 
 

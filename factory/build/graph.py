@@ -43,6 +43,8 @@ def assemble(keras, name: str, spec: Model, shapes: Shapes) -> Assembled:
     graph = wired(name, spec)
     layers: dict[int, Any] = {}
     tensors: dict[int, Any] = {}
+    # names Keras must not give an unnamed layer (`add` when a layer is named `add`): the spec's and inputs'
+    reserved = {node.name for node in graph.nodes if node.name is not None} | set(graph.inputs)
     with fresh_layer_names():
         for i in graph.order:
             node = graph.nodes[i]
@@ -63,19 +65,35 @@ def assemble(keras, name: str, spec: Model, shapes: Shapes) -> Assembled:
                                        loc=("models", name) + node.loc)])
             _check_skip(name, node, taken)
             try:
-                layer = getattr(keras.layers, node.args.keras_class)(**arguments)
-                tensors[i] = layer(taken if node.takes_list else taken[0])
+                layer = _layer(getattr(keras.layers, node.args.keras_class), arguments, reserved)
+                tensors[i] = (layer(*taken) if node.positional else
+                              layer(taken if node.takes_list else taken[0]))
             except (ValueError, TypeError) as e:
                 raise SpecError([_build_issue(name, node, taken, e)]) from None
             layers[i] = layer
-        inputs = {n: tensors[j] for n, j in graph.inputs.items()}
+        # inputs as a list in the written order (Keras sorts a dict's; data by name still finds them)
+        inputs = [tensors[j] for j in graph.inputs.values()]
         outputs = {n: tensors[j] for n, j in graph.outputs.items()}
-        model = keras.Model(inputs=_one_or_all(inputs), outputs=_one_or_all(outputs), name=name)
+        model = keras.Model(inputs=inputs[0] if len(inputs) == 1 else inputs, outputs=_one_or_all(outputs),
+                            name=name)
     return Assembled(model, graph, layers, tensors)
 
 
+def _layer(keras_class, arguments: dict, reserved: set[str]) -> Any:
+    """`keras_class(**arguments)`; an unnamed layer whose automatic name is `reserved` is made again, so
+    that Keras's counter gives it the next name (`add_1` where a layer is named `add`).
+
+    Adds the layer's name to `reserved`, so that no later layer takes it.
+    """
+    layer = keras_class(**arguments)
+    while "name" not in arguments and layer.name in reserved:
+        layer = keras_class(**arguments)
+    reserved.add(layer.name)
+    return layer
+
+
 def _one_or_all(tensors: dict) -> Any:
-    """One tensor for one input (or output), so plain arrays train it; else the dict by name."""
+    """One tensor for one output, so a plain array trains it; else the dict by name (Keras's order: sorted)."""
     return next(iter(tensors.values())) if len(tensors) == 1 else tensors
 
 

@@ -82,11 +82,13 @@ def check(source: str, arrays: Mapping[str, Any]) -> None:
         if 0 in lengths.values():
             raise _error(f"{source} has no {split}{'ing' if split == 'train' else ''} examples")
     for name, array in flat.items():
-        if "_train" in name:
-            other = flat[name.replace("_train", "_test", 1)]
-            if array.shape[1:] != other.shape[1:]:
-                raise _error(f"{source}: {name}'s examples have shape {array.shape[1:]} but "
-                             f"{name.replace('_train', '_test', 1)}'s have shape {other.shape[1:]}")
+        for side in ("x", "y"):  # x_train_<name> pairs with x_test_<name>, by the exact prefix only
+            if name == f"{side}_train" or name.startswith(f"{side}_train_"):
+                test = f"{side}_test{name[len(side) + 6:]}"
+                other = flat.get(test)
+                if other is not None and array.shape[1:] != other.shape[1:]:
+                    raise _error(f"{source}: {name}'s examples have shape {array.shape[1:]} but "
+                                 f"{test}'s have shape {other.shape[1:]}")
 
 
 def flatten(arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -165,9 +167,11 @@ def model_issues(name: str, spec: Any, data: Any) -> list[Issue]:
     y = data.y_train
     outputs = list(spec.outputs or [])
     if isinstance(y, dict):
-        if len(outputs) < 2 and not (outputs and outputs[0] in y):
+        if len(outputs) < 2:  # a one-output model trains on one plain array, not a dict of them
             issues.append(Issue(f"the data has one array per output ({_names('y_train', y)}), but model {name} "
-                                "has one output: list its outputs with `outputs:`", loc=("models", name)))
+                                "has one output: list every output with `outputs:`, or write plain "
+                                "y_train and y_test for a model of one output",
+                                loc=("models", name) + (("outputs",) if outputs else ())))
         for j, k in enumerate(outputs):
             if k not in y:
                 issues.append(Issue(f"the data has no y_train_{k} for output '{k}' of model {name}"

@@ -230,7 +230,34 @@ def _construct_changes(x: dict, y: dict) -> list[str]:
                 out += [f"{kind} branch {number}: {c}" for c in _changes(bx, by)]
     if _merge(x) != _merge(y):
         out.append(f"{kind}: merge={_merge(x)} -> {_merge(y)}")
-    return out
+    return out + _wiring_changes(kind, ax, ay)
+
+
+# A construct's keys besides what it holds, and the value each has when not written: a frozen
+# residual, or one that reads another layer, is another model (a layer's name is not compared;
+# a construct's names what `from:` and `outputs` read, so it is)
+_CONSTRUCT_KEYS = {"trainable": True, "from": None, "name": None}
+
+
+def _wiring_changes(kind: str, ax: dict, ay: dict) -> list[str]:
+    """`residual: trainable=true -> false`, `residual: +from=a`: its keys that are not layers, changed."""
+    out = []
+    for key, default in _CONSTRUCT_KEYS.items():
+        vx, vy = ax.get(key, default), ay.get(key, default)
+        if vx == vy:
+            continue
+        if vx is None:
+            out.append(f"+{key}={_yaml(vy)}")
+        elif vy is None:
+            out.append(f"-{key}={_yaml(vx)}")
+        else:
+            out.append(f"{key}={_yaml(vx)} -> {_yaml(vy)}")
+    return [f"{kind}: " + ", ".join(out)] if out else []
+
+
+def _yaml(value: Any) -> str:
+    """`true` for True, as the spec writes it; else as `_value` shows it."""
+    return str(value).lower() if isinstance(value, bool) else _value(value)
 
 
 def _branch_cost(x: Sequence[dict], y: Sequence[dict]) -> float:
