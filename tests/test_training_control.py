@@ -321,5 +321,18 @@ def test_show_prints_the_steps_per_epoch_that_decay_steps_counts(write, cli):
     assert ("model A: 7 steps per epoch (400 training examples less validation_split 0.2, batch_size 50); "
             "decay_steps and warmup_steps count these: 10 epochs = 70 steps") in out
     code, out, _ = cli("show", write(TRAIN), "--set", "compile.optimizer={SGD: {gradient_accumulation_steps: 3}}")
-    assert ("model A: 2.67 steps per epoch (400 training examples, batch_size 50, 3 batches a step); "
-            "decay_steps and warmup_steps count these: 10 epochs = 26 steps") in out
+    assert ("model A: 8 steps per epoch (400 training examples, batch_size 50; every batch counts, also with "
+            "gradient_accumulation_steps 3); decay_steps and warmup_steps count these: 10 epochs = 80 steps") in out
+
+
+def test_a_schedule_counts_every_batch_also_with_gradient_accumulation():
+    """What `show`'s steps per epoch rests on: 8 batches accumulated by 4 advance a schedule by 8 steps."""
+    from factory.build.keras_setup import import_keras
+
+    keras = import_keras()
+    schedule = keras.optimizers.schedules.ExponentialDecay(1.0, decay_steps=1, decay_rate=0.5)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(schedule, gradient_accumulation_steps=4), "mse")
+    model.fit(np.zeros((64, 2)), np.zeros((64, 1)), batch_size=8, epochs=1, verbose=0)
+    rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    assert rate == pytest.approx(0.5 ** 8)

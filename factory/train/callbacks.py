@@ -38,17 +38,15 @@ def class_weights(written, y_train) -> dict[int, float] | None:
     return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}
 
 
-def steps_per_epoch(spec, examples: int) -> float:
-    """Optimizer steps per epoch of a resolved model `spec`, the unit of `decay_steps`: Keras's own
-    validation split (the first floor(n * (1 - split)) examples train) in batches, and with
-    `gradient_accumulation_steps` one step per that many batches (Keras's `optimizer.iterations`),
-    so not always a whole number."""
+def steps_per_epoch(spec, examples: int) -> int:
+    """Schedule steps per epoch of a resolved model `spec`, the unit of `decay_steps`: Keras's own
+    validation split (the first floor(n * (1 - split)) examples train) in batches. Every batch, also
+    with `gradient_accumulation_steps`: Keras evaluates a schedule at its count of batches
+    (`optimizer._iterations`), not at the applied updates."""
     training = spec.training
     if training.validation_split:
         examples = int(math.floor(examples * (1.0 - training.validation_split)))
-    batches = math.ceil(examples / training.batch_size)
-    accumulated = spec.compile.optimizer.args.gradient_accumulation_steps
-    return batches / accumulated if accumulated else batches
+    return math.ceil(examples / training.batch_size)
 
 
 def steps_line(name: str, spec, examples: int) -> str:
@@ -57,10 +55,10 @@ def steps_line(name: str, spec, examples: int) -> str:
     used = f"{examples:,} training examples" + (f" less validation_split {training.validation_split}"
                                                 if training.validation_split else "")
     accumulated = spec.compile.optimizer.args.gradient_accumulation_steps
-    used += f", batch_size {training.batch_size}" + (f", {accumulated} batches a step" if accumulated else "")
-    shown = f"{int(steps):,}" if float(steps).is_integer() else f"{steps:,.2f}"
-    return (f"model {name}: {shown} steps per epoch ({used}); "
-            f"decay_steps and warmup_steps count these: 10 epochs = {math.floor(10 * steps):,} steps")
+    used += f", batch_size {training.batch_size}" + (
+        f"; every batch counts, also with gradient_accumulation_steps {accumulated}" if accumulated else "")
+    return (f"model {name}: {steps:,} steps per epoch ({used}); "
+            f"decay_steps and warmup_steps count these: 10 epochs = {10 * steps:,} steps")
 
 
 def best_monitor(training) -> tuple[str, str]:
