@@ -45,17 +45,36 @@ models:
 """
 
 
+PLATEAU = "    - ReduceLROnPlateau: {monitor: val_loss, factor: 0.5, patience: 2, min_lr: 1.0e-5}\n"
+SCHEDULE = ("      learning_rate:\n        CosineDecay: {initial_learning_rate: 1.0e-4, decay_steps: 9000, "
+            "warmup_target: 1.0e-3, warmup_steps: 900}\n")
+
+
+def test_the_issues_contract_is_refused_only_for_reduce_lr_on_plateau_beside_a_schedule(write):
+    """Keras cannot lower a scheduled learning rate (it raises when the plateau comes, mid-training):
+    the contract as written is one located error; without either of the two, it validates."""
+    path = write(WHOLE + CONTRACT)
+    assert spec_errors(path) == [
+        f"{path}:18:26: training.callbacks[1].ReduceLROnPlateau: ReduceLROnPlateau sets the learning rate, which "
+        "the optimizer's CosineDecay schedule already sets at every step (Keras refuses it once the callback "
+        "acts, mid-training): use a constant learning_rate with it, or leave it out"]
+    constant = load(write(WHOLE + CONTRACT.replace(SCHEDULE, "      learning_rate: 1.0e-3\n"))).experiment.resolved()
+    assert [e.keras_config()["class_name"] for e in constant.models["A"].training.callbacks] == [
+        "EarlyStopping", "ReduceLROnPlateau"]
+
+
 def test_the_issues_contract_validates_as_written(write):
-    exp = load(write(WHOLE + CONTRACT)).experiment.resolved()
+    assert PLATEAU in CONTRACT and SCHEDULE in CONTRACT
+    exp = load(write(WHOLE + CONTRACT.replace(PLATEAU, ""))).experiment.resolved()
     a = exp.models["A"]
     optimizer = a.compile.optimizer.keras_config()
     assert optimizer["class_name"] == "AdamW" and optimizer["config"]["clipnorm"] == 1.0
     assert optimizer["config"]["learning_rate"]["config"] == {
         "initial_learning_rate": 1.0e-4, "decay_steps": 9000, "warmup_target": 1.0e-3, "warmup_steps": 900}
     t = a.training
-    assert [e.keras_config()["class_name"] for e in t.callbacks] == ["EarlyStopping", "ReduceLROnPlateau"]
+    assert [e.keras_config()["class_name"] for e in t.callbacks] == ["EarlyStopping"]
     assert (t.keep, t.precision, t.class_weight, t.deterministic) == ("best", "mixed_bfloat16", "balanced", True)
-    other = load(write(WHOLE + CONTRACT.replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
+    other = load(write(WHOLE + CONTRACT.replace(PLATEAU, "").replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
     assert other.models["A"].training.class_weight == {0: 1.0, 1: 3.0}
 
 
@@ -63,13 +82,13 @@ def test_the_resolved_experiment_survives_json(write):
     """Workers and --resume read the experiment back from JSON, where class numbers are text keys."""
     from schemas import Experiment
 
-    exp = load(write(WHOLE + CONTRACT.replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
+    exp = load(write(WHOLE + CONTRACT.replace(PLATEAU, "").replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
     again = Experiment.model_validate(json.loads(json.dumps(exp.model_dump(mode="json"))))
     assert again == exp
 
 
 def test_a_monitor_the_run_does_not_report_is_located_with_did_you_mean(write):
-    text = WHOLE + CONTRACT.replace("monitor: val_loss, patience: 3", "monitor: val_acc, patience: 3")
+    text = WHOLE + CONTRACT.replace(PLATEAU, "").replace("monitor: val_loss, patience: 3", "monitor: val_acc, patience: 3")
     assert spec_errors(write(text)) == [
         f"{write(text)}:17:32: training.callbacks[0].EarlyStopping.monitor: monitor 'val_acc' is not a "
         "figure this run reports (loss, accuracy, val_loss, val_accuracy); did you mean 'val_accuracy'?"]
