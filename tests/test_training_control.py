@@ -268,13 +268,17 @@ def test_cosine_decay_records_the_schedule_evaluated_by_hand(write, tmp_path):
     assert (tmp_path / "out" / "learning_rate.png").is_file()
 
 
-def test_keep_best_saves_the_best_epochs_weights_and_the_table_says_which(write, tmp_path):
+@pytest.mark.parametrize("keeping", [
+    "training.keep=best",
+    # keep: last, but Keras's EarlyStopping restores the best epoch's weights: that epoch is the one saved
+    "training.callbacks=[{EarlyStopping: {monitor: val_loss, patience: 20, restore_best_weights: true}}]"])
+def test_keep_best_saves_the_best_epochs_weights_and_the_table_says_which(write, tmp_path, keeping):
     from factory.build.keras_setup import import_keras
     from factory.data import load_data
 
     keras = import_keras()
     # a rate too large for SGD: val_loss jumps about, so the best epoch is not the last
-    results = train(write, tmp_path, TRAIN, "training.keep=best", "training.epochs=8", "compile.optimizer={SGD: 1.5}")
+    results = train(write, tmp_path, TRAIN, keeping, "training.epochs=8", "compile.optimizer={SGD: 1.5}")
     r, = results["runs"]
     val_loss = r["history"]["val_loss"]
     best = min(range(len(val_loss)), key=val_loss.__getitem__) + 1

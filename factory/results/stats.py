@@ -81,7 +81,8 @@ def comparison_rows(runs: Sequence[dict], models: dict[str, dict]) -> list[dict]
             h = r["history"]
             if r.get("stopped_early"):  # runs of one model may end at different epochs: each counts its own
                 per_run["stopped_at"].append(r["epochs_completed"])
-            if r.get("keep") == "best" and r.get("kept_epoch") is not None:
+            # kept_epoch: shown with keep: best, or where EarlyStopping restored an earlier epoch's weights
+            if r.get("kept_epoch") is not None and (r.get("keep") == "best" or r["kept_epoch"] != r["epochs_completed"]):
                 per_run["kept_epoch"].append(r["kept_epoch"])
             vl = h.get("val_loss") or []
             if vl:

@@ -83,6 +83,7 @@ class TrainingControl:
         self.keras, self.training, self.backup = keras, training, Path(backup) if backup else None
         self.class_weight = class_weights(training.class_weight, y_train)
         self._keep = None
+        self._spec_callbacks: list = []
         self._log = None
 
     @contextmanager
@@ -108,7 +109,8 @@ class TrainingControl:
         """The learning-rate recorder, the spec's callbacks, keep best and the resume state, in that order."""
         keras = self.keras
         out = [_learning_rate_recorder(keras)]
-        out += [keras_callback(keras, entry.keras_config()) for entry in self.training.callbacks]
+        self._spec_callbacks = [keras_callback(keras, entry.keras_config()) for entry in self.training.callbacks]
+        out += self._spec_callbacks
         if self.training.keep == "best":
             monitor, mode = best_monitor(self.training)
             # Keras's own bookkeeping of the best epoch: never stops, restores the best weights at the end
@@ -131,13 +133,19 @@ class TrainingControl:
 
     def record(self, epochs_done: int) -> dict:
         """The run record's fields about training control."""
-        kept = None
-        if self._keep is not None and self._keep.best_weights is not None:
-            kept = int(self._keep.best_epoch) + 1
         return {"precision": self.training.precision, "keep": self.training.keep, "epochs_planned": self.training.epochs,
                 "stopped_early": 0 < epochs_done < self.training.epochs,
-                "kept_epoch": kept if self.training.keep == "best" else epochs_done or None,
+                "kept_epoch": self._kept_epoch(epochs_done),
                 "resumed_from_epoch": self._log.resumed_from if self._log is not None else None}
+
+    def _kept_epoch(self, epochs_done: int) -> int | None:
+        """The epoch whose weights the saved model holds: the last EarlyStopping to restore its best
+        weights at the end of training wins (keep best's own comes last), else the last epoch."""
+        restorers = [c for c in [*self._spec_callbacks, self._keep] if c is not None
+                     and getattr(c, "restore_best_weights", False) and c.best_weights is not None]
+        if restorers:
+            return int(restorers[-1].best_epoch) + 1
+        return None if self.training.keep == "best" else epochs_done or None
 
 
 def _learning_rate_recorder(keras):
