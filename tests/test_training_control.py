@@ -179,8 +179,13 @@ def test_runs_of_different_lengths_make_one_row_and_one_curve():
     assert row["stopped_at"] == {"mean": 3.0, "std": 0.0, "n": 1}
     assert row["kept_epoch"]["mean"] == pytest.approx(3.0)
     headings, cells = stats.table([row])
-    assert "stopped at epoch" in headings and cells[0][headings.index("stopped at epoch")] == "3"
+    # one of the two seeds stopped: the cell says so, not "3" as if both had
+    assert "stopped at epoch" in headings and cells[0][headings.index("stopped at epoch")] == "3 (1 of 2 seeds)"
     assert cells[0][headings.index("kept epoch")] == "3.0 ± 1.4"
+    both = [run(0, [0.9, 0.5, 0.6], stopped=True), run(1, [0.8, 0.7, 0.6, 0.4], stopped=True)]
+    row_both, = stats.comparison_rows(both, {"A": {"label": "A"}})
+    headings, cells = stats.table([row_both])
+    assert cells[0][headings.index("stopped at epoch")] == "3.5 ± 0.7"
     assert metric_figure(runs, {"A": {"label": "A"}}, "val_loss")[:4] == b"\x89PNG"
     assert not stats.learning_rate_changes(runs)
     plain, = stats.comparison_rows([run(0, [0.9, 0.5])], {"A": {"label": "A"}})

@@ -141,8 +141,17 @@ def table(rows: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
         seeds = str(row["seeds"]) + (f" ({row['failed']} failed)" if row["failed"] else "")
         params = f"{row['params']:,}" if row["params"] is not None else "-"
         cells.append([row["model"], row["label"], params, seeds]
-                     + [format_stat(row[k], d) for k, _, d in figures])
+                     + [_cell(row, k, d) for k, _, d in figures])
     return headings, cells
+
+
+def _cell(row: dict, key: str, decimals: int) -> str:
+    """A figure's cell; "stopped at epoch" says how many seeds stopped where not all did ("5 (1 of 3 seeds)")."""
+    text = format_stat(row[key], decimals)
+    stopped = (row.get(key) or {}).get("n") or 0
+    if key == "stopped_at" and 0 < stopped < row["seeds"]:
+        text += f" ({stopped} of {row['seeds']} seeds)"
+    return text
 
 
 def markdown_table(headings: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
