@@ -320,6 +320,35 @@ def test_deterministic_runs_give_bit_identical_histories(write, tmp_path):
     assert first["runs"][0]["history"] == second["runs"][0]["history"]
 
 
+def test_op_determinism_is_on_during_a_deterministic_run_only_and_a_users_is_kept(write, tmp_path):
+    """CPU kernels are deterministic anyway, so identical histories prove little: check the switch itself."""
+    from tensorflow.python.framework import config as tf_config  # is_op_determinism_enabled is not public
+
+    from factory.build.keras_setup import import_keras
+    from factory.data import load_data
+    from factory.train.task import train_one
+
+    keras = import_keras()
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(tf_config.is_op_determinism_enabled())
+
+    loaded = load(write(TRAIN), ["training.deterministic=true", "training.epochs=1"])
+    spec, data = loaded.experiment.resolved().models["A"], load_data(loaded.experiment.data, tmp_path)
+    assert not tf_config.is_op_determinism_enabled()
+    record, _ = train_one(keras, "A", spec, 0, data, "A", lambda s: "", callbacks=[Watch()])
+    assert record["status"] == "completed" and seen == [True]
+    assert not tf_config.is_op_determinism_enabled()  # off again for the next run
+    tf_config.enable_op_determinism()  # the user's own, before the run
+    try:
+        train_one(keras, "A", spec, 0, data, "A", lambda s: "", callbacks=[Watch()])
+        assert seen == [True, True] and tf_config.is_op_determinism_enabled()
+    finally:
+        tf_config.disable_op_determinism()
+
+
 def test_balanced_class_weights_by_hand():
     from factory.train.callbacks import class_weights
 

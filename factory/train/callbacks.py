@@ -89,21 +89,21 @@ class TrainingControl:
     @contextmanager
     def applied(self) -> Iterator[None]:
         """This run's dtype policy and op determinism, restored afterwards (the next run may differ)."""
-        import tensorflow as tf
+        # TensorFlow has no public way to ask or to switch it back; the next run may not want it
+        from tensorflow.python.framework import config as tf_config
 
         before = self.keras.config.dtype_policy()
-        deterministic = self.training.deterministic
-        if deterministic:
-            tf.config.experimental.enable_op_determinism()
+        # switched on by the user (or TF_DETERMINISTIC_OPS) before this run: left on after it
+        switch = self.training.deterministic and not tf_config.is_op_determinism_enabled()
+        if switch:
+            tf_config.enable_op_determinism()
         self.keras.config.set_dtype_policy(self.training.precision)
         try:
             yield
         finally:
             self.keras.config.set_dtype_policy(before)
-            if deterministic:
-                from tensorflow.python.framework import config as tf_config
-
-                tf_config.disable_op_determinism()  # no public way back; the next run may not want it
+            if switch:
+                tf_config.disable_op_determinism()
 
     def callbacks(self) -> list:
         """The learning-rate recorder, the spec's callbacks, keep best and the resume state, in that order."""
