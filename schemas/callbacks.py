@@ -60,10 +60,11 @@ def history_names(metrics: list[str], validation: bool = True) -> list[str]:
 
     Keras logs a metric under the name written in `compile.metrics` (`acc` as acc, `mse` as mse; a
     test checks each name against Keras); every run of this tool validates, so the `val_` names
-    are there unless `validation` is False.
+    are there unless `validation` is False. `learning_rate` too: the runner logs it at each epoch's
+    end before the spec's callbacks read the logs (`factory.train.callbacks`).
     """
     names = ["loss", *metrics]
-    return names + ([f"val_{n}" for n in names] if validation else [])
+    return names + ([f"val_{n}" for n in names] if validation else []) + ["learning_rate"]
 
 
 def monitor_problem(monitor: str, reported: list[str]) -> Optional[str]:

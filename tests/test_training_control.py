@@ -91,7 +91,7 @@ def test_a_monitor_the_run_does_not_report_is_located_with_did_you_mean(write):
     text = WHOLE + CONTRACT.replace(PLATEAU, "").replace("monitor: val_loss, patience: 3", "monitor: val_acc, patience: 3")
     assert spec_errors(write(text)) == [
         f"{write(text)}:17:32: training.callbacks[0].EarlyStopping.monitor: monitor 'val_acc' is not a "
-        "figure this run reports (loss, accuracy, val_loss, val_accuracy); did you mean 'val_accuracy'?"]
+        "figure this run reports (loss, accuracy, val_loss, val_accuracy, learning_rate); did you mean 'val_accuracy'?"]
 
 
 def test_a_monitor_is_checked_against_each_models_own_metrics(write):
@@ -106,9 +106,9 @@ training:
     errors = spec_errors(write(text))
     assert len(errors) == 2, errors
     assert "training.callbacks[0].EarlyStopping.monitor: model A: monitor 'val_accuracy' is not a figure this " \
-           "run reports (loss, mse, val_loss, val_mse)" in errors[1]
+           "run reports (loss, mse, val_loss, val_mse, learning_rate)" in errors[1]
     assert "models.B.training.callbacks[0].ReduceLROnPlateau.monitor: monitor 'val_mse' is not a figure this run " \
-           "reports (loss, accuracy, val_loss, val_accuracy)" in errors[0]
+           "reports (loss, accuracy, val_loss, val_accuracy, learning_rate)" in errors[0]
 
 
 @pytest.mark.parametrize("schedule,message", [
@@ -243,6 +243,14 @@ def test_early_stopping_shortens_a_run_which_is_complete(write, tmp_path):
     assert r["status"] == "completed" and r["stopped_early"] and r["epochs_completed"] == 2
     assert len(r["history"]["val_loss"]) == 2 and (tmp_path / "out" / r["model_file"]).is_file()
     assert "| stopped at epoch |" in (tmp_path / "out" / "comparison.md").read_text().replace(" s/epoch |", "")
+
+
+def test_a_callback_can_monitor_the_learning_rate_the_run_logs(write, tmp_path):
+    # a constant rate never improves (mode max): patience 0 stops after epoch 2
+    results = train(write, tmp_path, TRAIN, "training.callbacks=[{EarlyStopping: {monitor: learning_rate, "
+                                            "mode: max, patience: 0}}]")
+    r, = results["runs"]
+    assert r["stopped_early"] and r["epochs_completed"] == 2
 
 
 def test_reduce_lr_on_plateau_lowers_the_recorded_learning_rate(write, tmp_path):
