@@ -133,6 +133,14 @@ def test_schedule_mistakes_are_located(write, schedule, message):
     assert len(errors) == 1 and f": compile.optimizer.SGD.{message}" in errors[0], errors
 
 
+def test_piecewise_constant_decay_reports_all_its_mistakes(write):
+    text = WHOLE + "compile:\n  optimizer: {SGD: {learning_rate: {PiecewiseConstantDecay: {boundaries: [20, 10], values: [0.1, 0.2]}}}}\n"
+    errors = spec_errors(write(text))
+    assert len(errors) == 2, errors
+    assert "PiecewiseConstantDecay.boundaries: boundaries must increase, got [20, 10]" in errors[0]
+    assert "PiecewiseConstantDecay.values: values needs one more entry than boundaries: 2 boundaries, 2 values" in errors[1]
+
+
 def test_every_schedule_and_optimizer_argument_is_accepted(write):
     schedules = ["{CosineDecayRestarts: {initial_learning_rate: 0.1, first_decay_steps: 10, t_mul: 1.5}}",
                  "{ExponentialDecay: {initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.9, staircase: true}}",
