@@ -154,6 +154,13 @@ def test_every_schedule_and_optimizer_argument_is_accepted(write):
         load(write(text))
 
 
+def test_a_quoted_class_number_is_that_class_and_any_other_text_is_refused(write):
+    quoted = load(write(WHOLE + "training: {class_weight: {\"0\": 1.0, 1: 2.0}}\n")).experiment.resolved()
+    assert quoted.models["A"].training.class_weight == {0: 1.0, 1: 2.0}  # as results.json's JSON keys read back
+    errors = spec_errors(write(WHOLE + "training: {class_weight: {\"1\": 1.0, \"01\": 2.0}}\n"))
+    assert len(errors) == 1 and "training.class_weight.01: input should be a valid integer" in errors[0], errors
+
+
 def test_swap_ema_weights_needs_use_ema(write):
     errors = spec_errors(write(WHOLE + "training: {callbacks: [SwapEMAWeights]}\n"))
     assert errors[0].endswith("training.callbacks[0]: SwapEMAWeights needs the optimizer's moving average: "
