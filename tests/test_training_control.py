@@ -393,6 +393,13 @@ def test_class_weights_train_and_a_class_the_data_lacks_is_refused_before_traini
         f"{path}:8:43: models.A.training.class_weight[12]: model A: class_weight for class 12, which the training "
         "labels do not have (they have classes 0 to 9)"]
     assert not (tmp_path / "refused" / "results.json").exists()
+    inherited = write(TRAIN.replace("batch_size: 50}", "batch_size: 50, class_weight: {0: 1.0, 12: 3.0}}"),
+                      name="inherited.yaml")
+    with pytest.raises(SpecError) as e:
+        run_experiment(load(inherited), tmp_path / "refused", workers=1)
+    assert [str(i) for i in e.value.issues] == [
+        f"{inherited}:4:66: training.class_weight[12]: model A: class_weight for class 12, which the training "
+        "labels do not have (they have classes 0 to 9)"]
 
 
 def test_show_prints_the_steps_per_epoch_that_decay_steps_counts(write, cli):
