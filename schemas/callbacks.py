@@ -13,6 +13,7 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from schemas.base import KerasArgs, keras_union, suggestion
+from schemas.schedules import ScheduleArgs
 from schemas.types import Finite, NonNegativeFloat, NonNegativeInt, Rate
 
 Mode = Literal["auto", "min", "max"]
@@ -59,10 +60,11 @@ def history_names(metrics: list[str], validation: bool = True) -> list[str]:
 
     Keras logs a metric under the name written in `compile.metrics` (`acc` as acc, `mse` as mse; a
     test checks each name against Keras); every run of this tool validates, so the `val_` names
-    are there unless `validation` is False.
+    are there unless `validation` is False. `learning_rate` too: the runner logs it at each epoch's
+    end before the spec's callbacks read the logs (`factory.train.callbacks`).
     """
     names = ["loss", *metrics]
-    return names + ([f"val_{n}" for n in names] if validation else [])
+    return names + ([f"val_{n}" for n in names] if validation else []) + ["learning_rate"]
 
 
 def monitor_problem(monitor: str, reported: list[str]) -> Optional[str]:
@@ -73,10 +75,19 @@ def monitor_problem(monitor: str, reported: list[str]) -> Optional[str]:
             f"{suggestion(monitor, reported)}")
 
 
+SETS_LEARNING_RATE = (ReduceLROnPlateau,)  # callbacks that assign the optimizer's learning rate
+
+
+def _scheduled(compile) -> bool:
+    """Whether the optimizer's learning rate is a schedule (`schemas.schedules`), not a number."""
+    return isinstance(getattr(getattr(compile.optimizer.args, "learning_rate", None), "args", None), ScheduleArgs)
+
+
 def callback_problems(compile, training) -> list[tuple[tuple, str]]:
     """A merged (compile, training)'s callback mistakes as (location below `training`, message).
 
-    A `monitor` the run will not report, and SwapEMAWeights without the optimizer's `use_ema`.
+    A `monitor` the run will not report, SwapEMAWeights without the optimizer's `use_ema`, and a
+    callback that sets the learning rate (ReduceLROnPlateau) beside a learning-rate schedule.
     """
     reported = history_names(list(compile.metrics))
     problems = []
@@ -85,6 +96,12 @@ def callback_problems(compile, training) -> list[tuple[tuple, str]]:
         message = monitor_problem(args.monitor, reported) if isinstance(args, Monitoring) else None
         if message:
             problems.append((("callbacks", i, key, "monitor"), message))
+        if isinstance(args, SETS_LEARNING_RATE) and _scheduled(compile):
+            schedule = type(compile.optimizer.args.learning_rate.args).__name__
+            problems.append((("callbacks", i, key), f"{key} sets the learning rate, which the optimizer's "
+                                                    f"{schedule} schedule already sets at every step (Keras "
+                                                    "refuses it once the callback acts, mid-training): use a "
+                                                    "constant learning_rate with it, or leave it out"))
         if isinstance(args, SwapEMAWeights) and not getattr(compile.optimizer.args, "use_ema", False):
             problems.append((("callbacks", i, key), "SwapEMAWeights needs the optimizer's moving average: "
                                                     "set `use_ema: true` on the optimizer"))

@@ -145,9 +145,14 @@ class Compile(Settings):
 
 
 def _class_numbers(value: Any) -> Any:
-    """`{"0": 2.0}` (JSON's keys, as results.json holds the experiment) is `{0: 2.0}`."""
+    """`{"0": 2.0}` (JSON's keys, as results.json holds the experiment; or quoted in YAML) is `{0: 2.0}`.
+
+    Only a number's own text converts (`"0"`, `"12"`), so two keys never become one class: `"01"`
+    or `" 1"` stays text and is refused.
+    """
     if isinstance(value, dict):
-        return {int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in value.items()}
+        return {int(k) if isinstance(k, str) and k.isdigit() and str(int(k)) == k else k: v
+                for k, v in value.items()}
     return value
 
 

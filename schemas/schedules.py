@@ -89,11 +89,14 @@ class PiecewiseConstantDecay(ScheduleArgs):
 
     @model_validator(mode="after")
     def _one_more_value(self) -> PiecewiseConstantDecay:
+        problems = []  # both at once: every mistake of a file is reported together
         if len(self.values) != len(self.boundaries) + 1:
-            fail_at([(("values",), f"values needs one more entry than boundaries: {len(self.boundaries)} "
-                      f"boundaries, {len(self.values)} values")])
+            problems.append((("values",), f"values needs one more entry than boundaries: {len(self.boundaries)} "
+                                          f"boundaries, {len(self.values)} values"))
         if any(a >= b for a, b in zip(self.boundaries, self.boundaries[1:])):
-            fail_at([(("boundaries",), f"boundaries must increase, got {self.boundaries}")])
+            problems.append((("boundaries",), f"boundaries must increase, got {self.boundaries}"))
+        if problems:
+            fail_at(problems)
         return self
 
 

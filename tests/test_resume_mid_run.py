@@ -101,3 +101,70 @@ def test_a_run_without_resume_starts_over(write, tmp_path):
     b = json.loads((out / "results.json").read_text())["runs"][1]
     assert b["resumed_from_epoch"] == 0 and 9.0 not in b["history"]["loss"] and len(b["history"]["loss"]) == 3
     assert not (out / RESUME).exists()
+
+
+def test_a_state_of_another_spec_is_discarded_and_the_run_starts_from_epoch_1(write, tmp_path):
+    """Killed in epoch 5 of 20 at learning rate 0.001, resumed with 3 epochs at 0.01: Keras's state
+    (6 epochs, the old optimizer) must not be restored into the new spec, nor end a run of 3 epochs."""
+    only_b = SPEC.replace(SPEC[SPEC.index("  A:"):SPEC.index("  B:")], "")  # no finished run, no results.json
+    spec, out = write(only_b), tmp_path / "out"
+    process = run(spec, out, 1)
+    deadline = time.monotonic() + 300
+    while epochs_saved(out) < 4:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (out / "results.json").exists()
+    changed = write(only_b.replace("optimizer: adam", "optimizer: {Adam: 0.01}").replace("epochs: 20", "epochs: 3"),
+                    name="changed.yaml")
+    resumed = run(changed, out, 1, "--resume")
+    _, stderr = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, stderr
+    assert ("model B seed 0: its mid-run state was discarded (the model's spec changed since); "
+            "it starts from epoch 1") in stderr
+    b = json.loads((out / "results.json").read_text())["runs"][-1]
+    assert b["status"] == "completed" and b["resumed_from_epoch"] == 0 and b["epochs_completed"] == 3
+    assert len(b["history"]["loss"]) == 3 and b["history"]["learning_rate"][0] == pytest.approx(0.01)
+
+
+def test_resume_state_with_all_epochs_or_no_stamp_is_discarded(tmp_path):
+    from factory.train.folder import STAMP, match_resume_states, resume_stamp, resume_state
+
+    experiment = {"models": {"B": {"training": {"epochs": 4}}}}
+    state = resume_state(tmp_path, "B", 0)
+    state.mkdir(parents=True)
+    (state / "training_metadata.json").write_text('{"epoch": 4, "batch": 0}')
+    assert match_resume_states(tmp_path, experiment, {}, [("B", 0)]) == [
+        "model B seed 0: its mid-run state was discarded (it does not say which spec and data it belongs to); "
+        "it starts from epoch 1"]
+    assert json.loads((state / STAMP).read_text()) == resume_stamp(experiment["models"]["B"], {})
+    (state / "training_metadata.json").write_text('{"epoch": 4, "batch": 0}')
+    assert match_resume_states(tmp_path, experiment, {}, [("B", 0)]) == [
+        "model B seed 0: its mid-run state was discarded (it holds 4 epochs, the run plans 4); it starts from epoch 1"]
+    (state / "training_metadata.json").write_text('{"epoch": 3, "batch": 0}')
+    assert match_resume_states(tmp_path, experiment, {}, [("B", 0)]) == []  # the same run: continued
+    assert match_resume_states(tmp_path, experiment, {"x_train": 1}, [("B", 0)]) == [
+        "model B seed 0: its mid-run state was discarded (the data changed since); it starts from epoch 1"]
+
+
+def test_resume_of_a_folder_written_before_new_settings_and_with_tensorboard_toggled(write, tmp_path):
+    """results.json of an older version lacks `training.keras_backend` and `tracking`: not a change."""
+    from factory.spec.loader import load
+    from factory.train.folder import previous_runs
+    from factory.train.tracking import with_tensorboard
+
+    experiment = load(write(SPEC)).experiment.resolved()
+    old = experiment.model_dump(mode="json")
+    del old["tracking"]
+    for part in [old["training"], *(m["training"] for m in old["models"].values())]:
+        del part["keras_backend"]
+    run_record = {"model": "A", "seed": 0, "status": "completed"}
+    (tmp_path / "results.json").write_text(json.dumps({"experiment": old, "runs": [run_record]}))
+    assert previous_runs(tmp_path, experiment.model_dump(mode="json")) == [run_record]
+    assert previous_runs(tmp_path, with_tensorboard(experiment).model_dump(mode="json")) == [run_record]
+    changed = experiment.model_dump(mode="json")
+    changed["training"]["batch_size"] = 9
+    with pytest.raises(Exception, match=r"the experiment changed since that run: training.batch_size: 8 -> 9"):
+        previous_runs(tmp_path, changed)

@@ -45,17 +45,36 @@ models:
 """
 
 
+PLATEAU = "    - ReduceLROnPlateau: {monitor: val_loss, factor: 0.5, patience: 2, min_lr: 1.0e-5}\n"
+SCHEDULE = ("      learning_rate:\n        CosineDecay: {initial_learning_rate: 1.0e-4, decay_steps: 9000, "
+            "warmup_target: 1.0e-3, warmup_steps: 900}\n")
+
+
+def test_the_issues_contract_is_refused_only_for_reduce_lr_on_plateau_beside_a_schedule(write):
+    """Keras cannot lower a scheduled learning rate (it raises when the plateau comes, mid-training):
+    the contract as written is one located error; without either of the two, it validates."""
+    path = write(WHOLE + CONTRACT)
+    assert spec_errors(path) == [
+        f"{path}:18:26: training.callbacks[1].ReduceLROnPlateau: ReduceLROnPlateau sets the learning rate, which "
+        "the optimizer's CosineDecay schedule already sets at every step (Keras refuses it once the callback "
+        "acts, mid-training): use a constant learning_rate with it, or leave it out"]
+    constant = load(write(WHOLE + CONTRACT.replace(SCHEDULE, "      learning_rate: 1.0e-3\n"))).experiment.resolved()
+    assert [e.keras_config()["class_name"] for e in constant.models["A"].training.callbacks] == [
+        "EarlyStopping", "ReduceLROnPlateau"]
+
+
 def test_the_issues_contract_validates_as_written(write):
-    exp = load(write(WHOLE + CONTRACT)).experiment.resolved()
+    assert PLATEAU in CONTRACT and SCHEDULE in CONTRACT
+    exp = load(write(WHOLE + CONTRACT.replace(PLATEAU, ""))).experiment.resolved()
     a = exp.models["A"]
     optimizer = a.compile.optimizer.keras_config()
     assert optimizer["class_name"] == "AdamW" and optimizer["config"]["clipnorm"] == 1.0
     assert optimizer["config"]["learning_rate"]["config"] == {
         "initial_learning_rate": 1.0e-4, "decay_steps": 9000, "warmup_target": 1.0e-3, "warmup_steps": 900}
     t = a.training
-    assert [e.keras_config()["class_name"] for e in t.callbacks] == ["EarlyStopping", "ReduceLROnPlateau"]
+    assert [e.keras_config()["class_name"] for e in t.callbacks] == ["EarlyStopping"]
     assert (t.keep, t.precision, t.class_weight, t.deterministic) == ("best", "mixed_bfloat16", "balanced", True)
-    other = load(write(WHOLE + CONTRACT.replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
+    other = load(write(WHOLE + CONTRACT.replace(PLATEAU, "").replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
     assert other.models["A"].training.class_weight == {0: 1.0, 1: 3.0}
 
 
@@ -63,16 +82,16 @@ def test_the_resolved_experiment_survives_json(write):
     """Workers and --resume read the experiment back from JSON, where class numbers are text keys."""
     from schemas import Experiment
 
-    exp = load(write(WHOLE + CONTRACT.replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
+    exp = load(write(WHOLE + CONTRACT.replace(PLATEAU, "").replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
     again = Experiment.model_validate(json.loads(json.dumps(exp.model_dump(mode="json"))))
     assert again == exp
 
 
 def test_a_monitor_the_run_does_not_report_is_located_with_did_you_mean(write):
-    text = WHOLE + CONTRACT.replace("monitor: val_loss, patience: 3", "monitor: val_acc, patience: 3")
+    text = WHOLE + CONTRACT.replace(PLATEAU, "").replace("monitor: val_loss, patience: 3", "monitor: val_acc, patience: 3")
     assert spec_errors(write(text)) == [
         f"{write(text)}:17:32: training.callbacks[0].EarlyStopping.monitor: monitor 'val_acc' is not a "
-        "figure this run reports (loss, accuracy, val_loss, val_accuracy); did you mean 'val_accuracy'?"]
+        "figure this run reports (loss, accuracy, val_loss, val_accuracy, learning_rate); did you mean 'val_accuracy'?"]
 
 
 def test_a_monitor_is_checked_against_each_models_own_metrics(write):
@@ -87,9 +106,9 @@ training:
     errors = spec_errors(write(text))
     assert len(errors) == 2, errors
     assert "training.callbacks[0].EarlyStopping.monitor: model A: monitor 'val_accuracy' is not a figure this " \
-           "run reports (loss, mse, val_loss, val_mse)" in errors[1]
+           "run reports (loss, mse, val_loss, val_mse, learning_rate)" in errors[1]
     assert "models.B.training.callbacks[0].ReduceLROnPlateau.monitor: monitor 'val_mse' is not a figure this run " \
-           "reports (loss, accuracy, val_loss, val_accuracy)" in errors[0]
+           "reports (loss, accuracy, val_loss, val_accuracy, learning_rate)" in errors[0]
 
 
 @pytest.mark.parametrize("schedule,message", [
@@ -114,6 +133,14 @@ def test_schedule_mistakes_are_located(write, schedule, message):
     assert len(errors) == 1 and f": compile.optimizer.SGD.{message}" in errors[0], errors
 
 
+def test_piecewise_constant_decay_reports_all_its_mistakes(write):
+    text = WHOLE + "compile:\n  optimizer: {SGD: {learning_rate: {PiecewiseConstantDecay: {boundaries: [20, 10], values: [0.1, 0.2]}}}}\n"
+    errors = spec_errors(write(text))
+    assert len(errors) == 2, errors
+    assert "PiecewiseConstantDecay.boundaries: boundaries must increase, got [20, 10]" in errors[0]
+    assert "PiecewiseConstantDecay.values: values needs one more entry than boundaries: 2 boundaries, 2 values" in errors[1]
+
+
 def test_every_schedule_and_optimizer_argument_is_accepted(write):
     schedules = ["{CosineDecayRestarts: {initial_learning_rate: 0.1, first_decay_steps: 10, t_mul: 1.5}}",
                  "{ExponentialDecay: {initial_learning_rate: 0.1, decay_steps: 10, decay_rate: 0.9, staircase: true}}",
@@ -125,6 +152,13 @@ def test_every_schedule_and_optimizer_argument_is_accepted(write):
                         " ema_overwrite_frequency: 5, loss_scale_factor: 2.0, gradient_accumulation_steps: 2,"
                         " global_clipnorm: 1.0}}\ntraining: {callbacks: [{SwapEMAWeights: {swap_on_epoch: true}}]}\n")
         load(write(text))
+
+
+def test_a_quoted_class_number_is_that_class_and_any_other_text_is_refused(write):
+    quoted = load(write(WHOLE + "training: {class_weight: {\"0\": 1.0, 1: 2.0}}\n")).experiment.resolved()
+    assert quoted.models["A"].training.class_weight == {0: 1.0, 1: 2.0}  # as results.json's JSON keys read back
+    errors = spec_errors(write(WHOLE + "training: {class_weight: {\"1\": 1.0, \"01\": 2.0}}\n"))
+    assert len(errors) == 1 and "training.class_weight.01: input should be a valid integer" in errors[0], errors
 
 
 def test_swap_ema_weights_needs_use_ema(write):
@@ -160,8 +194,13 @@ def test_runs_of_different_lengths_make_one_row_and_one_curve():
     assert row["stopped_at"] == {"mean": 3.0, "std": 0.0, "n": 1}
     assert row["kept_epoch"]["mean"] == pytest.approx(3.0)
     headings, cells = stats.table([row])
-    assert "stopped at epoch" in headings and cells[0][headings.index("stopped at epoch")] == "3"
+    # one of the two seeds stopped: the cell says so, not "3" as if both had
+    assert "stopped at epoch" in headings and cells[0][headings.index("stopped at epoch")] == "3 (1 of 2 seeds)"
     assert cells[0][headings.index("kept epoch")] == "3.0 ± 1.4"
+    both = [run(0, [0.9, 0.5, 0.6], stopped=True), run(1, [0.8, 0.7, 0.6, 0.4], stopped=True)]
+    row_both, = stats.comparison_rows(both, {"A": {"label": "A"}})
+    headings, cells = stats.table([row_both])
+    assert cells[0][headings.index("stopped at epoch")] == "3.5 ± 0.7"
     assert metric_figure(runs, {"A": {"label": "A"}}, "val_loss")[:4] == b"\x89PNG"
     assert not stats.learning_rate_changes(runs)
     plain, = stats.comparison_rows([run(0, [0.9, 0.5])], {"A": {"label": "A"}})
@@ -221,6 +260,14 @@ def test_early_stopping_shortens_a_run_which_is_complete(write, tmp_path):
     assert "| stopped at epoch |" in (tmp_path / "out" / "comparison.md").read_text().replace(" s/epoch |", "")
 
 
+def test_a_callback_can_monitor_the_learning_rate_the_run_logs(write, tmp_path):
+    # a constant rate never improves (mode max): patience 0 stops after epoch 2
+    results = train(write, tmp_path, TRAIN, "training.callbacks=[{EarlyStopping: {monitor: learning_rate, "
+                                            "mode: max, patience: 0}}]")
+    r, = results["runs"]
+    assert r["stopped_early"] and r["epochs_completed"] == 2
+
+
 def test_reduce_lr_on_plateau_lowers_the_recorded_learning_rate(write, tmp_path):
     # mode max on the training loss: a falling loss never improves, so the rate halves from epoch 2 on
     results = train(write, tmp_path, TRAIN, "training.callbacks=[{ReduceLROnPlateau: {monitor: loss, mode: max, "
@@ -249,13 +296,17 @@ def test_cosine_decay_records_the_schedule_evaluated_by_hand(write, tmp_path):
     assert (tmp_path / "out" / "learning_rate.png").is_file()
 
 
-def test_keep_best_saves_the_best_epochs_weights_and_the_table_says_which(write, tmp_path):
+@pytest.mark.parametrize("keeping", [
+    "training.keep=best",
+    # keep: last, but Keras's EarlyStopping restores the best epoch's weights: that epoch is the one saved
+    "training.callbacks=[{EarlyStopping: {monitor: val_loss, patience: 20, restore_best_weights: true}}]"])
+def test_keep_best_saves_the_best_epochs_weights_and_the_table_says_which(write, tmp_path, keeping):
     from factory.build.keras_setup import import_keras
     from factory.data import load_data
 
     keras = import_keras()
     # a rate too large for SGD: val_loss jumps about, so the best epoch is not the last
-    results = train(write, tmp_path, TRAIN, "training.keep=best", "training.epochs=8", "compile.optimizer={SGD: 1.5}")
+    results = train(write, tmp_path, TRAIN, keeping, "training.epochs=8", "compile.optimizer={SGD: 1.5}")
     r, = results["runs"]
     val_loss = r["history"]["val_loss"]
     best = min(range(len(val_loss)), key=val_loss.__getitem__) + 1
@@ -292,6 +343,35 @@ def test_deterministic_runs_give_bit_identical_histories(write, tmp_path):
     assert first["runs"][0]["history"] == second["runs"][0]["history"]
 
 
+def test_op_determinism_is_on_during_a_deterministic_run_only_and_a_users_is_kept(write, tmp_path):
+    """CPU kernels are deterministic anyway, so identical histories prove little: check the switch itself."""
+    from tensorflow.python.framework import config as tf_config  # is_op_determinism_enabled is not public
+
+    from factory.build.keras_setup import import_keras
+    from factory.data import load_data
+    from factory.train.task import train_one
+
+    keras = import_keras()
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(tf_config.is_op_determinism_enabled())
+
+    loaded = load(write(TRAIN), ["training.deterministic=true", "training.epochs=1"])
+    spec, data = loaded.experiment.resolved().models["A"], load_data(loaded.experiment.data, tmp_path)
+    assert not tf_config.is_op_determinism_enabled()
+    record, _ = train_one(keras, "A", spec, 0, data, "A", lambda s: "", callbacks=[Watch()])
+    assert record["status"] == "completed" and seen == [True]
+    assert not tf_config.is_op_determinism_enabled()  # off again for the next run
+    tf_config.enable_op_determinism()  # the user's own, before the run
+    try:
+        train_one(keras, "A", spec, 0, data, "A", lambda s: "", callbacks=[Watch()])
+        assert seen == [True, True] and tf_config.is_op_determinism_enabled()
+    finally:
+        tf_config.disable_op_determinism()
+
+
 def test_balanced_class_weights_by_hand():
     from factory.train.callbacks import class_weights
 
@@ -313,6 +393,13 @@ def test_class_weights_train_and_a_class_the_data_lacks_is_refused_before_traini
         f"{path}:8:43: models.A.training.class_weight[12]: model A: class_weight for class 12, which the training "
         "labels do not have (they have classes 0 to 9)"]
     assert not (tmp_path / "refused" / "results.json").exists()
+    inherited = write(TRAIN.replace("batch_size: 50}", "batch_size: 50, class_weight: {0: 1.0, 12: 3.0}}"),
+                      name="inherited.yaml")
+    with pytest.raises(SpecError) as e:
+        run_experiment(load(inherited), tmp_path / "refused", workers=1)
+    assert [str(i) for i in e.value.issues] == [
+        f"{inherited}:4:66: training.class_weight[12]: model A: class_weight for class 12, which the training "
+        "labels do not have (they have classes 0 to 9)"]
 
 
 def test_show_prints_the_steps_per_epoch_that_decay_steps_counts(write, cli):
@@ -321,5 +408,18 @@ def test_show_prints_the_steps_per_epoch_that_decay_steps_counts(write, cli):
     assert ("model A: 7 steps per epoch (400 training examples less validation_split 0.2, batch_size 50); "
             "decay_steps and warmup_steps count these: 10 epochs = 70 steps") in out
     code, out, _ = cli("show", write(TRAIN), "--set", "compile.optimizer={SGD: {gradient_accumulation_steps: 3}}")
-    assert ("model A: 2.67 steps per epoch (400 training examples, batch_size 50, 3 batches a step); "
-            "decay_steps and warmup_steps count these: 10 epochs = 26 steps") in out
+    assert ("model A: 8 steps per epoch (400 training examples, batch_size 50; every batch counts, also with "
+            "gradient_accumulation_steps 3); decay_steps and warmup_steps count these: 10 epochs = 80 steps") in out
+
+
+def test_a_schedule_counts_every_batch_also_with_gradient_accumulation():
+    """What `show`'s steps per epoch rests on: 8 batches accumulated by 4 advance a schedule by 8 steps."""
+    from factory.build.keras_setup import import_keras
+
+    keras = import_keras()
+    schedule = keras.optimizers.schedules.ExponentialDecay(1.0, decay_steps=1, decay_rate=0.5)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(schedule, gradient_accumulation_steps=4), "mse")
+    model.fit(np.zeros((64, 2)), np.zeros((64, 1)), batch_size=8, epochs=1, verbose=0)
+    rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    assert rate == pytest.approx(0.5 ** 8)

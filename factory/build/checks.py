@@ -125,7 +125,8 @@ def check_models(experiment, data: Dataset | None) -> list[Issue]:
                 check_model(name, spec)
                 continue
             found, dry = _against_data(name, spec, data)
-            found += class_weight_issues(name, spec, data)
+            found += class_weight_issues(name, spec, data, inherited=spec.training.class_weight
+                                         == experiment.training.class_weight)
             if not found:
                 check_size(name, spec, dry)  # on the same dry build: each model is assembled once
             issues += found
@@ -140,14 +141,18 @@ def class_labels(y) -> np.ndarray:
     return y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(len(y))
 
 
-def class_weight_issues(name: str, spec: Model, data: Dataset) -> list[Issue]:
-    """A `class_weight` for a class the training labels do not have: Keras would fail in epoch 1."""
+def class_weight_issues(name: str, spec: Model, data: Dataset, inherited: bool = False) -> list[Issue]:
+    """A `class_weight` for a class the training labels do not have: Keras would fail in epoch 1.
+
+    `inherited`: the experiment's `training:` writes it (located there, not under the model).
+    """
     written = spec.training.class_weight
     if not isinstance(written, dict):
         return []
     present = {int(c) for c in np.unique(class_labels(data.y_train))}
+    where = ("training",) if inherited else ("models", name, "training")
     return [Issue(f"model {name}: class_weight for class {c}, which the training labels do not have "
-                  f"(they have {_classes(present)})", loc=("models", name, "training", "class_weight", c))
+                  f"(they have {_classes(present)})", loc=(*where, "class_weight", c))
             for c in written if c not in present]
 
 

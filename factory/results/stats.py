@@ -81,7 +81,8 @@ def comparison_rows(runs: Sequence[dict], models: dict[str, dict]) -> list[dict]
             h = r["history"]
             if r.get("stopped_early"):  # runs of one model may end at different epochs: each counts its own
                 per_run["stopped_at"].append(r["epochs_completed"])
-            if r.get("keep") == "best" and r.get("kept_epoch") is not None:
+            # kept_epoch: shown with keep: best, or where EarlyStopping restored an earlier epoch's weights
+            if r.get("kept_epoch") is not None and (r.get("keep") == "best" or r["kept_epoch"] != r["epochs_completed"]):
                 per_run["kept_epoch"].append(r["kept_epoch"])
             vl = h.get("val_loss") or []
             if vl:
@@ -140,8 +141,17 @@ def table(rows: Sequence[dict]) -> tuple[list[str], list[list[str]]]:
         seeds = str(row["seeds"]) + (f" ({row['failed']} failed)" if row["failed"] else "")
         params = f"{row['params']:,}" if row["params"] is not None else "-"
         cells.append([row["model"], row["label"], params, seeds]
-                     + [format_stat(row[k], d) for k, _, d in figures])
+                     + [_cell(row, k, d) for k, _, d in figures])
     return headings, cells
+
+
+def _cell(row: dict, key: str, decimals: int) -> str:
+    """A figure's cell; "stopped at epoch" says how many seeds stopped where not all did ("5 (1 of 3 seeds)")."""
+    text = format_stat(row[key], decimals)
+    stopped = (row.get(key) or {}).get("n") or 0
+    if key == "stopped_at" and 0 < stopped < row["seeds"]:
+        text += f" ({stopped} of {row['seeds']} seeds)"
+    return text
 
 
 def markdown_table(headings: Sequence[str], cells: Sequence[Sequence[str]]) -> str:

@@ -38,17 +38,15 @@ def class_weights(written, y_train) -> dict[int, float] | None:
     return {int(c): float(len(labels) / (len(classes) * n)) for c, n in zip(classes, counts)}
 
 
-def steps_per_epoch(spec, examples: int) -> float:
-    """Optimizer steps per epoch of a resolved model `spec`, the unit of `decay_steps`: Keras's own
-    validation split (the first floor(n * (1 - split)) examples train) in batches, and with
-    `gradient_accumulation_steps` one step per that many batches (Keras's `optimizer.iterations`),
-    so not always a whole number."""
+def steps_per_epoch(spec, examples: int) -> int:
+    """Schedule steps per epoch of a resolved model `spec`, the unit of `decay_steps`: Keras's own
+    validation split (the first floor(n * (1 - split)) examples train) in batches. Every batch, also
+    with `gradient_accumulation_steps`: Keras evaluates a schedule at its count of batches
+    (`optimizer._iterations`), not at the applied updates."""
     training = spec.training
     if training.validation_split:
         examples = int(math.floor(examples * (1.0 - training.validation_split)))
-    batches = math.ceil(examples / training.batch_size)
-    accumulated = spec.compile.optimizer.args.gradient_accumulation_steps
-    return batches / accumulated if accumulated else batches
+    return math.ceil(examples / training.batch_size)
 
 
 def steps_line(name: str, spec, examples: int) -> str:
@@ -57,10 +55,10 @@ def steps_line(name: str, spec, examples: int) -> str:
     used = f"{examples:,} training examples" + (f" less validation_split {training.validation_split}"
                                                 if training.validation_split else "")
     accumulated = spec.compile.optimizer.args.gradient_accumulation_steps
-    used += f", batch_size {training.batch_size}" + (f", {accumulated} batches a step" if accumulated else "")
-    shown = f"{int(steps):,}" if float(steps).is_integer() else f"{steps:,.2f}"
-    return (f"model {name}: {shown} steps per epoch ({used}); "
-            f"decay_steps and warmup_steps count these: 10 epochs = {math.floor(10 * steps):,} steps")
+    used += f", batch_size {training.batch_size}" + (
+        f"; every batch counts, also with gradient_accumulation_steps {accumulated}" if accumulated else "")
+    return (f"model {name}: {steps:,} steps per epoch ({used}); "
+            f"decay_steps and warmup_steps count these: 10 epochs = {10 * steps:,} steps")
 
 
 def best_monitor(training) -> tuple[str, str]:
@@ -85,32 +83,34 @@ class TrainingControl:
         self.keras, self.training, self.backup = keras, training, Path(backup) if backup else None
         self.class_weight = class_weights(training.class_weight, y_train)
         self._keep = None
+        self._spec_callbacks: list = []
         self._log = None
 
     @contextmanager
     def applied(self) -> Iterator[None]:
         """This run's dtype policy and op determinism, restored afterwards (the next run may differ)."""
-        import tensorflow as tf
+        # TensorFlow has no public way to ask or to switch it back; the next run may not want it
+        from tensorflow.python.framework import config as tf_config
 
         before = self.keras.config.dtype_policy()
-        deterministic = self.training.deterministic
-        if deterministic:
-            tf.config.experimental.enable_op_determinism()
+        # switched on by the user (or TF_DETERMINISTIC_OPS) before this run: left on after it
+        switch = self.training.deterministic and not tf_config.is_op_determinism_enabled()
+        if switch:
+            tf_config.enable_op_determinism()
         self.keras.config.set_dtype_policy(self.training.precision)
         try:
             yield
         finally:
             self.keras.config.set_dtype_policy(before)
-            if deterministic:
-                from tensorflow.python.framework import config as tf_config
-
-                tf_config.disable_op_determinism()  # no public way back; the next run may not want it
+            if switch:
+                tf_config.disable_op_determinism()
 
     def callbacks(self) -> list:
         """The learning-rate recorder, the spec's callbacks, keep best and the resume state, in that order."""
         keras = self.keras
         out = [_learning_rate_recorder(keras)]
-        out += [keras_callback(keras, entry.keras_config()) for entry in self.training.callbacks]
+        self._spec_callbacks = [keras_callback(keras, entry.keras_config()) for entry in self.training.callbacks]
+        out += self._spec_callbacks
         if self.training.keep == "best":
             monitor, mode = best_monitor(self.training)
             # Keras's own bookkeeping of the best epoch: never stops, restores the best weights at the end
@@ -133,13 +133,19 @@ class TrainingControl:
 
     def record(self, epochs_done: int) -> dict:
         """The run record's fields about training control."""
-        kept = None
-        if self._keep is not None and self._keep.best_weights is not None:
-            kept = int(self._keep.best_epoch) + 1
         return {"precision": self.training.precision, "keep": self.training.keep, "epochs_planned": self.training.epochs,
                 "stopped_early": 0 < epochs_done < self.training.epochs,
-                "kept_epoch": kept if self.training.keep == "best" else epochs_done or None,
+                "kept_epoch": self._kept_epoch(epochs_done),
                 "resumed_from_epoch": self._log.resumed_from if self._log is not None else None}
+
+    def _kept_epoch(self, epochs_done: int) -> int | None:
+        """The epoch whose weights the saved model holds: the last EarlyStopping to restore its best
+        weights at the end of training wins (keep best's own comes last), else the last epoch."""
+        restorers = [c for c in [*self._spec_callbacks, self._keep] if c is not None
+                     and getattr(c, "restore_best_weights", False) and c.best_weights is not None]
+        if restorers:
+            return int(restorers[-1].best_epoch) + 1
+        return None if self.training.keep == "best" else epochs_done or None
 
 
 def _learning_rate_recorder(keras):

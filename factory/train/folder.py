@@ -11,6 +11,7 @@ anything is written, and left as it was.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from factory.train.document import RESULTS
 LOCK = ".factory.lock"
 PREVIOUS = "previous"
 RESUME = ".resume"  # the mid-run state of runs a kill interrupted (Keras's BackupAndRestore, the epochs' logs)
+STAMP = "run.json"  # in a run's resume state: hashes of the model spec and the data it was trained with
 ARTIFACTS = ("comparison.md", "comparison.csv", "report.html")  # written beside results.json by every run
 WRITTEN = ("*.png", "models/*.keras")  # the names of the plots and models a run writes, by pattern
 
@@ -112,8 +114,82 @@ def remove_resume_states(out: Path, runs: list[tuple[str, int]] | None = None) -
         (out / RESUME).rmdir()
 
 
+def resume_stamp(spec: dict, fingerprint: Any) -> dict:
+    """What a run's resume state belongs to: hashes of the model's resolved spec (plain data) and of
+    the data's fingerprint (`document.data_fingerprint`)."""
+    def digest(value: Any) -> str:
+        return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+    return {"spec": digest(spec), "data": digest(fingerprint)}
+
+
+def match_resume_states(out: Path, experiment: dict, fingerprint: Any, runs: list[tuple[str, int]]) -> list[str]:
+    """Discard the mid-run states of `runs` that belong to another spec or other data, or that hold
+    all the epochs the run now plans; stamp every run's state folder with what it belongs to.
+
+    `experiment` is the resolved experiment as plain data. Returns a note per discarded state: that
+    run starts from epoch 1 (Keras's BackupAndRestore would restore whatever it finds).
+    """
+    import shutil
+
+    notes = []
+    for name, seed in runs:
+        state, spec = resume_state(out, name, seed), experiment["models"][name]
+        stamp = resume_stamp(spec, fingerprint)
+        why = _stale(state, stamp, spec["training"]["epochs"]) if state.is_dir() else None
+        if why:
+            shutil.rmtree(state)
+            notes.append(f"model {name} seed {seed}: its mid-run state was discarded ({why}); it starts from epoch 1")
+        state.mkdir(parents=True, exist_ok=True)
+        with replacing(state / STAMP) as tmp:
+            tmp.write_text(json.dumps(stamp), encoding="utf-8")
+    return notes
+
+
+def _stale(state: Path, stamp: dict, epochs: int) -> str | None:
+    """Why the resume state in `state` cannot continue a run of `stamp` over `epochs`, or None."""
+    if not any(state.iterdir()):
+        return None
+    try:
+        saved = json.loads((state / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = None
+    if not isinstance(saved, dict):
+        return "it does not say which spec and data it belongs to"
+    changed = [what for what, key in (("the model's spec", "spec"), ("the data", "data")) if saved.get(key) != stamp[key]]
+    if changed:
+        return " and ".join(changed) + " changed since"
+    try:  # Keras's BackupAndRestore: the epochs it saved
+        done = json.loads((state / "training_metadata.json").read_text(encoding="utf-8"))["epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if isinstance(done, int) and done >= epochs:
+        return f"it holds {done} epochs, the run plans {epochs}"
+    return None
+
+
+def comparable(experiment: Any) -> Any:
+    """An experiment (plain data) as `--resume` compares it: re-validated through today's schema, so
+    settings added since it was written are their defaults, not changes, and without `tracking`,
+    which changes no result. A document that no longer validates is compared as written."""
+    from pydantic import ValidationError
+
+    from schemas import Experiment
+
+    if not isinstance(experiment, dict):
+        return experiment
+    try:
+        experiment = Experiment.model_validate(experiment).model_dump(mode="json")
+    except (ValidationError, SpecError):
+        pass
+    return {k: v for k, v in experiment.items() if k != "tracking"}
+
+
 def previous_runs(out: Path, resolved: dict) -> list[dict]:
-    """The completed runs to keep for `--resume`; refuses if the experiment changed since."""
+    """The completed runs to keep for `--resume`; refuses if the experiment changed since.
+
+    Settings added to the schema since that run (their defaults) and the tracking section are not changes.
+    """
     path = out / RESULTS
     if not path.is_file():
         return []
@@ -121,7 +197,7 @@ def previous_runs(out: Path, resolved: dict) -> list[dict]:
         previous = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise SpecError([Issue(f"cannot resume: {path} is unreadable ({e})")]) from None
-    changes = differences(previous.get("experiment"), resolved)
+    changes = differences(comparable(previous.get("experiment")), comparable(resolved))
     if changes:
         raise SpecError([Issue(f"cannot resume in {out}: the experiment changed since that run: "
                                + "; ".join(changes[:10]) + ". Run without --resume to start afresh, "

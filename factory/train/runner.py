@@ -78,6 +78,9 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                 _keep_previous(out)
                 folder.remove_resume_states(out)  # a run without --resume starts every model afresh
             taken_over = True
+            for note in folder.match_resume_states(out, results.data["experiment"], results.data["data_fingerprint"],
+                                                   [(t.name, t.seed) for t in tasks if t.backup]):
+                say(note)
             _train(pool, tasks, backend, address, out, results, timings, fail_fast, tracker)
         except KeyboardInterrupt:
             interrupted = True
