@@ -103,4 +103,6 @@ def test_show_of_a_graph_says_which_layers_feed_the_merge(cli, write):
         "add                       Add                     stem, re_lu               (None, 8, 8, 4)       0",
         "global_average_pooling2d  GlobalAveragePooling2D  add                       (None, 4)             0",
         "dense                     Dense                   global_average_pooling2d  (None, 10)           50",
-        "model res: 238 parameters", ""]
+        "model res: 238 parameters",
+        "model res: 45 steps per epoch (1,437 training examples, batch_size 32); decay_steps and warmup_steps "
+        "count these: 10 epochs = 450 steps", ""]

@@ -89,12 +89,15 @@ class TrainingControl:
     @contextmanager
     def applied(self) -> Iterator[None]:
         """This run's dtype policy and op determinism, restored afterwards (the next run may differ)."""
-        # TensorFlow has no public way to ask or to switch it back; the next run may not want it
-        from tensorflow.python.framework import config as tf_config
-
         before = self.keras.config.dtype_policy()
-        # switched on by the user (or TF_DETERMINISTIC_OPS) before this run: left on after it
-        switch = self.training.deterministic and not tf_config.is_op_determinism_enabled()
+        tf_config, switch = None, False
+        if self.training.deterministic and self.keras.backend.backend() == "tensorflow":
+            # TensorFlow has no public way to ask or to switch it back; the next run may not want it.
+            # Imported only here: a run on JAX must not import TensorFlow (JAX on CPU is deterministic).
+            from tensorflow.python.framework import config as tf_config
+
+            # switched on by the user (or TF_DETERMINISTIC_OPS) before this run: left on after it
+            switch = not tf_config.is_op_determinism_enabled()
         if switch:
             tf_config.enable_op_determinism()
         self.keras.config.set_dtype_policy(self.training.precision)
