@@ -156,7 +156,8 @@ def check_tensorboard(out: Path) -> None:
     assert [h.name for h in experiment.hparam_infos] == ["model", "label", "differs", "seed", "status"]
     assert {(m.name.group, m.name.tag, m.display_name) for m in experiment.metric_infos} == {
         ("train", "epoch_loss", "loss"), ("train", "epoch_accuracy", "accuracy"),
-        ("validation", "epoch_loss", "val_loss"), ("validation", "epoch_accuracy", "val_accuracy")}
+        ("validation", "epoch_loss", "val_loss"), ("validation", "epoch_accuracy", "val_accuracy"),
+        ("train", "epoch_learning_rate", "learning_rate")}  # every run's history records its learning rate
 
 
 def test_tensorboard_flag_logs_each_run_and_mlflow_is_never_imported(tmp_path):
