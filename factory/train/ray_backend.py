@@ -24,7 +24,8 @@ def _train_remote(task: Task, resolved: dict, arrays: tuple) -> Finished:
 
     experiment = Experiment.model_validate(resolved)  # milliseconds, beside seconds of training
     if "keras" not in _state:  # each task asks Ray for one CPU: one thread
-        _state["keras"] = import_keras(experiment.models[task.name].training.keras_backend, threads=1)
+        _state["keras"] = import_keras(task.own_keras_backend()
+                                       or experiment.models[task.name].training.keras_backend, threads=1)
     data = Dataset(*arrays) if isinstance(arrays, tuple) else arrays  # a folder: re-opened from its file list
     return train_task(_state["keras"], experiment, data, task, EtaClock(task.epochs).tick)
 
@@ -62,7 +63,7 @@ class RayPool:
     def _on_backend(self, task: Task):
         """The remote function for `task`'s Keras backend: Ray keeps worker processes per environment,
         so a process that imported Keras on one backend never gets a run on another."""
-        backend = self.resolved["models"][task.name]["training"]["keras_backend"]
+        backend = task.own_keras_backend() or self.resolved["models"][task.name]["training"]["keras_backend"]
         return self.remote.options(runtime_env={"env_vars": {"KERAS_BACKEND": backend}})
 
     def _finished(self) -> Iterator[tuple[Task, Finished]]:

@@ -35,6 +35,10 @@ class Task:
     spec: Any = None  # the model's resolved spec as plain data, where it is not the experiment's (a trial)
     trial: Any = None  # factory.search.pruning.TrialLink of a search trial: report each epoch, maybe prune
 
+    def own_keras_backend(self) -> str | None:
+        """The Keras backend of a task that carries its own spec (a search trial); None: its model's."""
+        return self.spec["training"]["keras_backend"] if self.spec is not None else None
+
 
 _TRACE_LINES = ("Detected at node", "File ", "[[", "Graph execution error")
 LONGEST_REASON = 20_000  # characters kept in results.json; a message that long is already unreadable
