@@ -112,4 +112,5 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "ClassAggregation": Optional[Literal["uniform_average", "variance_weighted_average"]],
     "ClassIds": Annotated[list[NonNegativeInt], Field(min_length=1)],
     "MetricName": Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")],
+    "OptionalMetricName": Optional[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]],
 }

@@ -140,6 +140,18 @@ def test_a_loss_class_is_the_same_loss_as_its_name_for_comparisons():
     assert same_loss({"SparseCategoricalCrossentropy": {"from_logits": True}}, "sparse_categorical_crossentropy")
     assert same_loss({"MeanSquaredError": {}}, "mse")
     assert not same_loss({"Huber": {"delta": 2.0}}, "mse")
+    assert same_loss({"Huber": 1.0}, "huber")  # Keras's default delta
+
+
+def test_a_loss_whose_arguments_change_its_scale_is_not_the_same_loss():
+    from factory.results.stats import losses_note
+    from schemas.names import same_loss
+
+    summed = {"SparseCategoricalCrossentropy": {"reduction": "sum"}}
+    assert not same_loss(summed, "sparse_categorical_crossentropy")
+    assert not same_loss({"Huber": {"delta": 2.0}}, "huber")
+    assert "not comparable" in losses_note([{"model": "mean", "loss": "sparse_categorical_crossentropy"},
+                                            {"model": "summed", "loss": summed}])
 
 
 @pytest.mark.parametrize("text,message", [
@@ -163,6 +175,16 @@ def test_layer_mistakes_are_located(write, text, message):
     ("{loss: mse, metrics: [{SparseTopKCategoricalAccuracy: {k: 0}}]}",
      "compile.metrics[0].SparseTopKCategoricalAccuracy.k: input should be greater than 0"),
     ("{loss: mse, metrics: [accurcy]}", "compile.metrics[0]: unknown metric 'accurcy'; did you mean 'accuracy'?"),
+    ("{loss: mse, metrics: [{SparseTopKCategoricalAccuracy: {k: 3, name: loss}}]}",
+     "compile.metrics[0].SparseTopKCategoricalAccuracy.name: a metric named 'loss' would replace the loss"),
+    ("{loss: mse, metrics: [{AUC: {name: val_auc}}]}", "a metric named 'val_auc' would be mistaken for a validation"),
+    ("{loss: {a: mse, b: mse}, metrics: {a: [{Accuracy: {name: b_loss}}]}}",
+     "compile.metrics.a[0].Accuracy.name: a metric named 'b_loss' would replace the loss"),
+    ("{loss: mse, metrics: [{SparseTopKCategoricalAccuracy: 3}, {SparseTopKCategoricalAccuracy: 5}]}",
+     "compile.metrics[1].SparseTopKCategoricalAccuracy: metrics[0] is already reported as "
+     "'sparse_top_k_categorical_accuracy'; give each metric of one class its own `name:`"),
+    ("{loss: mse, metrics: [{AUC: {}}, {AUC: {curve: PR}}]}", "metrics[0] is already reported as 'auc'"),
+    ("{loss: mse, metrics: [{AUC: {name: a b}}]}", "compile.metrics[0].AUC.name: string should match pattern"),
 ])
 def test_loss_and_metric_mistakes_are_located(write, compile_, message):
     from tests.conftest import spec_errors
