@@ -13,10 +13,10 @@ fields named after its arguments with Keras's defaults, and one entry in `HAND_W
 import functools
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 
 from schemas import constructs, layers_keras, names
-from schemas.base import KerasArgs, args_class, lazy_keras_union, names as name_type
+from schemas.base import KerasArgs, args_class, fail_at, lazy_keras_union, names as name_type
 from schemas.constraints import ConstraintSpec
 from schemas.initializers import InitializerSpec
 from schemas.legacy import tuple_as_text
@@ -227,6 +227,20 @@ class GlobalMaxPooling2D(GlobalPooling2D):
 class Wrapper(Layer):
     """The argument of the layers that hold another layer (not a layer itself)."""
     layer: "LayerSpec" = Field(description="the layer it holds, written as any layer: `{LSTM: {units: 32}}`")
+
+    @model_validator(mode="after")
+    def _held_layer(self) -> "Wrapper":
+        """The held layer is called by the wrapper, never on the model's input: an Input or an `input_shape`
+        there would be dropped without a word."""
+        args, key = self.layer.args, next(iter(self.layer.model_fields_set))
+        wrapper = type(self).__name__
+        if isinstance(args, Input):
+            fail_at([(("layer", key), f"{wrapper} cannot hold an Input: write the Input as the model's first "
+                                      "layer, before the wrapper")])
+        if args.input_shape is not None:
+            fail_at([(("layer", key, "input_shape"), f"input_shape belongs on the model or on the {wrapper} "
+                                                     "itself, not on the layer it holds")])
+        return self
 
 
 # Merging layers: they take a list of inputs (`from: [a, b]`), so a model using one is a graph.

@@ -203,3 +203,23 @@ def test_digits_rnn_trains(cli, tmp_path):
     runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
     assert {r["model"] for r in runs} == {"lstm", "gru", "simple_rnn"}
     assert all(r["status"] == "completed" and "val_sparse_top_k_categorical_accuracy" in r["history"] for r in runs)
+
+
+def test_keras_refusing_a_layer_loss_or_metric_is_a_located_error(cli, write):
+    """Arguments that pass validation but that Keras's constructors refuse (each error kind Keras raises) are
+    reported at their layer, loss or metric by `show` (and `run`'s same pre-flight), never as a traceback."""
+    path = write("name: x\ndata: {dataset: digits}\n"
+                 "compile: {loss: sparse_categorical_crossentropy, metrics: [{F1Score: {threshold: 2.0}}]}\n"
+                 "models:\n"
+                 "  zoom: {input_shape: [8, 8, 1], layers: [{RandomZoom: {height_factor: 0.1, "
+                 "interpolation: bicubic}}, Flatten, {Dense: 10}]}\n"
+                 "  norm: {layers: [Flatten, {Normalization: {mean: [0.5]}}, {Dense: 10}]}\n"
+                 "  bi: {input_shape: [8, 8], layers: [{Bidirectional: {layer: {Dense: 4}}}, Flatten, {Dense: 10}]}\n")
+    code, _, err = cli("show", str(path))
+    assert code == 2 and "Traceback" not in err, err
+    for expected in ["models.zoom.layers[0]: model zoom cannot be built at layer 0 (RandomZoom): Unknown "
+                     "`interpolation` bicubic",  # NotImplementedError
+                     "models.norm.layers[1]: model norm cannot be built at layer 1 (Normalization): When setting",
+                     "models.bi.layers[0]: model bi cannot be built at layer 0 (Bidirectional)",
+                     "compile.metrics[0]: Keras cannot make the metric F1Score: Invalid `threshold`"]:
+        assert expected in err, err
