@@ -223,3 +223,13 @@ def test_keras_refusing_a_layer_loss_or_metric_is_a_located_error(cli, write):
                      "models.bi.layers[0]: model bi cannot be built at layer 0 (Bidirectional)",
                      "compile.metrics[0]: Keras cannot make the metric F1Score: Invalid `threshold`"]:
         assert expected in err, err
+
+
+@pytest.mark.parametrize("name", ["logcosh", "mean_squared_error", "root_mean_squared_error", "hinge",
+                                  "kl_divergence", "poisson", "false_negatives"])
+def test_the_error_metrics_default_names_are_lower_is_better(name):
+    """Keras's default names of the error-like metric classes (LogCoshError reports `logcosh`)."""
+    from factory.results.stats import lower_is_better
+
+    assert lower_is_better("val_" + name)
+    assert keras.metrics.LogCoshError().name == "logcosh"
