@@ -46,6 +46,15 @@ class Layer(KerasArgs):
         None, alias="from", description="the layer or input (a list of them for a merging layer) whose "
                                         "output this layer takes; the previous layer's if not given")
 
+    def keras_arguments(self) -> dict[str, Any]:
+        """As `KerasArgs.keras_arguments`, with the lists Keras takes only as tuples made tuples (TextVectorization's
+        `ngrams: [1, 2]`: "ngrams must be None, an integer, or a tuple of integers")."""
+        arguments = super().keras_arguments()
+        return {k: tuple(v) if k in _TUPLE_ONLY and isinstance(v, list) else v for k, v in arguments.items()}
+
+
+_TUPLE_ONLY = frozenset({"ngrams"})
+
 
 class Input(Layer):
     """The model's input: its shape without the batch axis (`Input: [28, 28]`)."""

@@ -34,6 +34,9 @@ NonNegativeIntOrTuple = _tuple_ok(Union[NonNegativeInt, Annotated[list[NonNegati
 # ZeroPadding / Cropping: one number, one per axis, or a (before, after) pair per axis
 PairPerAxis = _tuple_ok(Union[NonNegativeInt, list[Union[NonNegativeInt,
                                                           Annotated[list[NonNegativeInt], Field(min_length=2, max_length=2)]]]])
+# kernel_size, strides, pool_size, dilation_rate of a 1D / 2D / 3D layer: one number or one per spatial axis
+IntOrTuple1, IntOrTuple2, IntOrTuple3 = (
+    _tuple_ok(Union[PositiveInt, Annotated[list[PositiveInt], Field(min_length=n, max_length=n)]]) for n in (1, 2, 3))
 Range = Annotated[list[Finite], Field(min_length=2, max_length=2)]
 # a random layer's factor: one number f for [-f, f] (or [0, f]), or the [lower, upper] pair
 Factor = _tuple_ok(Union[Finite, Range])
@@ -58,6 +61,9 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "Seed": Optional[Seed],
     "IntOrTuple": IntOrTuple,
     "OptionalIntOrTuple": Optional[IntOrTuple],
+    "IntOrTuple1": IntOrTuple1, "IntOrTuple2": IntOrTuple2, "IntOrTuple3": IntOrTuple3,
+    "OptionalIntOrTuple1": Optional[IntOrTuple1], "OptionalIntOrTuple2": Optional[IntOrTuple2],
+    "OptionalIntOrTuple3": Optional[IntOrTuple3],
     "OptionalNonNegativeIntOrTuple": Optional[NonNegativeIntOrTuple],
     "PairPerAxis": PairPerAxis,
     "Axis": int,
@@ -100,7 +106,7 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "SpectrogramMode": Literal["log", "magnitude", "psd", "real", "imag", "angle", "stft"],
     "Scaling": Optional[Literal["density", "spectrum"]],
     "RenormClipping": Optional[dict[Literal["rmax", "rmin", "dmax"], Finite]],
-    "OovMethod": Literal["floormod", "hash"],
+    "OovMethod": Literal["floormod", "farmhash"],
     # losses and metrics
     "Reduction": Optional[Literal["sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none"]],
     "Smoothing": Annotated[Finite, Field(ge=0, le=1)],

@@ -161,6 +161,10 @@ def test_a_loss_whose_arguments_change_its_scale_is_not_the_same_loss():
     ("- Conv1D: {filters: 4, kernel_size: 3, kernel_constraint: {MaxNorm: -1}}",
      "Conv1D.kernel_constraint.MaxNorm: input should be greater than 0, got -1"),
     ("- MaxPool1D: {pool_size: (2, 2)}", "YAML reads (2 as text"),
+    ("- Conv1D: {filters: 4, kernel_size: [3, 3]}", "Conv1D.kernel_size: input should be a valid integer, got a list; or list should have at most 1 item"),
+    ("- Conv3D: {filters: 4, kernel_size: 3, strides: [1, 1]}", "Conv3D.strides: input should be a valid integer, got a list; or list should have at least 3 items"),
+    ("- ConvLSTM1D: {filters: 4, kernel_size: 3, padding: causal}", "ConvLSTM1D.padding: input should be 'valid' or"),
+    ("- IntegerLookup: {oov_method: hash}", "IntegerLookup.oov_method: input should be 'floormod' or 'farmhash'"),
 ])
 def test_layer_mistakes_are_located(write, text, message):
     from tests.conftest import spec_errors
@@ -233,3 +237,14 @@ def test_the_error_metrics_default_names_are_lower_is_better(name):
 
     assert lower_is_better("val_" + name)
     assert keras.metrics.LogCoshError().name == "logcosh"
+
+
+def test_values_keras_takes_in_a_form_of_its_own_build(write):
+    """`strides: null` (Keras's default for MaxPooling1D), `oov_method: farmhash` with its salt, and
+    TextVectorization's `ngrams: [1, 2]`, which Keras takes only as a tuple."""
+    path = write(SPEC_HEAD + "models:\n  A:\n    input_shape: [8, 8]\n    layers:\n"
+                             "      - MaxPooling1D: {pool_size: 2, strides: null}\n"
+                             "      - IntegerLookup: {oov_method: farmhash, salt: 7, vocabulary: [1, 2]}\n"
+                             "      - TextVectorization: {ngrams: [1, 2]}\n")
+    pool, lookup, text = (build_layer(keras, e.args) for e in load(path).experiment.resolved().models["A"].layers)
+    assert pool.strides == (2,) and lookup.oov_method == "farmhash" and text._ngrams == (1, 2)
