@@ -40,8 +40,8 @@ IntOrTuple1, IntOrTuple2, IntOrTuple3 = (
 Range = Annotated[list[Finite], Field(min_length=2, max_length=2)]
 # a random layer's factor: one number f for [-f, f] (or [0, f]), or the [lower, upper] pair
 Factor = _tuple_ok(Union[Finite, Range])
-Interpolation = Literal["nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian",
-                        "lanczos", "mitchellcubic"]
+# Resizing, UpSampling2D (Keras's list also has gaussian, lanczos, mitchellcubic: refused when called)
+Interpolation = Literal["nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5"]
 
 ARGUMENT_TYPES: dict[str, Any] = {
     "bool": bool,
@@ -82,6 +82,7 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "Constraint": Optional[ConstraintSpec],
     "MergeMode": Optional[Literal["sum", "mul", "concat", "ave"]],
     "Interpolation": Interpolation,
+    "AugmentInterpolation": Literal["nearest", "bilinear"],  # the random transforms' own list
     "FillMode": Literal["reflect", "wrap", "constant", "nearest"],
     "Factor": Factor,
     "OptionalFactor": Optional[Factor],

@@ -165,6 +165,9 @@ def test_a_loss_whose_arguments_change_its_scale_is_not_the_same_loss():
     ("- Conv3D: {filters: 4, kernel_size: 3, strides: [1, 1]}", "Conv3D.strides: input should be a valid integer, got a list; or list should have at least 3 items"),
     ("- ConvLSTM1D: {filters: 4, kernel_size: 3, padding: causal}", "ConvLSTM1D.padding: input should be 'valid' or"),
     ("- IntegerLookup: {oov_method: hash}", "IntegerLookup.oov_method: input should be 'floormod' or 'farmhash'"),
+    ("- RandomZoom: {height_factor: 0.1, interpolation: bicubic}",
+     "RandomZoom.interpolation: input should be 'nearest' or 'bilinear'"),
+    ("- Resizing: {height: 4, width: 4, interpolation: gaussian}", "Resizing.interpolation: input should be"),
 ])
 def test_layer_mistakes_are_located(write, text, message):
     from tests.conftest import spec_errors

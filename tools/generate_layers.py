@@ -126,6 +126,10 @@ def keras_layers(keras) -> dict[str, type]:
     return {n: c for n, c in vars(keras.layers).items() if n[:1].isupper() and inspect.isclass(c)}
 
 
+CLASS_ARGUMENT_TYPES.update({(name, "interpolation"): "AugmentInterpolation" for name in (
+    "AugMix", "RandAugment", "RandomElasticTransform", "RandomPerspective", "RandomRotation", "RandomShear",
+    "RandomTranslation", "RandomZoom")})
+
 # Arguments with one number per spatial axis: a 1D / 2D / 3D layer (by its name) takes a list of that length
 PER_AXIS = {"kernel_size", "strides", "dilation_rate", "pool_size"}
 
