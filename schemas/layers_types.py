@@ -114,6 +114,8 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "Probability": Annotated[Finite, Field(ge=0, le=1)],
     "OptionalThresholds": Optional[Union[Annotated[Finite, Field(ge=0, le=1)], list[Annotated[Finite, Field(ge=0, le=1)]]]],
     "Curve": Literal["ROC", "PR"],
+    "ManyThresholds": Annotated[int, Field(gt=1)],  # a curve needs two thresholds at least
+    "OptionalThreshold": Optional[Annotated[Finite, Field(gt=0, le=1)]],  # F1Score's (0, 1]
     "Summation": Literal["interpolation", "minoring", "majoring"],
     "Average": Optional[Literal["micro", "macro", "weighted"]],
     "ClassAggregation": Optional[Literal["uniform_average", "variance_weighted_average"]],

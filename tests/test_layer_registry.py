@@ -192,6 +192,8 @@ def test_layer_mistakes_are_located(write, text, message):
      "'sparse_top_k_categorical_accuracy'; give each metric of one class its own `name:`"),
     ("{loss: mse, metrics: [{AUC: {}}, {AUC: {curve: PR}}]}", "metrics[0] is already reported as 'auc'"),
     ("{loss: mse, metrics: [{AUC: {name: a b}}]}", "compile.metrics[0].AUC.name: string should match pattern"),
+    ("{loss: mse, metrics: [{F1Score: {threshold: 2.0}}]}", "compile.metrics[0].F1Score.threshold: input should be less"),
+    ("{loss: mse, metrics: [{AUC: {num_thresholds: 1}}]}", "compile.metrics[0].AUC.num_thresholds: input should be greater than 1"),
 ])
 def test_loss_and_metric_mistakes_are_located(write, compile_, message):
     from tests.conftest import spec_errors
@@ -216,19 +218,19 @@ def test_keras_refusing_a_layer_loss_or_metric_is_a_located_error(cli, write):
     """Arguments that pass validation but that Keras's constructors refuse (each error kind Keras raises) are
     reported at their layer, loss or metric by `show` (and `run`'s same pre-flight), never as a traceback."""
     path = write("name: x\ndata: {dataset: digits}\n"
-                 "compile: {loss: sparse_categorical_crossentropy, metrics: [{F1Score: {threshold: 2.0}}]}\n"
+                 "compile: {loss: sparse_categorical_crossentropy, "
+                 "metrics: [{IoU: {num_classes: 2, target_class_ids: [5]}}]}\n"
                  "models:\n"
-                 "  zoom: {input_shape: [8, 8, 1], layers: [{RandomZoom: {height_factor: 0.1, "
-                 "interpolation: bicubic}}, Flatten, {Dense: 10}]}\n"
+                 "  conv: {layers: [{Reshape: [8, 8, 1]}, {Conv2D: {filters: 4, kernel_size: 3, groups: 3}}, "
+                 "Flatten, {Dense: 10}]}\n"
                  "  norm: {layers: [Flatten, {Normalization: {mean: [0.5]}}, {Dense: 10}]}\n"
                  "  bi: {input_shape: [8, 8], layers: [{Bidirectional: {layer: {Dense: 4}}}, Flatten, {Dense: 10}]}\n")
     code, _, err = cli("show", str(path))
     assert code == 2 and "Traceback" not in err, err
-    for expected in ["models.zoom.layers[0]: model zoom cannot be built at layer 0 (RandomZoom): Unknown "
-                     "`interpolation` bicubic",  # NotImplementedError
+    for expected in ["models.conv.layers[1]: model conv cannot be built at layer 1 (Conv2D): ",
                      "models.norm.layers[1]: model norm cannot be built at layer 1 (Normalization): When setting",
                      "models.bi.layers[0]: model bi cannot be built at layer 0 (Bidirectional)",
-                     "compile.metrics[0]: Keras cannot make the metric F1Score: Invalid `threshold`"]:
+                     "compile.metrics[0]: Keras cannot make the metric IoU: Target class id 5 is out of range"]:
         assert expected in err, err
 
 
