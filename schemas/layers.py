@@ -307,6 +307,18 @@ class Bidirectional(Wrapper):
     merge_mode: Optional[Literal["sum", "mul", "concat", "ave"]] = Field(
         "concat", description="how the two directions' outputs are merged (none: a list of both)")
 
+    @model_validator(mode="after")
+    def _recurrent(self) -> "Bidirectional":
+        """Keras runs only a recurrent layer backwards (anything else fails deep in its constructor)."""
+        held = self.layer.args.keras_class
+        if held not in RECURRENT_LAYERS:
+            fail_at([(("layer", next(iter(self.layer.model_fields_set))),
+                      f"Bidirectional holds a recurrent layer ({', '.join(RECURRENT_LAYERS)}), not {held}")])
+        return self
+
+
+RECURRENT_LAYERS = ("LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+
 
 class TimeDistributed(Wrapper):
     """Applies its layer to every time step (axis 1) of the input."""

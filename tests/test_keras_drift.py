@@ -410,3 +410,11 @@ def test_each_loss_class_computes_the_function_names_says():
     for cls_name, function in names.LOSS_CLASS_FUNCTIONS.items():
         assert getattr(keras.losses, cls_name)().fn is keras.losses.get(function), cls_name
     assert set(names.LOSS_CLASS_FUNCTIONS) == set(losses.LOSS_CLASSES)
+
+
+def test_bidirectional_takes_every_recurrent_layer():
+    """schemas.layers.RECURRENT_LAYERS, the layers Bidirectional may hold, are Keras's public RNN subclasses."""
+    from schemas.layers import RECURRENT_LAYERS
+
+    public = {n for n, c in vars(keras.layers).items() if isinstance(c, type) and issubclass(c, keras.layers.RNN)}
+    assert set(RECURRENT_LAYERS) == public - {"RNN"}
