@@ -328,7 +328,7 @@ LAYERS = {
     )),
     'EinsumDense': ('A layer that uses `einsum` as the backing computation', 'equation', (
         ('equation', 'str', ..., 'An equation describing the einsum to perform'),
-        ('output_shape', 'OptionalShape', ..., 'The expected shape of the output tensor (excluding the batch dimension and any dimensions represented by ellipses)'),
+        ('output_shape', 'EinsumShape', ..., 'The expected shape of the output tensor (excluding the batch dimension and any dimensions represented by ellipses)'),
         ('activation', 'Activation', None, 'Activation function to use'),
         ('bias_axes', 'OptionalStr', None, 'A string containing the output dimension(s) to apply a bias to'),
         ('kernel_initializer', 'Initializer', 'glorot_uniform', 'Initializer for the `kernel` weights matrix'),
@@ -703,8 +703,8 @@ LAYERS = {
         ('n', 'PositiveInt', ..., 'Integer, repetition factor'),
     )),
     'Rescaling': ('A preprocessing layer which rescales input values to a new range', 'scale', (
-        ('scale', 'float', ..., 'Float, the scale to apply to the inputs'),
-        ('offset', 'float', 0.0, 'Float, the offset to apply to the inputs'),
+        ('scale', 'FloatOrFloats', ..., 'Float, the scale to apply to the inputs'),
+        ('offset', 'FloatOrFloats', 0.0, 'Float, the offset to apply to the inputs'),
     )),
     'Resizing': ('A preprocessing layer which resizes images', 'height', (
         ('height', 'PositiveInt', ..., 'Integer, the height of the output shape'),

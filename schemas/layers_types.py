@@ -71,6 +71,9 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "OptionalAxes": Optional[_tuple_ok(Union[int, Ints])],
     "Shape": _tuple_ok(Annotated[list[int], Field(min_length=1)]),
     "OptionalShape": Optional[_tuple_ok(Union[PositiveInt, PositiveInts])],
+    "FloatOrFloats": _tuple_ok(Union[Finite, Annotated[list[Finite], Field(min_length=1)]]),  # one, or per channel
+    # EinsumDense: None for an axis the input decides
+    "EinsumShape": _tuple_ok(Union[PositiveInt, Annotated[list[Optional[PositiveInt]], Field(min_length=1)]]),
     "NoiseShape": Optional[_tuple_ok(list[Optional[PositiveInt]])],
     "DataFormat": DataFormat,
     "ConvPadding": Literal["valid", "same", "causal"],

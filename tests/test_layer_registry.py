@@ -244,11 +244,16 @@ def test_the_error_metrics_default_names_are_lower_is_better(name):
 
 
 def test_values_keras_takes_in_a_form_of_its_own_build(write):
-    """`strides: null` (Keras's default for MaxPooling1D), `oov_method: farmhash` with its salt, and
-    TextVectorization's `ngrams: [1, 2]`, which Keras takes only as a tuple."""
+    """`strides: null` (Keras's default for MaxPooling1D), `oov_method: farmhash` with its salt,
+    TextVectorization's `ngrams: [1, 2]` (Keras takes only a tuple), Rescaling per channel and EinsumDense's
+    inferred axis."""
     path = write(SPEC_HEAD + "models:\n  A:\n    input_shape: [8, 8]\n    layers:\n"
                              "      - MaxPooling1D: {pool_size: 2, strides: null}\n"
                              "      - IntegerLookup: {oov_method: farmhash, salt: 7, vocabulary: [1, 2]}\n"
-                             "      - TextVectorization: {ngrams: [1, 2]}\n")
-    pool, lookup, text = (build_layer(keras, e.args) for e in load(path).experiment.resolved().models["A"].layers)
+                             "      - TextVectorization: {ngrams: [1, 2]}\n"
+                             "      - Rescaling: {scale: [0.5, 0.25, 1.0], offset: [0.0, 1.0, 0.0]}\n"
+                             "      - EinsumDense: {equation: 'abc,cd->abd', output_shape: [null, 4]}\n")
+    pool, lookup, text, rescale, einsum = (build_layer(keras, e.args)
+                                           for e in load(path).experiment.resolved().models["A"].layers)
     assert pool.strides == (2,) and lookup.oov_method == "farmhash" and text._ngrams == (1, 2)
+    assert rescale(np.ones((1, 2, 3))).shape == (1, 2, 3) and einsum(np.ones((2, 5, 3))).shape == (2, 5, 4)

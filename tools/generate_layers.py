@@ -112,9 +112,9 @@ CLASS_ARGUMENT_TYPES = {
     ("RandomFlip", "mode"): "FlipMode", ("STFTSpectrogram", "mode"): "SpectrogramMode",
     ("STFTSpectrogram", "padding"): "Padding", ("RandomGaussianBlur", "kernel_size"): "IntOrTuple2",
     ("AugMix", "alpha"): "PositiveFloat", ("MixUp", "alpha"): "PositiveFloat",
-    ("ReversibleEmbedding", "logit_soft_cap"): "OptionalNonNegativeFloat", ("EinsumDense", "output_shape"): "OptionalShape",
+    ("ReversibleEmbedding", "logit_soft_cap"): "OptionalNonNegativeFloat", ("EinsumDense", "output_shape"): "EinsumShape",
     ("Masking", "mask_value"): "float",
-    ("Rescaling", "scale"): "float", ("RandomPosterization", "factor"): "PositiveInt", ("AlphaDropout", "rate"): "Rate", ("GaussianDropout", "rate"): "Rate",
+    ("Rescaling", "scale"): "FloatOrFloats", ("Rescaling", "offset"): "FloatOrFloats", ("RandomPosterization", "factor"): "PositiveInt", ("AlphaDropout", "rate"): "Rate", ("GaussianDropout", "rate"): "Rate",
 }
 
 # Arguments a scalar sets when they are not the first, required one (`UpSampling2D: 2`, `ZeroPadding2D: 1`).
