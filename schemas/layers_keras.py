@@ -270,14 +270,14 @@ LAYERS = {
         ('stateful', 'bool', False, 'Boolean (default False)'),
     )),
     'Cropping1D': ('Cropping layer for 1D input (e.g. temporal sequence)', 'cropping', (
-        ('cropping', 'PairPerAxis', [1, 1], 'Int, or tuple of int (length 2), or dictionary'),
+        ('cropping', 'PairPerAxis1', [1, 1], 'Int, or tuple of int (length 2), or dictionary'),
     )),
     'Cropping2D': ('Cropping layer for 2D input (e.g. picture)', 'cropping', (
-        ('cropping', 'PairPerAxis', [[0, 0], [0, 0]], 'Int, or tuple of 2 ints, or tuple of 2 tuples of 2 ints'),
+        ('cropping', 'PairPerAxis2', [[0, 0], [0, 0]], 'Int, or tuple of 2 ints, or tuple of 2 tuples of 2 ints'),
         ('data_format', 'DataFormat', None, 'A string, one of `"channels_last"` (default) or `"channels_first"`'),
     )),
     'Cropping3D': ('Cropping layer for 3D data (e.g. spatial or spatio-temporal)', 'cropping', (
-        ('cropping', 'PairPerAxis', [[1, 1], [1, 1], [1, 1]], 'Int, or tuple of 3 ints, or tuple of 3 tuples of 2 ints'),
+        ('cropping', 'PairPerAxis3', [[1, 1], [1, 1], [1, 1]], 'Int, or tuple of 3 ints, or tuple of 3 tuples of 2 ints'),
         ('data_format', 'DataFormat', None, 'A string, one of `"channels_last"` (default) or `"channels_first"`'),
     )),
     'CutMix': ('CutMix data augmentation technique', 'factor', (
@@ -868,15 +868,15 @@ LAYERS = {
         ('data_format', 'DataFormat', None, 'A string, one of `"channels_last"` (default) or `"channels_first"`'),
     )),
     'ZeroPadding1D': ('Zero-padding layer for 1D input (e.g. temporal sequence)', 'padding', (
-        ('padding', 'PairPerAxis', 1, 'Int, or tuple of int (length 2), or dictionary'),
+        ('padding', 'PairPerAxis1', 1, 'Int, or tuple of int (length 2), or dictionary'),
         ('data_format', 'DataFormat', None, 'A string, one of `"channels_last"` (default) or `"channels_first"`'),
     )),
     'ZeroPadding2D': ('Zero-padding layer for 2D input (e.g. picture)', 'padding', (
-        ('padding', 'PairPerAxis', [1, 1], 'Int, or tuple of 2 ints, or tuple of 2 tuples of 2 ints'),
+        ('padding', 'PairPerAxis2', [1, 1], 'Int, or tuple of 2 ints, or tuple of 2 tuples of 2 ints'),
         ('data_format', 'DataFormat', None, 'A string, one of `"channels_last"` (default) or `"channels_first"`'),
     )),
     'ZeroPadding3D': ('Zero-padding layer for 3D data (spatial or spatio-temporal)', 'padding', (
-        ('padding', 'PairPerAxis', [[1, 1], [1, 1], [1, 1]], 'Int, or tuple of 3 ints, or tuple of 3 tuples of 2 ints'),
+        ('padding', 'PairPerAxis3', [[1, 1], [1, 1], [1, 1]], 'Int, or tuple of 3 ints, or tuple of 3 tuples of 2 ints'),
         ('data_format', 'DataFormat', None, 'A string, one of `"channels_last"` (default) or `"channels_first"`'),
     )),
 }

@@ -37,6 +37,12 @@ PairPerAxis = _tuple_ok(Union[NonNegativeInt, list[Union[NonNegativeInt,
 # kernel_size, strides, pool_size, dilation_rate of a 1D / 2D / 3D layer: one number or one per spatial axis
 IntOrTuple1, IntOrTuple2, IntOrTuple3 = (
     _tuple_ok(Union[PositiveInt, Annotated[list[PositiveInt], Field(min_length=n, max_length=n)]]) for n in (1, 2, 3))
+_Pair = Annotated[list[NonNegativeInt], Field(min_length=2, max_length=2)]
+# of a 1D layer: one number or (before, after); of a 2D / 3D one: one number, one per axis, or a pair per axis
+PairPerAxis1 = _tuple_ok(Union[NonNegativeInt, _Pair])
+PairPerAxis2, PairPerAxis3 = (
+    _tuple_ok(Union[NonNegativeInt, Annotated[list[NonNegativeInt], Field(min_length=n, max_length=n)],
+                    Annotated[list[_Pair], Field(min_length=n, max_length=n)]]) for n in (2, 3))
 Range = Annotated[list[Finite], Field(min_length=2, max_length=2)]
 # a random layer's factor: one number f for [-f, f] (or [0, f]), or the [lower, upper] pair
 Factor = _tuple_ok(Union[Finite, Range])
@@ -66,6 +72,7 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "OptionalIntOrTuple3": Optional[IntOrTuple3],
     "OptionalNonNegativeIntOrTuple": Optional[NonNegativeIntOrTuple],
     "PairPerAxis": PairPerAxis,
+    "PairPerAxis1": PairPerAxis1, "PairPerAxis2": PairPerAxis2, "PairPerAxis3": PairPerAxis3,
     "Axis": int,
     "Axes": _tuple_ok(Union[int, Ints]),
     "OptionalAxes": Optional[_tuple_ok(Union[int, Ints])],

@@ -163,6 +163,8 @@ def test_a_loss_whose_arguments_change_its_scale_is_not_the_same_loss():
     ("- MaxPool1D: {pool_size: (2, 2)}", "YAML reads (2 as text"),
     ("- Conv1D: {filters: 4, kernel_size: [3, 3]}", "Conv1D.kernel_size: input should be a valid integer, got a list; or list should have at most 1 item"),
     ("- Conv3D: {filters: 4, kernel_size: 3, strides: [1, 1]}", "Conv3D.strides: input should be a valid integer, got a list; or list should have at least 3 items"),
+    ("- ZeroPadding2D: {padding: [1, 1, 1]}", "ZeroPadding2D.padding: input should be a valid integer"),
+    ("- Cropping1D: {cropping: [[1, 1]]}", "Cropping1D.cropping: input should be a valid integer"),
     ("- ConvLSTM1D: {filters: 4, kernel_size: 3, padding: causal}", "ConvLSTM1D.padding: input should be 'valid' or"),
     ("- IntegerLookup: {oov_method: hash}", "IntegerLookup.oov_method: input should be 'floormod' or 'farmhash'"),
     ("- RandomZoom: {height_factor: 0.1, interpolation: bicubic}",
@@ -252,8 +254,11 @@ def test_values_keras_takes_in_a_form_of_its_own_build(write):
                              "      - IntegerLookup: {oov_method: farmhash, salt: 7, vocabulary: [1, 2]}\n"
                              "      - TextVectorization: {ngrams: [1, 2]}\n"
                              "      - Rescaling: {scale: [0.5, 0.25, 1.0], offset: [0.0, 1.0, 0.0]}\n"
-                             "      - EinsumDense: {equation: 'abc,cd->abd', output_shape: [null, 4]}\n")
-    pool, lookup, text, rescale, einsum = (build_layer(keras, e.args)
-                                           for e in load(path).experiment.resolved().models["A"].layers)
+                             "      - EinsumDense: {equation: 'abc,cd->abd', output_shape: [null, 4]}\n"
+                             "      - ZeroPadding2D: {padding: [[1, 0], [2, 2]]}\n      - Cropping3D: [1, 0, 2]\n"
+                             "      - Cropping1D: [1, 2]\n")
+    pool, lookup, text, rescale, einsum, pad, crop, crop1 = (
+        build_layer(keras, e.args) for e in load(path).experiment.resolved().models["A"].layers)
+    assert pad.padding == ((1, 0), (2, 2)) and crop.cropping == ((1, 1), (0, 0), (2, 2)) and crop1.cropping == (1, 2)
     assert pool.strides == (2,) and lookup.oov_method == "farmhash" and text._ngrams == (1, 2)
     assert rescale(np.ones((1, 2, 3))).shape == (1, 2, 3) and einsum(np.ones((2, 5, 3))).shape == (2, 5, 4)

@@ -99,8 +99,10 @@ ARGUMENT_TYPES = {
 # Where one argument name means different things in different layers.
 CLASS_ARGUMENT_TYPES = {
     ("Conv1D", "padding"): "ConvPadding",  # causal: Conv1D only (Keras refuses it on the other 1D convolutions)
-    ("ZeroPadding1D", "padding"): "PairPerAxis", ("ZeroPadding2D", "padding"): "PairPerAxis",
-    ("ZeroPadding3D", "padding"): "PairPerAxis", ("UpSampling1D", "size"): "PositiveInt",
+    ("ZeroPadding1D", "padding"): "PairPerAxis1", ("ZeroPadding2D", "padding"): "PairPerAxis2",
+    ("ZeroPadding3D", "padding"): "PairPerAxis3", ("Cropping1D", "cropping"): "PairPerAxis1",
+    ("Cropping2D", "cropping"): "PairPerAxis2", ("Cropping3D", "cropping"): "PairPerAxis3",
+    ("UpSampling1D", "size"): "PositiveInt",
     ("Normalization", "axis"): "OptionalAxes", ("StringLookup", "vocabulary"): "Strings",
     ("TextVectorization", "vocabulary"): "Strings", ("IntegerLookup", "vocabulary"): "Integers",
     ("StringLookup", "mask_token"): "OptionalStr", ("StringLookup", "oov_token"): "str",
