@@ -78,7 +78,7 @@ LAYERS = {
     )),
     'CategoryEncoding': ('A preprocessing layer which encodes integer features', None, (
         ('num_tokens', 'OptionalPositiveInt', None, 'The total number of tokens the layer should support'),
-        ('output_mode', 'OutputMode', 'multi_hot', 'Specification for the output of the layer'),
+        ('output_mode', 'EncodingOutputMode', 'multi_hot', 'Specification for the output of the layer'),
         ('sparse', 'bool', False, 'Whether to return a sparse tensor; for backends that support sparse tensors'),
     )),
     'CenterCrop': ('A preprocessing layer which crops images', 'height', (
@@ -430,14 +430,14 @@ LAYERS = {
     )),
     'HashedCrossing': ('A preprocessing layer which crosses features using the "hashing trick"', 'num_bins', (
         ('num_bins', 'PositiveInt', ..., 'Number of hash bins'),
-        ('output_mode', 'OutputMode', 'int', 'Specification for the output of the layer'),
+        ('output_mode', 'CrossingOutputMode', 'int', 'Specification for the output of the layer'),
         ('sparse', 'bool', False, 'Boolean'),
     )),
     'Hashing': ('A preprocessing layer which hashes and bins categorical features', 'num_bins', (
         ('num_bins', 'PositiveInt', ..., 'Number of hash bins'),
         ('mask_value', 'StrOrInt', None, 'A value that represents masked inputs, which are mapped to index 0'),
         ('salt', 'Salt', None, 'A single unsigned integer or None'),
-        ('output_mode', 'OutputMode', 'int', 'Specification for the output of the layer'),
+        ('output_mode', 'HashingOutputMode', 'int', 'Specification for the output of the layer'),
         ('sparse', 'bool', False, 'Boolean'),
     )),
     'Identity': ('Identity layer', None, (

@@ -99,6 +99,9 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "Range": _tuple_ok(Range),
     "FlipMode": Literal["horizontal", "vertical", "horizontal_and_vertical"],
     "OutputMode": Literal["int", "one_hot", "multi_hot", "count", "tf_idf", "binary"],
+    "HashingOutputMode": Literal["int", "one_hot", "multi_hot", "count"],
+    "CrossingOutputMode": Literal["int", "one_hot"],
+    "EncodingOutputMode": Literal["one_hot", "multi_hot", "count", "binary"],
     "Strings": Optional[list[str]],
     "Integers": Optional[list[int]],
     "Floats": Optional[list[Finite]],
@@ -112,7 +115,7 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "ScoreMode": Literal["dot", "concat"],
     "UseCudnn": Union[Literal["auto"], bool],
     "OptionalBool": Optional[bool],
-    "VocabularyDtype": Literal["int64", "int32"],
+    "VocabularyDtype": Literal["int64"],  # Keras: "Only vocabulary_dtype='int64' is supported at this time"
     "Window": Optional[Literal["hann", "hamming"]],
     "SpectrogramMode": Literal["log", "magnitude", "psd", "real", "imag", "angle", "stft"],
     "Scaling": Optional[Literal["density", "spectrum"]],

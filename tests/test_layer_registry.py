@@ -163,6 +163,8 @@ def test_a_loss_whose_arguments_change_its_scale_is_not_the_same_loss():
     ("- MaxPool1D: {pool_size: (2, 2)}", "YAML reads (2 as text"),
     ("- Conv1D: {filters: 4, kernel_size: [3, 3]}", "Conv1D.kernel_size: input should be a valid integer, got a list; or list should have at most 1 item"),
     ("- Conv3D: {filters: 4, kernel_size: 3, strides: [1, 1]}", "Conv3D.strides: input should be a valid integer, got a list; or list should have at least 3 items"),
+    ("- Hashing: {num_bins: 4, output_mode: tf_idf}", "Hashing.output_mode: input should be 'int', 'one_hot',"),
+    ("- IntegerLookup: {vocabulary_dtype: int32}", "IntegerLookup.vocabulary_dtype: input should be 'int64'"),
     ("- ZeroPadding2D: {padding: [1, 1, 1]}", "ZeroPadding2D.padding: input should be a valid integer"),
     ("- Cropping1D: {cropping: [[1, 1]]}", "Cropping1D.cropping: input should be a valid integer"),
     ("- ConvLSTM1D: {filters: 4, kernel_size: 3, padding: causal}", "ConvLSTM1D.padding: input should be 'valid' or"),

@@ -103,6 +103,8 @@ CLASS_ARGUMENT_TYPES = {
     ("ZeroPadding3D", "padding"): "PairPerAxis3", ("Cropping1D", "cropping"): "PairPerAxis1",
     ("Cropping2D", "cropping"): "PairPerAxis2", ("Cropping3D", "cropping"): "PairPerAxis3",
     ("UpSampling1D", "size"): "PositiveInt",
+    ("Hashing", "output_mode"): "HashingOutputMode", ("HashedCrossing", "output_mode"): "CrossingOutputMode",
+    ("CategoryEncoding", "output_mode"): "EncodingOutputMode",
     ("Normalization", "axis"): "OptionalAxes", ("StringLookup", "vocabulary"): "Strings",
     ("TextVectorization", "vocabulary"): "Strings", ("IntegerLookup", "vocabulary"): "Integers",
     ("StringLookup", "mask_token"): "OptionalStr", ("StringLookup", "oov_token"): "str",
