@@ -16,6 +16,7 @@ from schemas.callbacks import CallbackSpec, callback_problems
 from schemas.layers import Input, LayerSpec
 from schemas.losses import LOSS_CLASS_KEYS, LossSpec
 from schemas.metrics import MetricSpec
+from schemas.metrics import name_problems as metric_name_problems
 from schemas.optimizers import OptimizerSpec
 from schemas.search import Search
 from schemas.tracking import Tracking
@@ -142,6 +143,15 @@ class Compile(Settings):
     steps_per_execution: Optional[PositiveInt] = Field(
         None, description="batches per compiled call; changes speed, not results. This tool picks "
                           "a fast value if not given")
+
+    @model_validator(mode="after")
+    def _metric_names(self) -> Compile:
+        """No metric reported under the loss's name, a validation name or another metric's (schemas/metrics.py)."""
+        outputs = [k for v in (self.loss, self.metrics, self.loss_weights) if isinstance(v, dict) for k in v]
+        problems = metric_name_problems(self.metrics, outputs)
+        if problems:
+            fail_at([(("metrics", *loc), message) for loc, message in problems])
+        return self
 
 
 def _class_numbers(value: Any) -> Any:

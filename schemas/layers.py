@@ -13,10 +13,10 @@ fields named after its arguments with Keras's defaults, and one entry in `HAND_W
 import functools
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 
 from schemas import constructs, layers_keras, names
-from schemas.base import KerasArgs, args_class, lazy_keras_union, names as name_type
+from schemas.base import KerasArgs, args_class, fail_at, lazy_keras_union, names as name_type
 from schemas.constraints import ConstraintSpec
 from schemas.initializers import InitializerSpec
 from schemas.legacy import tuple_as_text
@@ -45,6 +45,15 @@ class Layer(KerasArgs):
     from_: Optional[Union[LayerName, Annotated[list[LayerName], Field(min_length=1)]]] = Field(
         None, alias="from", description="the layer or input (a list of them for a merging layer) whose "
                                         "output this layer takes; the previous layer's if not given")
+
+    def keras_arguments(self) -> dict[str, Any]:
+        """As `KerasArgs.keras_arguments`, with the lists Keras takes only as tuples made tuples (TextVectorization's
+        `ngrams: [1, 2]`: "ngrams must be None, an integer, or a tuple of integers")."""
+        arguments = super().keras_arguments()
+        return {k: tuple(v) if k in _TUPLE_ONLY and isinstance(v, list) else v for k, v in arguments.items()}
+
+
+_TUPLE_ONLY = frozenset({"ngrams"})
 
 
 class Input(Layer):
@@ -228,6 +237,20 @@ class Wrapper(Layer):
     """The argument of the layers that hold another layer (not a layer itself)."""
     layer: "LayerSpec" = Field(description="the layer it holds, written as any layer: `{LSTM: {units: 32}}`")
 
+    @model_validator(mode="after")
+    def _held_layer(self) -> "Wrapper":
+        """The held layer is called by the wrapper, never on the model's input: an Input or an `input_shape`
+        there would be dropped without a word."""
+        args, key = self.layer.args, next(iter(self.layer.model_fields_set))
+        wrapper = type(self).__name__
+        if isinstance(args, Input):
+            fail_at([(("layer", key), f"{wrapper} cannot hold an Input: write the Input as the model's first "
+                                      "layer, before the wrapper")])
+        if args.input_shape is not None:
+            fail_at([(("layer", key, "input_shape"), f"input_shape belongs on the model or on the {wrapper} "
+                                                     "itself, not on the layer it holds")])
+        return self
+
 
 # Merging layers: they take a list of inputs (`from: [a, b]`), so a model using one is a graph.
 # `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum` combine inputs of one shape element
@@ -283,6 +306,18 @@ class Bidirectional(Wrapper):
     """Runs a recurrent layer forwards and backwards and merges the two outputs."""
     merge_mode: Optional[Literal["sum", "mul", "concat", "ave"]] = Field(
         "concat", description="how the two directions' outputs are merged (none: a list of both)")
+
+    @model_validator(mode="after")
+    def _recurrent(self) -> "Bidirectional":
+        """Keras runs only a recurrent layer backwards (anything else fails deep in its constructor)."""
+        held = self.layer.args.keras_class
+        if held not in RECURRENT_LAYERS:
+            fail_at([(("layer", next(iter(self.layer.model_fields_set))),
+                      f"Bidirectional holds a recurrent layer ({', '.join(RECURRENT_LAYERS)}), not {held}")])
+        return self
+
+
+RECURRENT_LAYERS = ("LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
 
 
 class TimeDistributed(Wrapper):

@@ -34,11 +34,20 @@ NonNegativeIntOrTuple = _tuple_ok(Union[NonNegativeInt, Annotated[list[NonNegati
 # ZeroPadding / Cropping: one number, one per axis, or a (before, after) pair per axis
 PairPerAxis = _tuple_ok(Union[NonNegativeInt, list[Union[NonNegativeInt,
                                                           Annotated[list[NonNegativeInt], Field(min_length=2, max_length=2)]]]])
+# kernel_size, strides, pool_size, dilation_rate of a 1D / 2D / 3D layer: one number or one per spatial axis
+IntOrTuple1, IntOrTuple2, IntOrTuple3 = (
+    _tuple_ok(Union[PositiveInt, Annotated[list[PositiveInt], Field(min_length=n, max_length=n)]]) for n in (1, 2, 3))
+_Pair = Annotated[list[NonNegativeInt], Field(min_length=2, max_length=2)]
+# of a 1D layer: one number or (before, after); of a 2D / 3D one: one number, one per axis, or a pair per axis
+PairPerAxis1 = _tuple_ok(Union[NonNegativeInt, _Pair])
+PairPerAxis2, PairPerAxis3 = (
+    _tuple_ok(Union[NonNegativeInt, Annotated[list[NonNegativeInt], Field(min_length=n, max_length=n)],
+                    Annotated[list[_Pair], Field(min_length=n, max_length=n)]]) for n in (2, 3))
 Range = Annotated[list[Finite], Field(min_length=2, max_length=2)]
 # a random layer's factor: one number f for [-f, f] (or [0, f]), or the [lower, upper] pair
 Factor = _tuple_ok(Union[Finite, Range])
-Interpolation = Literal["nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5", "gaussian",
-                        "lanczos", "mitchellcubic"]
+# Resizing, UpSampling2D (Keras's list also has gaussian, lanczos, mitchellcubic: refused when called)
+Interpolation = Literal["nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5"]
 
 ARGUMENT_TYPES: dict[str, Any] = {
     "bool": bool,
@@ -58,13 +67,20 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "Seed": Optional[Seed],
     "IntOrTuple": IntOrTuple,
     "OptionalIntOrTuple": Optional[IntOrTuple],
+    "IntOrTuple1": IntOrTuple1, "IntOrTuple2": IntOrTuple2, "IntOrTuple3": IntOrTuple3,
+    "OptionalIntOrTuple1": Optional[IntOrTuple1], "OptionalIntOrTuple2": Optional[IntOrTuple2],
+    "OptionalIntOrTuple3": Optional[IntOrTuple3],
     "OptionalNonNegativeIntOrTuple": Optional[NonNegativeIntOrTuple],
     "PairPerAxis": PairPerAxis,
+    "PairPerAxis1": PairPerAxis1, "PairPerAxis2": PairPerAxis2, "PairPerAxis3": PairPerAxis3,
     "Axis": int,
     "Axes": _tuple_ok(Union[int, Ints]),
     "OptionalAxes": Optional[_tuple_ok(Union[int, Ints])],
     "Shape": _tuple_ok(Annotated[list[int], Field(min_length=1)]),
     "OptionalShape": Optional[_tuple_ok(Union[PositiveInt, PositiveInts])],
+    "FloatOrFloats": _tuple_ok(Union[Finite, Annotated[list[Finite], Field(min_length=1)]]),  # one, or per channel
+    # EinsumDense: None for an axis the input decides
+    "EinsumShape": _tuple_ok(Union[PositiveInt, Annotated[list[Optional[PositiveInt]], Field(min_length=1)]]),
     "NoiseShape": Optional[_tuple_ok(list[Optional[PositiveInt]])],
     "DataFormat": DataFormat,
     "ConvPadding": Literal["valid", "same", "causal"],
@@ -76,12 +92,16 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "Constraint": Optional[ConstraintSpec],
     "MergeMode": Optional[Literal["sum", "mul", "concat", "ave"]],
     "Interpolation": Interpolation,
+    "AugmentInterpolation": Literal["nearest", "bilinear"],  # the random transforms' own list
     "FillMode": Literal["reflect", "wrap", "constant", "nearest"],
     "Factor": Factor,
     "OptionalFactor": Optional[Factor],
     "Range": _tuple_ok(Range),
     "FlipMode": Literal["horizontal", "vertical", "horizontal_and_vertical"],
     "OutputMode": Literal["int", "one_hot", "multi_hot", "count", "tf_idf", "binary"],
+    "HashingOutputMode": Literal["int", "one_hot", "multi_hot", "count"],
+    "CrossingOutputMode": Literal["int", "one_hot"],
+    "EncodingOutputMode": Literal["one_hot", "multi_hot", "count", "binary"],
     "Strings": Optional[list[str]],
     "Integers": Optional[list[int]],
     "Floats": Optional[list[Finite]],
@@ -95,21 +115,24 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "ScoreMode": Literal["dot", "concat"],
     "UseCudnn": Union[Literal["auto"], bool],
     "OptionalBool": Optional[bool],
-    "VocabularyDtype": Literal["int64", "int32"],
+    "VocabularyDtype": Literal["int64"],  # Keras: "Only vocabulary_dtype='int64' is supported at this time"
     "Window": Optional[Literal["hann", "hamming"]],
     "SpectrogramMode": Literal["log", "magnitude", "psd", "real", "imag", "angle", "stft"],
     "Scaling": Optional[Literal["density", "spectrum"]],
     "RenormClipping": Optional[dict[Literal["rmax", "rmin", "dmax"], Finite]],
-    "OovMethod": Literal["floormod", "hash"],
+    "OovMethod": Literal["floormod", "farmhash"],
     # losses and metrics
     "Reduction": Optional[Literal["sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none"]],
     "Smoothing": Annotated[Finite, Field(ge=0, le=1)],
     "Probability": Annotated[Finite, Field(ge=0, le=1)],
     "OptionalThresholds": Optional[Union[Annotated[Finite, Field(ge=0, le=1)], list[Annotated[Finite, Field(ge=0, le=1)]]]],
     "Curve": Literal["ROC", "PR"],
+    "ManyThresholds": Annotated[int, Field(gt=1)],  # a curve needs two thresholds at least
+    "OptionalThreshold": Optional[Annotated[Finite, Field(gt=0, le=1)]],  # F1Score's (0, 1]
     "Summation": Literal["interpolation", "minoring", "majoring"],
     "Average": Optional[Literal["micro", "macro", "weighted"]],
     "ClassAggregation": Optional[Literal["uniform_average", "variance_weighted_average"]],
     "ClassIds": Annotated[list[NonNegativeInt], Field(min_length=1)],
     "MetricName": Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")],
+    "OptionalMetricName": Optional[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]],
 }

@@ -3,11 +3,13 @@
 
 A metric is reported (history, tables, plots) under its `name`: Keras's default for the class
 (`sparse_top_k_categorical_accuracy`) unless the spec gives one, so two metrics of one class need
-names of their own. `METRIC_CLASSES` is a plain table like schemas/losses.py's; the drift test checks
+names of their own: `name_problems` refuses a name taken twice, `loss`, `val_...` and `<output>_loss`. `METRIC_CLASSES` is a plain table like schemas/losses.py's; the drift test checks
 and builds every entry. A new Keras metric is one row here.
 """
 
 import functools
+import re
+from collections.abc import Iterable
 
 from schemas import names
 from schemas.base import KerasArgs, args_class, lazy_keras_union, name_or_keras_object
@@ -19,7 +21,7 @@ class Metric(KerasArgs):
 
 
 def _name(default):
-    return ("name", "MetricName" if default else "OptionalStr", default,
+    return ("name", "MetricName" if default else "OptionalMetricName", default,
             "the name it is reported under (history, tables, plots)")
 
 
@@ -55,7 +57,8 @@ METRIC_CLASSES = {
         ("k", "PositiveInt", 5, "how many top outputs count"), _name("sparse_top_k_categorical_accuracy"),
         ("from_sorted_ids", "bool", False, "the outputs are class numbers sorted by score"))),
     "AUC": ("Area under the ROC or precision-recall curve", None, (
-        _NUM_THRESHOLDS, ("curve", "Curve", "ROC", "ROC or PR"),
+        ("num_thresholds", "ManyThresholds", 200, "thresholds used to approximate the curve (2 or more)"),
+        ("curve", "Curve", "ROC", "ROC or PR"),
         ("summation_method", "Summation", "interpolation", "how the area is summed"), _name(None),
         ("thresholds", "Floats", None, "the thresholds themselves, instead of num_thresholds"),
         ("multi_label", "bool", False, "one curve per label, averaged"),
@@ -77,11 +80,11 @@ METRIC_CLASSES = {
                                     "sensitivity"),
     "F1Score": _plain("Harmonic mean of precision and recall", "f1_score",
                       ("average", "Average", None, "how per-class scores are averaged (none: one per class)"),
-                      ("threshold", "OptionalFloat", None, "outputs above it count as 1 (none: the top output)")),
+                      ("threshold", "OptionalThreshold", None, "outputs above it count as 1 (none: the top output)")),
     "FBetaScore": _plain("Weighted harmonic mean of precision and recall", "fbeta_score",
                          ("average", "Average", None, "how per-class scores are averaged"),
                          ("beta", "PositiveFloat", 1.0, "weight of recall relative to precision"),
-                         ("threshold", "OptionalFloat", None, "outputs above it count as 1")),
+                         ("threshold", "OptionalThreshold", None, "outputs above it count as 1")),
     "R2Score": _plain("Coefficient of determination", "r2_score",
                       ("class_aggregation", "ClassAggregation", "uniform_average", "how per-output scores are combined"),
                       ("num_regressors", "NonNegativeInt", 0, "regressors, for the adjusted R2")),
@@ -131,6 +134,42 @@ def metric_class(name: str) -> type[Metric]:
 
 MetricObject = lazy_keras_union("metric", tuple(METRIC_CLASSES), metric_class, METRIC_CLASS_ALIASES)
 MetricSpec = name_or_keras_object("metric", names.METRICS, MetricObject)
+
+
+def reported_name(metric: object) -> str:
+    """The name a validated metric is reported under: the name as written, the class's `name`, or (a class
+    whose name defaults to None, as AUC) Keras's own default, its class name in snake case."""
+    if isinstance(metric, str):
+        return metric
+    args = metric.args
+    if args.name is not None:
+        return args.name
+    return re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", args.keras_class)).lower()
+
+
+def name_problems(metrics: object, outputs: Iterable[str] = ()) -> list[tuple[tuple, str]]:
+    """(location below `metrics`, message) for each metric whose reported name the history already has:
+    `loss`, a `val_` name, `<output>_loss`, or another metric's name in the same list (Keras would rename
+    it `name_1`, and the tables could not say which is which)."""
+    if isinstance(metrics, dict):  # one list per output: Keras prefixes each with its output's name
+        return [((output, *loc), message) for output, ms in metrics.items()
+                for loc, message in name_problems(ms, outputs)]
+    taken = {"loss"} | {f"{output}_loss" for output in outputs}
+    problems, seen = [], {}
+    for i, metric in enumerate(metrics):
+        name = reported_name(metric)
+        loc = (i,) if isinstance(metric, str) else (i, next(iter(metric.model_fields_set)), "name")
+        if name in taken:
+            problems.append((loc, f"a metric named '{name}' would replace the loss in the history; give it "
+                                  "another `name:`"))
+        elif name.startswith("val_"):
+            problems.append((loc, f"a metric named '{name}' would be mistaken for a validation value; give it "
+                                  "a name without `val_`"))
+        elif name in seen:
+            problems.append((loc, f"metrics[{seen[name]}] is already reported as '{name}'; give each metric of "
+                                  "one class its own `name:` (as `name: top3`)"))
+        seen.setdefault(name, i)
+    return problems
 
 
 def __getattr__(name: str):

@@ -33,7 +33,17 @@ HOSTILE = sorted(p for p in (ROOT / "tests" / "hostile").glob("*.yaml") if not p
 UNSEEN = {"comment_only": "a file of comments only is an empty document, which the server does not check",
           "empty": "an empty file (here only the modeline) is an empty document, likewise",
           "sweep_names": "names made by sweeps and fields that overlap across sweep axes are known only "
-                         "once the sweeps are expanded, which a JSON Schema cannot do"}
+                         "once the sweeps are expanded, which a JSON Schema cannot do",
+          "metric_names": "a metric name is refused for the names of the other metrics and outputs, which a "
+                          "JSON Schema cannot compare",
+          "wrapper_held_layer": "the held layer's own Input or input_shape is refused by the wrapper's "
+                                "validator; the schema describes any layer there",
+          "graph_wiring": "which names `from:` may use depends on the other layers' names and their order, "
+                          "which a JSON Schema cannot compare",
+          "keras_backend_mistakes": "a backend that is not installed and distribute on a backend other than "
+                                    "TensorFlow depend on this machine or on two fields together",
+          "search_space": "a space path is checked by applying it to the model, as --set and sweep do, "
+                          "which a JSON Schema cannot do"}
 ERROR = 1  # LSP DiagnosticSeverity.Error
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed; .ci/run installs nodejs and "

@@ -717,3 +717,31 @@ models:
 """)
     model = build_model("A", load(path).experiment.resolved().models["A"])
     assert wiring(model) == [[], [0], [0], [1, 2]]
+
+
+def test_a_wrapper_in_a_graph_holds_the_layer_written(write):
+    """Bidirectional in a graph model gets its LSTM built from the spec, as in a plain list (not a config)."""
+    keras = import_keras()
+    path = write("""\
+name: g
+data: {dataset: digits}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+models:
+  rnn:
+    input_shape: [8, 8]
+    layers:
+      - Bidirectional: {layer: {LSTM: {units: 8, return_sequences: true}}, merge_mode: sum, name: bi}
+      - residual:
+          layers: [Dense: 8]
+      - GlobalAveragePooling1D
+      - Dense: {units: 10, activation: softmax}
+""")
+    model = build_model("rnn", load(path).experiment.resolved().models["rnn"])
+    bi = model.get_layer("bi")
+    assert isinstance(bi, keras.layers.Bidirectional) and bi.merge_mode == "sum"
+    assert isinstance(bi.forward_layer, keras.layers.LSTM) and bi.forward_layer.units == 8
+    x = keras.Input((8, 8))
+    y = keras.layers.Bidirectional(keras.layers.LSTM(8, return_sequences=True), merge_mode="sum")(x)
+    y = keras.layers.Add()([y, keras.layers.Dense(8)(y)])
+    y = keras.layers.Dense(10, activation="softmax")(keras.layers.GlobalAveragePooling1D()(y))
+    assert model.count_params() == keras.Model(x, y).count_params()

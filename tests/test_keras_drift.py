@@ -225,7 +225,7 @@ SAMPLE_ARGUMENTS = {
     "target_shape": [15], "shape": [4], "layer": {"Dense": 4}, "pool_size": 2,
 }
 SAMPLE_ARGUMENTS_OF = {
-    "Bidirectional": {"layer": {"LSTM": 4}}, "TimeDistributed": {"layer": {"Dense": 4}},
+    "Bidirectional": {"layer": {"LSTM": 4}}, "Dot": {"axes": 1}, "TimeDistributed": {"layer": {"Dense": 4}},
     "GroupNormalization": {"groups": 3}, "EinsumDense": {"equation": "ab,bc->ac", "output_shape": 4},
     "StringLookup": {"vocabulary": ["a", "b"]}, "IntegerLookup": {"vocabulary": [1, 2]},
     "TextVectorization": {"vocabulary": ["a", "b"]}, "CategoryEncoding": {"num_tokens": 4},
@@ -284,7 +284,10 @@ def test_every_layer_builds_from_its_spec(cls):
     keras_cls = getattr(keras.layers, cls.keras_class)
     assert type(layer) is keras_cls
     x = sample_input(cls.__name__, keras_cls.__module__)
-    out = layer(x, x) if cls.__name__ in TWO_ARGUMENT_CALLS else layer(x)
+    from schemas.layers import Merge
+
+    out = (layer([x, x]) if issubclass(cls, Merge)  # a merging layer is called on the list of its inputs
+           else layer(x, x) if cls.__name__ in TWO_ARGUMENT_CALLS else layer(x))
     assert out is not None
 
 
@@ -409,3 +412,11 @@ def test_each_loss_class_computes_the_function_names_says():
     for cls_name, function in names.LOSS_CLASS_FUNCTIONS.items():
         assert getattr(keras.losses, cls_name)().fn is keras.losses.get(function), cls_name
     assert set(names.LOSS_CLASS_FUNCTIONS) == set(losses.LOSS_CLASSES)
+
+
+def test_bidirectional_takes_every_recurrent_layer():
+    """schemas.layers.RECURRENT_LAYERS, the layers Bidirectional may hold, are Keras's public RNN subclasses."""
+    from schemas.layers import RECURRENT_LAYERS
+
+    public = {n for n, c in vars(keras.layers).items() if isinstance(c, type) and issubclass(c, keras.layers.RNN)}
+    assert set(RECURRENT_LAYERS) == public - {"RNN"}

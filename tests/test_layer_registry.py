@@ -140,6 +140,18 @@ def test_a_loss_class_is_the_same_loss_as_its_name_for_comparisons():
     assert same_loss({"SparseCategoricalCrossentropy": {"from_logits": True}}, "sparse_categorical_crossentropy")
     assert same_loss({"MeanSquaredError": {}}, "mse")
     assert not same_loss({"Huber": {"delta": 2.0}}, "mse")
+    assert same_loss({"Huber": 1.0}, "huber")  # Keras's default delta
+
+
+def test_a_loss_whose_arguments_change_its_scale_is_not_the_same_loss():
+    from factory.results.stats import losses_note
+    from schemas.names import same_loss
+
+    summed = {"SparseCategoricalCrossentropy": {"reduction": "sum"}}
+    assert not same_loss(summed, "sparse_categorical_crossentropy")
+    assert not same_loss({"Huber": {"delta": 2.0}}, "huber")
+    assert "not comparable" in losses_note([{"model": "mean", "loss": "sparse_categorical_crossentropy"},
+                                            {"model": "summed", "loss": summed}])
 
 
 @pytest.mark.parametrize("text,message", [
@@ -149,6 +161,17 @@ def test_a_loss_class_is_the_same_loss_as_its_name_for_comparisons():
     ("- Conv1D: {filters: 4, kernel_size: 3, kernel_constraint: {MaxNorm: -1}}",
      "Conv1D.kernel_constraint.MaxNorm: input should be greater than 0, got -1"),
     ("- MaxPool1D: {pool_size: (2, 2)}", "YAML reads (2 as text"),
+    ("- Conv1D: {filters: 4, kernel_size: [3, 3]}", "Conv1D.kernel_size: input should be a valid integer, got a list; or list should have at most 1 item"),
+    ("- Conv3D: {filters: 4, kernel_size: 3, strides: [1, 1]}", "Conv3D.strides: input should be a valid integer, got a list; or list should have at least 3 items"),
+    ("- Hashing: {num_bins: 4, output_mode: tf_idf}", "Hashing.output_mode: input should be 'int', 'one_hot',"),
+    ("- IntegerLookup: {vocabulary_dtype: int32}", "IntegerLookup.vocabulary_dtype: input should be 'int64'"),
+    ("- ZeroPadding2D: {padding: [1, 1, 1]}", "ZeroPadding2D.padding: input should be a valid integer"),
+    ("- Cropping1D: {cropping: [[1, 1]]}", "Cropping1D.cropping: input should be a valid integer"),
+    ("- ConvLSTM1D: {filters: 4, kernel_size: 3, padding: causal}", "ConvLSTM1D.padding: input should be 'valid' or"),
+    ("- IntegerLookup: {oov_method: hash}", "IntegerLookup.oov_method: input should be 'floormod' or 'farmhash'"),
+    ("- RandomZoom: {height_factor: 0.1, interpolation: bicubic}",
+     "RandomZoom.interpolation: input should be 'nearest' or 'bilinear'"),
+    ("- Resizing: {height: 4, width: 4, interpolation: gaussian}", "Resizing.interpolation: input should be"),
 ])
 def test_layer_mistakes_are_located(write, text, message):
     from tests.conftest import spec_errors
@@ -163,6 +186,18 @@ def test_layer_mistakes_are_located(write, text, message):
     ("{loss: mse, metrics: [{SparseTopKCategoricalAccuracy: {k: 0}}]}",
      "compile.metrics[0].SparseTopKCategoricalAccuracy.k: input should be greater than 0"),
     ("{loss: mse, metrics: [accurcy]}", "compile.metrics[0]: unknown metric 'accurcy'; did you mean 'accuracy'?"),
+    ("{loss: mse, metrics: [{SparseTopKCategoricalAccuracy: {k: 3, name: loss}}]}",
+     "compile.metrics[0].SparseTopKCategoricalAccuracy.name: a metric named 'loss' would replace the loss"),
+    ("{loss: mse, metrics: [{AUC: {name: val_auc}}]}", "a metric named 'val_auc' would be mistaken for a validation"),
+    ("{loss: {a: mse, b: mse}, metrics: {a: [{Accuracy: {name: b_loss}}]}}",
+     "compile.metrics.a[0].Accuracy.name: a metric named 'b_loss' would replace the loss"),
+    ("{loss: mse, metrics: [{SparseTopKCategoricalAccuracy: 3}, {SparseTopKCategoricalAccuracy: 5}]}",
+     "compile.metrics[1].SparseTopKCategoricalAccuracy: metrics[0] is already reported as "
+     "'sparse_top_k_categorical_accuracy'; give each metric of one class its own `name:`"),
+    ("{loss: mse, metrics: [{AUC: {}}, {AUC: {curve: PR}}]}", "metrics[0] is already reported as 'auc'"),
+    ("{loss: mse, metrics: [{AUC: {name: a b}}]}", "compile.metrics[0].AUC.name: string should match pattern"),
+    ("{loss: mse, metrics: [{F1Score: {threshold: 2.0}}]}", "compile.metrics[0].F1Score.threshold: input should be less"),
+    ("{loss: mse, metrics: [{AUC: {num_thresholds: 1}}]}", "compile.metrics[0].AUC.num_thresholds: input should be greater than 1"),
 ])
 def test_loss_and_metric_mistakes_are_located(write, compile_, message):
     from tests.conftest import spec_errors
@@ -181,3 +216,51 @@ def test_digits_rnn_trains(cli, tmp_path):
     runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
     assert {r["model"] for r in runs} == {"lstm", "gru", "simple_rnn"}
     assert all(r["status"] == "completed" and "val_sparse_top_k_categorical_accuracy" in r["history"] for r in runs)
+
+
+def test_keras_refusing_a_layer_loss_or_metric_is_a_located_error(cli, write):
+    """Arguments that pass validation but that Keras's constructors refuse (each error kind Keras raises) are
+    reported at their layer, loss or metric by `show` (and `run`'s same pre-flight), never as a traceback."""
+    path = write("name: x\ndata: {dataset: digits}\n"
+                 "compile: {loss: sparse_categorical_crossentropy, "
+                 "metrics: [{IoU: {num_classes: 2, target_class_ids: [5]}}]}\n"
+                 "models:\n"
+                 "  conv: {layers: [{Reshape: [8, 8, 1]}, {Conv2D: {filters: 4, kernel_size: 3, groups: 3}}, "
+                 "Flatten, {Dense: 10}]}\n"
+                 "  norm: {layers: [Flatten, {Normalization: {mean: [0.5]}}, {Dense: 10}]}\n"
+                 )
+    code, _, err = cli("show", str(path))
+    assert code == 2 and "Traceback" not in err, err
+    for expected in ["models.conv.layers[1]: model conv cannot be built at layer 1 (Conv2D): ",
+                     "models.norm.layers[1]: model norm cannot be built at layer 1 (Normalization): When setting",
+                     "compile.metrics[0]: Keras cannot make the metric IoU: Target class id 5 is out of range"]:
+        assert expected in err, err
+
+
+@pytest.mark.parametrize("name", ["logcosh", "mean_squared_error", "root_mean_squared_error", "hinge",
+                                  "kl_divergence", "poisson", "false_negatives"])
+def test_the_error_metrics_default_names_are_lower_is_better(name):
+    """Keras's default names of the error-like metric classes (LogCoshError reports `logcosh`)."""
+    from factory.results.stats import lower_is_better
+
+    assert lower_is_better("val_" + name)
+    assert keras.metrics.LogCoshError().name == "logcosh"
+
+
+def test_values_keras_takes_in_a_form_of_its_own_build(write):
+    """`strides: null` (Keras's default for MaxPooling1D), `oov_method: farmhash` with its salt,
+    TextVectorization's `ngrams: [1, 2]` (Keras takes only a tuple), Rescaling per channel and EinsumDense's
+    inferred axis."""
+    path = write(SPEC_HEAD + "models:\n  A:\n    input_shape: [8, 8]\n    layers:\n"
+                             "      - MaxPooling1D: {pool_size: 2, strides: null}\n"
+                             "      - IntegerLookup: {oov_method: farmhash, salt: 7, vocabulary: [1, 2]}\n"
+                             "      - TextVectorization: {ngrams: [1, 2]}\n"
+                             "      - Rescaling: {scale: [0.5, 0.25, 1.0], offset: [0.0, 1.0, 0.0]}\n"
+                             "      - EinsumDense: {equation: 'abc,cd->abd', output_shape: [null, 4]}\n"
+                             "      - ZeroPadding2D: {padding: [[1, 0], [2, 2]]}\n      - Cropping3D: [1, 0, 2]\n"
+                             "      - Cropping1D: [1, 2]\n")
+    pool, lookup, text, rescale, einsum, pad, crop, crop1 = (
+        build_layer(keras, e.args) for e in load(path).experiment.resolved().models["A"].layers)
+    assert pad.padding == ((1, 0), (2, 2)) and crop.cropping == ((1, 1), (0, 0), (2, 2)) and crop1.cropping == (1, 2)
+    assert pool.strides == (2,) and lookup.oov_method == "farmhash" and text._ngrams == (1, 2)
+    assert rescale(np.ones((1, 2, 3))).shape == (1, 2, 3) and einsum(np.ones((2, 5, 3))).shape == (2, 5, 4)

@@ -98,10 +98,13 @@ ARGUMENT_TYPES = {
 
 # Where one argument name means different things in different layers.
 CLASS_ARGUMENT_TYPES = {
-    ("Conv1D", "padding"): "ConvPadding", ("SeparableConv1D", "padding"): "ConvPadding",
-    ("DepthwiseConv1D", "padding"): "ConvPadding", ("ConvLSTM1D", "padding"): "ConvPadding",
-    ("ZeroPadding1D", "padding"): "PairPerAxis", ("ZeroPadding2D", "padding"): "PairPerAxis",
-    ("ZeroPadding3D", "padding"): "PairPerAxis", ("UpSampling1D", "size"): "PositiveInt",
+    ("Conv1D", "padding"): "ConvPadding",  # causal: Conv1D only (Keras refuses it on the other 1D convolutions)
+    ("ZeroPadding1D", "padding"): "PairPerAxis1", ("ZeroPadding2D", "padding"): "PairPerAxis2",
+    ("ZeroPadding3D", "padding"): "PairPerAxis3", ("Cropping1D", "cropping"): "PairPerAxis1",
+    ("Cropping2D", "cropping"): "PairPerAxis2", ("Cropping3D", "cropping"): "PairPerAxis3",
+    ("UpSampling1D", "size"): "PositiveInt",
+    ("Hashing", "output_mode"): "HashingOutputMode", ("HashedCrossing", "output_mode"): "CrossingOutputMode",
+    ("CategoryEncoding", "output_mode"): "EncodingOutputMode",
     ("Normalization", "axis"): "OptionalAxes", ("StringLookup", "vocabulary"): "Strings",
     ("TextVectorization", "vocabulary"): "Strings", ("IntegerLookup", "vocabulary"): "Integers",
     ("StringLookup", "mask_token"): "OptionalStr", ("StringLookup", "oov_token"): "str",
@@ -111,11 +114,11 @@ CLASS_ARGUMENT_TYPES = {
     ("RandomElasticTransform", "scale"): "NonNegativeFloat", ("RandomPerspective", "scale"): "NonNegativeFloat",
     ("RandomErasing", "scale"): "Range", ("RandomErasing", "fill_value"): "OptionalFloat",
     ("RandomFlip", "mode"): "FlipMode", ("STFTSpectrogram", "mode"): "SpectrogramMode",
-    ("STFTSpectrogram", "padding"): "Padding", ("RandomGaussianBlur", "kernel_size"): "IntOrTuple",
+    ("STFTSpectrogram", "padding"): "Padding", ("RandomGaussianBlur", "kernel_size"): "IntOrTuple2",
     ("AugMix", "alpha"): "PositiveFloat", ("MixUp", "alpha"): "PositiveFloat",
-    ("ReversibleEmbedding", "logit_soft_cap"): "OptionalNonNegativeFloat", ("EinsumDense", "output_shape"): "OptionalShape",
-    ("MaxPooling1D", "pool_size"): "IntOrTuple", ("Masking", "mask_value"): "float",
-    ("Rescaling", "scale"): "float", ("RandomPosterization", "factor"): "PositiveInt", ("AlphaDropout", "rate"): "Rate", ("GaussianDropout", "rate"): "Rate",
+    ("ReversibleEmbedding", "logit_soft_cap"): "OptionalNonNegativeFloat", ("EinsumDense", "output_shape"): "EinsumShape",
+    ("Masking", "mask_value"): "float",
+    ("Rescaling", "scale"): "FloatOrFloats", ("Rescaling", "offset"): "FloatOrFloats", ("RandomPosterization", "factor"): "PositiveInt", ("AlphaDropout", "rate"): "Rate", ("GaussianDropout", "rate"): "Rate",
 }
 
 # Arguments a scalar sets when they are not the first, required one (`UpSampling2D: 2`, `ZeroPadding2D: 1`).
@@ -127,9 +130,20 @@ def keras_layers(keras) -> dict[str, type]:
     return {n: c for n, c in vars(keras.layers).items() if n[:1].isupper() and inspect.isclass(c)}
 
 
-def argument_type(cls_name: str, arg: str, default) -> str | None:
+CLASS_ARGUMENT_TYPES.update({(name, "interpolation"): "AugmentInterpolation" for name in (
+    "AugMix", "RandAugment", "RandomElasticTransform", "RandomPerspective", "RandomRotation", "RandomShear",
+    "RandomTranslation", "RandomZoom")})
+
+# Arguments with one number per spatial axis: a 1D / 2D / 3D layer (by its name) takes a list of that length
+PER_AXIS = {"kernel_size", "strides", "dilation_rate", "pool_size"}
+
+
+def argument_type(cls_name: str, arg: str, default, required: bool = False) -> str | None:
     if (cls_name, arg) in CLASS_ARGUMENT_TYPES:
         return CLASS_ARGUMENT_TYPES[(cls_name, arg)]
+    rank = re.search(r"([123])D(Transpose)?$", cls_name)
+    if arg in PER_AXIS and rank:
+        return ("Optional" if default is None and not required else "") + "IntOrTuple" + rank.group(1)
     if isinstance(default, bool):
         return "bool"
     if arg in ARGUMENT_TYPES:
@@ -209,7 +223,7 @@ def generate(keras) -> tuple[dict, dict, list[str]]:
                   if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name not in IGNORED_ARGUMENTS]
         for p in params:
             default = ... if p.default is inspect.Parameter.empty else as_data(p.default)
-            tp = argument_type(name, p.name, None if default is ... else default)
+            tp = argument_type(name, p.name, None if default is ... else default, required=default is ...)
             if tp is None:
                 problems.append(f"{name}.{p.name} (default {default!r}): add its type to ARGUMENT_TYPES "
                                 "or CLASS_ARGUMENT_TYPES")

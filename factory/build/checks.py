@@ -16,8 +16,10 @@ from typing import Callable
 
 import numpy as np
 
-from factory.build.compiler import DryBuild, check_model, check_size, dry_build, input_rank, main_argument_loc
+from factory.build.compiler import (DryBuild, check_model, check_size, compile_objects, dry_build, input_rank,
+                                    main_argument_loc)
 from factory.build.graph import wired
+from factory.build.keras_setup import import_keras
 from factory.data import Dataset, several
 from factory.errors import Issue, SpecError
 from schemas import Model
@@ -132,6 +134,10 @@ def check_models(experiment, data: Dataset | None) -> list[Issue]:
             issues += found
         except SpecError as e:
             issues += e.issues
+        try:  # a loss or metric Keras refuses would otherwise stop the run after the first build
+            compile_objects(import_keras(), spec.compile)
+        except SpecError as e:
+            issues += [issue for issue in e.issues if issue not in issues]  # the experiment's compile: once
     return issues
 
 

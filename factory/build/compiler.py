@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from factory.errors import Issue, SpecError, first_line
 from factory.build import graph as graph_build
-from factory.build.keras_setup import fresh_layer_names, import_keras
+from factory.build.keras_setup import KERAS_CONSTRUCTION_ERRORS, fresh_layer_names, import_keras
 from schemas import Compile, Model
 from schemas.graph import is_graph
 from schemas.layers import Input, Wrapper
@@ -108,10 +108,14 @@ def _shape(tensor) -> tuple:
 
 
 def input_rank(args) -> int | None:
-    """The rank (batch axis included) that the Keras layer for `args` requires, if it requires one."""
+    """The rank (batch axis included) that the Keras layer for `args` requires, if it requires one
+    (None too for a layer Keras refuses to construct: its own error is the one to report)."""
     keras = import_keras()
-    with _without_side_effects():
-        spec = build_layer(keras, args).input_spec
+    try:
+        with _without_side_effects():
+            spec = build_layer(keras, args).input_spec
+    except KERAS_CONSTRUCTION_ERRORS:
+        return None
     spec = spec[0] if isinstance(spec, (list, tuple)) else spec
     return None if spec is None else (spec.ndim or spec.min_ndim)
 
@@ -167,7 +171,7 @@ def _assemble(keras, name: str, spec: Model, shape: Sequence[int] | Mapping[str,
             args = entry.args
             try:
                 model.add(build_layer(keras, args))
-            except (ValueError, TypeError) as e:
+            except KERAS_CONSTRUCTION_ERRORS as e:
                 raise SpecError([Issue(f"model {name} cannot be built at layer {i} ({args.keras_class}): "
                                        f"{first_line(e)}", loc=("models", name, "layers", i))]) from None
     return model
@@ -207,16 +211,39 @@ def compile_model(model, spec: Compile, steps_per_execution: int | None = None) 
     metrics = spec.metrics
     if several and not isinstance(metrics, dict):  # several outputs: each gets the list
         metrics = {output: list(metrics) for output in model.output}
-    loss = ({output: _keras_object(keras.losses, one) for output, one in spec.loss.items()}
-            if isinstance(spec.loss, dict) else _keras_object(keras.losses, spec.loss))
-    metrics = ({output: [_keras_object(keras.metrics, m) for m in ms] for output, ms in metrics.items()}
-               if isinstance(metrics, dict) else [_keras_object(keras.metrics, m) for m in metrics])
+    loss, metrics = compile_objects(keras, spec.model_copy(update={"metrics": metrics}))
     loss_weights = spec.loss_weights
     if several and loss_weights is not None:  # an output left out weighs 1, as the schema says
         loss_weights = {output: loss_weights.get(output, 1.0) for output in model.output}
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights,
                   steps_per_execution=spec.steps_per_execution or steps_per_execution
                   or DEFAULT_STEPS_PER_EXECUTION)
+
+
+def compile_objects(keras, spec: Compile) -> tuple[Any, Any]:
+    """`spec`'s loss and metrics as `model.compile` takes them (per output name where the spec maps them).
+
+    Raises `SpecError`, located at compile.loss / compile.metrics, for each one whose Keras constructor
+    refuses its arguments (`{F1Score: {threshold: 2.0}}`).
+    """
+    issues = []
+
+    def build(module, written, loc):
+        try:
+            return _keras_object(module, written)
+        except KERAS_CONSTRUCTION_ERRORS as e:
+            kind = "loss" if module is keras.losses else "metric"
+            issues.append(Issue(f"Keras cannot make the {kind} {written.args.keras_class}: {first_line(e)}",
+                                loc=("compile", *loc)))
+
+    loss = ({output: build(keras.losses, one, ("loss", output)) for output, one in spec.loss.items()}
+            if isinstance(spec.loss, dict) else build(keras.losses, spec.loss, ("loss",)))
+    metrics = ({output: [build(keras.metrics, m, ("metrics", output, i)) for i, m in enumerate(ms)]
+                for output, ms in spec.metrics.items()} if isinstance(spec.metrics, dict)
+               else [build(keras.metrics, m, ("metrics", i)) for i, m in enumerate(spec.metrics)])
+    if issues:
+        raise SpecError(issues)
+    return loss, metrics
 
 
 def _keras_object(module, written):

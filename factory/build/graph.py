@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from factory.build.keras_setup import fresh_layer_names
+from factory.build.keras_setup import KERAS_CONSTRUCTION_ERRORS, fresh_layer_names
 from factory.errors import Issue, SpecError, first_line
 from schemas import Model
 from schemas.constructs import ELEMENTWISE, Residual
 from schemas.graph import Graph, plan
+from schemas.layers import Wrapper
 
 Shapes = Mapping[str, Sequence[int]] | Sequence[int]  # per input name, or the one input's
 
@@ -54,6 +55,10 @@ def assemble(keras, name: str, spec: Model, shapes: Shapes) -> Assembled:
                 tensors[i] = keras.Input(shape=tuple(shape), name=input_name)
                 continue
             arguments = node.args.keras_arguments()
+            if isinstance(node.args, Wrapper):  # Keras takes the held layer as a layer: built by the same rule
+                from factory.build.compiler import build_layer  # noqa: PLC0415 - compiler imports this module
+
+                arguments["layer"] = build_layer(keras, node.args.layer.args)
             if node.name is not None:
                 arguments["name"] = node.name  # scoped: a name inside a construct gets its prefix
             if not node.trainable:
@@ -68,7 +73,7 @@ def assemble(keras, name: str, spec: Model, shapes: Shapes) -> Assembled:
                 layer = _layer(getattr(keras.layers, node.args.keras_class), arguments, reserved)
                 tensors[i] = (layer(*taken) if node.positional else
                               layer(taken if node.takes_list else taken[0]))
-            except (ValueError, TypeError) as e:
+            except KERAS_CONSTRUCTION_ERRORS as e:
                 raise SpecError([_build_issue(name, node, taken, e)]) from None
             layers[i] = layer
         # inputs as a list in the written order (Keras sorts a dict's; data by name still finds them)

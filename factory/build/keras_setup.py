@@ -18,6 +18,11 @@ DISTRIBUTIONS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 INSTALL = {"tensorflow": "pip install tensorflow", "jax": "pip install 'factory[jax]'",
            "torch": "pip install torch (its CPU build: --index-url https://download.pytorch.org/whl/cpu)"}
 
+# What Keras's constructors raise for arguments they refuse (NotImplementedError: RandomZoom's
+# interpolation; AttributeError, KeyError: a value of the wrong kind deep inside). Caught around one
+# constructor call at a time and reported at that layer, loss or metric; never our own code's errors.
+KERAS_CONSTRUCTION_ERRORS = (ValueError, TypeError, NotImplementedError, AttributeError, KeyError, IndexError)
+
 _keras = None
 _preferred = DEFAULT_BACKEND  # what `import_keras()` without a backend imports; the runner sets it
 

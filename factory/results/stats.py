@@ -214,7 +214,7 @@ _SAME = 1e-12  # differences closer than this (relative) are the same number, to
 # metric Keras names (accuracy, auc, precision, r2_score, ...) is better higher. A test checks the
 # split over every metric name the spec language knows.
 _LOWER_IS_BETTER = ("loss", "error", "crossentropy", "hinge", "divergence", "poisson", "bce", "mae", "mse",
-                    "mape", "msle", "false_")
+                    "mape", "msle", "false_", "logcosh")
 
 
 def lower_is_better(metric: str) -> bool:
