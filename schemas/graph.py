@@ -21,9 +21,8 @@ from typing import Any, Optional
 
 from schemas.base import suggestion
 from schemas.constructs import MERGES, Construct, Residual
-from schemas.layers import LAYERS, MERGING_LAYERS, Input
+from schemas.layers import MERGING_LAYERS, Input, layer_class
 
-_LAYER_CLASSES = {cls.__name__: cls for cls in LAYERS}
 # Layers that take several inputs without merging them, and how Keras calls them: Attention on the
 # list [query, value(, key)], MultiHeadAttention on positional arguments query, value(, key).
 ATTENTION = {"Attention": "list", "AdditiveAttention": "list", "MultiHeadAttention": "positional",
@@ -263,7 +262,7 @@ class _Planner:
             self.scopes += [(branch, at[:-1], args) for branch in branches]
             merged = [self._walk(branch, at + ("branches", b), x, branches[b], entry=entry, trainable=trainable)
                       for b, branch in enumerate(args.branches)]
-        return self._node(_LAYER_CLASSES[MERGES[args.merge]](), merged, args.name, at[:-1], entry, scope, True, trainable, args)
+        return self._node(layer_class(MERGES[args.merge])(), merged, args.name, at[:-1], entry, scope, True, trainable, args)
 
     def _outputs(self, last: Any) -> dict[str, Any]:
         if not self.model.outputs:

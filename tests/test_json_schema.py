@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import INITIALIZERS, LAYERS, OPTIMIZERS, REGULARIZERS, Experiment, json_schema
+from schemas.graph import ATTENTION
 from schemas.initializers import INITIALIZER_ALIASES
 from schemas.optimizers import OPTIMIZER_ALIASES
 from schemas.regularizers import REGULARIZER_ALIASES
@@ -58,7 +59,9 @@ def written_forms(classes, aliases, place):
 
 
 CASES = list(itertools.chain(
-    written_forms(LAYERS, None, lambda v: experiment(layer=v)),
+    # attention layers read a query and a value: without `from:` (a graph rule between layers, which a JSON
+    # Schema cannot express) validation refuses them where the editor cannot (tests/test_graphs.py)
+    written_forms([c for c in LAYERS if c.__name__ not in ATTENTION], None, lambda v: experiment(layer=v)),
     written_forms(OPTIMIZERS, OPTIMIZER_ALIASES, lambda v: experiment(optimizer=v)),
     written_forms(INITIALIZERS, INITIALIZER_ALIASES, lambda v: experiment(kernel_initializer=v)),
     written_forms(REGULARIZERS, REGULARIZER_ALIASES, lambda v: experiment(kernel_regularizer=v)),
