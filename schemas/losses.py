@@ -74,6 +74,36 @@ LossObject = lazy_keras_union("loss", tuple(LOSS_CLASSES), loss_class, LOSS_CLAS
 LossSpec = name_or_keras_object("loss", names.LOSSES, LossObject)
 
 
+# Arguments that leave a loss's values unchanged: from_logits only moves the softmax/sigmoid into the loss
+_SAME_VALUES = frozenset({"from_logits"})
+
+
+def loss_values(loss: object) -> object:
+    """What decides a written loss's values: its function and every argument other than from_logits that
+    differs from Keras's default (`reduction: sum`, `label_smoothing`, Huber's `delta` change the scale).
+    A per-output mapping gives one such value per output."""
+    if hasattr(loss, "model_dump"):
+        loss = loss.model_dump()
+    if isinstance(loss, dict) and len(loss) == 1 and next(iter(loss)) in names.LOSS_CLASS_FUNCTIONS:
+        (name, arguments), = loss.items()
+        fields = loss_class(name).model_fields
+        if not isinstance(arguments, dict):  # `{Huber: 2.0}`: a scalar is the main argument
+            arguments = {} if arguments is None else {loss_class(name).main_argument: arguments}
+        changed = sorted((k, repr(v)) for k, v in arguments.items()
+                         if k not in _SAME_VALUES and not (k in fields and fields[k].default == v))
+        return (names.loss_function(name), tuple(changed))
+    if isinstance(loss, dict):
+        return {k: loss_values(v) for k, v in loss.items()}
+    return (names.loss_function(loss), ())
+
+
+def same_loss(a: object, b: object) -> bool:
+    """Whether two written losses give comparable values: one loss function with the same value-changing
+    arguments (`mse` and `mean_squared_error` are, and so are `sparse_categorical_crossentropy` and
+    `{SparseCategoricalCrossentropy: {from_logits: true}}`; `{...: {reduction: sum}}` is not)."""
+    return loss_values(a) == loss_values(b)
+
+
 def __getattr__(name: str):
     """`LOSSES`, every loss class, built on first access (the drift test uses it)."""
     if name == "LOSSES":

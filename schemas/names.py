@@ -46,7 +46,7 @@ def loss_function(loss: object) -> object:
     """The loss function a written loss computes, by its Keras name: `mse` and `mean_squared_error` ->
     mean_squared_error; `{SparseCategoricalCrossentropy: {from_logits: true}}` (or its spec object) ->
     sparse_categorical_crossentropy. The arguments are dropped: the label rules of factory/build/checks.py
-    depend on the function only. Whether two losses' values compare is `same_loss`'s question."""
+    depend on the function only. Whether two losses' values compare is `schemas.losses.same_loss`'s question."""
     if hasattr(loss, "model_dump"):  # a spec object; results.json holds the same as plain data
         loss = loss.model_dump()
     if isinstance(loss, dict) and len(loss) == 1:
@@ -55,38 +55,6 @@ def loss_function(loss: object) -> object:
         return loss
     loss = LOSS_CLASS_FUNCTIONS.get(loss, loss)
     return LOSS_ALIASES.get(loss, loss)
-
-
-# Arguments that leave a loss's values unchanged: from_logits only moves the softmax/sigmoid into the loss
-_SAME_VALUES = frozenset({"from_logits"})
-
-
-def loss_values(loss: object) -> object:
-    """What decides a written loss's values: its function and every argument other than from_logits that
-    differs from Keras's default (`reduction: sum`, `label_smoothing`, Huber's `delta` change the scale).
-    A per-output mapping gives one such value per output."""
-    if hasattr(loss, "model_dump"):
-        loss = loss.model_dump()
-    if isinstance(loss, dict) and len(loss) == 1 and next(iter(loss)) in LOSS_CLASS_FUNCTIONS:
-        (name, arguments), = loss.items()
-        from schemas.losses import loss_class  # it imports this module
-
-        fields = loss_class(name).model_fields
-        if not isinstance(arguments, dict):  # `{Huber: 2.0}`: a scalar is the main argument
-            arguments = {} if arguments is None else {loss_class(name).main_argument: arguments}
-        changed = sorted((k, repr(v)) for k, v in arguments.items()
-                         if k not in _SAME_VALUES and not (k in fields and fields[k].default == v))
-        return (loss_function(name), tuple(changed))
-    if isinstance(loss, dict):
-        return {k: loss_values(v) for k, v in loss.items()}
-    return (loss_function(loss), ())
-
-
-def same_loss(a: object, b: object) -> bool:
-    """Whether two written losses give comparable values: one loss function with the same value-changing
-    arguments (`mse` and `mean_squared_error` are, and so are `sparse_categorical_crossentropy` and
-    `{SparseCategoricalCrossentropy: {from_logits: true}}`; `{...: {reduction: sum}}` is not)."""
-    return loss_values(a) == loss_values(b)
 
 
 # Metrics Keras can build from the name alone (IoU and the "X at Y" metrics need arguments).

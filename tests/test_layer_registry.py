@@ -135,7 +135,7 @@ def test_a_loss_with_from_logits_and_a_metric_with_k_train_as_by_hand(write):
 
 
 def test_a_loss_class_is_the_same_loss_as_its_name_for_comparisons():
-    from schemas.names import same_loss
+    from schemas.losses import same_loss
 
     assert same_loss({"SparseCategoricalCrossentropy": {"from_logits": True}}, "sparse_categorical_crossentropy")
     assert same_loss({"MeanSquaredError": {}}, "mse")
@@ -145,7 +145,7 @@ def test_a_loss_class_is_the_same_loss_as_its_name_for_comparisons():
 
 def test_a_loss_whose_arguments_change_its_scale_is_not_the_same_loss():
     from factory.results.stats import losses_note
-    from schemas.names import same_loss
+    from schemas.losses import same_loss
 
     summed = {"SparseCategoricalCrossentropy": {"reduction": "sum"}}
     assert not same_loss(summed, "sparse_categorical_crossentropy")

@@ -16,9 +16,10 @@ from typing import Any, Iterator, Mapping, Sequence
 from factory.errors import Issue, SpecError, first_line
 from factory.build import graph as graph_build
 from factory.build.keras_setup import KERAS_CONSTRUCTION_ERRORS, fresh_layer_names, import_keras
+from factory.build.layers import build_layer
 from schemas import Compile, Model
 from schemas.graph import is_graph
-from schemas.layers import Input, Wrapper
+from schemas.layers import Input
 
 DEFAULT_STEPS_PER_EXECUTION = 64  # batches per compiled call; changes speed only (see README)
 BYTES_PER_PARAMETER = 16  # float32 weights + gradients + two optimizer slots (Adam's m and v)
@@ -175,17 +176,6 @@ def _assemble(keras, name: str, spec: Model, shape: Sequence[int] | Mapping[str,
                 raise SpecError([Issue(f"model {name} cannot be built at layer {i} ({args.keras_class}): "
                                        f"{first_line(e)}", loc=("models", name, "layers", i))]) from None
     return model
-
-
-def build_layer(keras, args):
-    """The Keras layer for one spec layer's arguments; a wrapper's own layer (Bidirectional's LSTM) is built first.
-
-    Keras takes the held layer as a layer object, not a config, so it is built here by the same rule.
-    """
-    arguments = args.keras_arguments()
-    if isinstance(args, Wrapper):
-        arguments["layer"] = build_layer(keras, args.layer.args)
-    return getattr(keras.layers, args.keras_class)(**arguments)
 
 
 def _memory_bytes() -> int | None:

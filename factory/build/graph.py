@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from factory.build.keras_setup import KERAS_CONSTRUCTION_ERRORS, fresh_layer_names
+from factory.build.layers import build_layer
 from factory.errors import Issue, SpecError, first_line
 from schemas import Model
 from schemas.constructs import ELEMENTWISE, Residual
@@ -56,8 +57,6 @@ def assemble(keras, name: str, spec: Model, shapes: Shapes) -> Assembled:
                 continue
             arguments = node.args.keras_arguments()
             if isinstance(node.args, Wrapper):  # Keras takes the held layer as a layer: built by the same rule
-                from factory.build.compiler import build_layer  # noqa: PLC0415 - compiler imports this module
-
                 arguments["layer"] = build_layer(keras, node.args.layer.args)
             if node.name is not None:
                 arguments["name"] = node.name  # scoped: a name inside a construct gets its prefix

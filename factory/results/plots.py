@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from factory.atomic import write_bytes
-from schemas.names import same_loss
+from schemas.losses import same_loss
 
 LINESTYLES = ["-", "--", "-.", ":"]
 TITLES = {"val_loss": "Validation loss", "val_accuracy": "Validation accuracy", "loss": "Training loss",

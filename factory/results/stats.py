@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Sequence
 
-from schemas.names import same_loss
+from schemas.losses import same_loss
 
 CONVERGED_WITHIN = 0.05  # "converged" = val_loss within 5% of the run's best
 
