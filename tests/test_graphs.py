@@ -9,20 +9,11 @@ from factory.build.compiler import build_model, dry_build
 from factory.build.keras_setup import import_keras
 from factory.spec.loader import load
 from tests.conftest import ROOT
+from tests.test_compiler import configs  # each layer's class and config, names left out
 
 keras = import_keras()
 L = keras.layers
 EXAMPLES = ROOT / "tests" / "graphs" / "issue11_examples.yaml"
-
-
-def configs(model):
-    """Each layer's class and config, names left out (Keras numbers them), in the model's order."""
-    out = []
-    for layer in model.layers:
-        config = layer.get_config()
-        config.pop("name", None)
-        out.append((type(layer).__name__, config))
-    return out
 
 
 def wiring(model):
