@@ -23,7 +23,7 @@ def choose_keras_backends(resolved, written, tasks) -> tuple[tuple[str, ...], st
     default = resolved.training.keras_backend
     used: dict[str, str | None] = {}  # backend: the first model that trains on it
     for task in tasks:
-        used.setdefault(task.own_keras_backend() or resolved.models[task.name].training.keras_backend, task.name)
+        used.setdefault(task.keras_backend(resolved), task.name)
     needed = used or {default: None}  # nothing left to train: the driver still builds for the checks
     issues = [Issue(f"Keras backend {name} is not installed here: {keras_setup.INSTALL[name]}"
                     + (" (see README, Backends)" if name == "torch" else ""), loc=_where(written, model))

@@ -60,8 +60,7 @@ class PerKerasBackend:
 
     def run(self, tasks: list[Task]) -> Iterator[tuple[Task, Finished]]:
         for name, pool in self.pools.items():
-            mine = [t for t in tasks if (t.own_keras_backend()
-                                         or self.experiment.models[t.name].training.keras_backend) == name]
+            mine = [t for t in tasks if t.keras_backend(self.experiment) == name]
             if mine:
                 yield from pool.run(mine)
 

@@ -24,8 +24,7 @@ def _train_remote(task: Task, resolved: dict, arrays: tuple) -> Finished:
 
     experiment = Experiment.model_validate(resolved)  # milliseconds, beside seconds of training
     if "keras" not in _state:  # each task asks Ray for one CPU: one thread
-        _state["keras"] = import_keras(task.own_keras_backend()
-                                       or experiment.models[task.name].training.keras_backend, threads=1)
+        _state["keras"] = import_keras(task.keras_backend(experiment), threads=1)
     data = Dataset(*arrays) if isinstance(arrays, tuple) else arrays  # a folder: re-opened from its file list
     return train_task(_state["keras"], experiment, data, task, EtaClock(task.epochs).tick)
 

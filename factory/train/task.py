@@ -39,6 +39,10 @@ class Task:
         """The Keras backend of a task that carries its own spec (a search trial); None: its model's."""
         return self.spec["training"]["keras_backend"] if self.spec is not None else None
 
+    def keras_backend(self, experiment) -> str:
+        """The Keras backend this task trains on: its own spec's (a search trial), else its model's in `experiment`."""
+        return self.own_keras_backend() or experiment.models[self.name].training.keras_backend
+
 
 _TRACE_LINES = ("Detected at node", "File ", "[[", "Graph execution error")
 LONGEST_REASON = 20_000  # characters kept in results.json; a message that long is already unreadable
