@@ -387,7 +387,7 @@ def test_residual_cnn_experiment_runs_briefly(tmp_path, cli, monkeypatch):
                          "--set", "training.epochs=1", "--set", "data.train_size=300", "--set", "data.test_size=100")
     assert code == 0, err
     run = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]
-    assert run["status"] == "completed" and run["params"] == 679_594
+    assert run["status"] == "completed" and run["params"] == 152_106
 
 
 TWO = """\
