@@ -3,7 +3,8 @@
 A real SIGKILL of the whole command (its worker processes die with it), serially and in worker
 mode. The killed model goes on from its last completed epoch (Keras's BackupAndRestore, kept in the
 output folder's `.resume/`), its finished history has each epoch once, and the run finished before
-the kill is untouched byte for byte.
+the kill is untouched byte for byte. The callbacks go on with their state from before the kill
+(patience, best epoch and weights, the schedule's scale), as if the run had not been killed.
 """
 
 import json

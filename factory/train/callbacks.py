@@ -271,6 +271,11 @@ def _resumed_attributes(callback) -> tuple[str, ...]:
     return next((RESUMED[c.__name__] for c in type(callback).__mro__ if c.__name__ in RESUMED), ())
 
 
+def _plain(value):
+    """`value` for JSON: a figure from the logs may be a NumPy number, which JSON does not take."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _callback_state(keras, folder: Path, callbacks: list):
     """A callback that keeps the state of `callbacks` after each epoch in `folder`, and gives it back to
     a run that BackupAndRestore resumes, so it goes on as the run before the kill would have.
@@ -295,7 +300,7 @@ def _callback_state(keras, folder: Path, callbacks: list):
             folder.mkdir(parents=True, exist_ok=True)
             states, written = [], set()
             for callback in callbacks:
-                state = {k: getattr(callback, k) for k in _resumed_attributes(callback)}
+                state = {k: _plain(getattr(callback, k)) for k in _resumed_attributes(callback)}
                 weights = getattr(callback, "best_weights", None)
                 if weights is not None:
                     state["best_weights"] = WEIGHTS.format(callback.best_epoch + 1)
@@ -312,9 +317,9 @@ def _callback_state(keras, folder: Path, callbacks: list):
             if not path.is_file():  # a state written before callbacks kept theirs: they start afresh
                 return
             for callback, state in zip(callbacks, json.loads(path.read_text(encoding="utf-8")), strict=True):
-                weights = state.pop("best_weights", None)
-                if weights is not None:
-                    with np.load(folder / weights) as saved:
+                name = state.pop("best_weights", None)
+                if name is not None:
+                    with np.load(folder / name) as saved:
                         callback.best_weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
                 for k, v in state.items():
                     setattr(callback, k, v)
