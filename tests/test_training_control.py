@@ -373,6 +373,23 @@ def test_reduce_lr_on_plateau_beside_a_schedule_multiplies_the_whole_schedule(wr
     assert (config["initial_learning_rate"], config["warmup_target"]) == pytest.approx((0.375e-3, 0.0375), rel=1e-5)
 
 
+def test_the_issues_contract_trains_with_its_plateau_lowering_the_schedule(write, tmp_path):
+    """The contract as written (AdamW with clipnorm, mixed_bfloat16, balanced class weights, op
+    determinism, keep best), on 400 digits for 4 epochs, its plateau forced from epoch 2 on."""
+    from factory.build.keras_setup import import_keras
+
+    keras = import_keras()
+    text = WHOLE.replace("{dataset: digits}", "{dataset: digits, train_size: 400}") + CONTRACT
+    callbacks = ("[{EarlyStopping: {monitor: val_loss, patience: 3, restore_best_weights: true}}, {ReduceLROnPlateau: "
+                 "{monitor: val_loss, factor: 0.5, patience: 0, min_delta: 100, min_lr: 1.0e-5}}]")
+    results = train(write, tmp_path, text, "training.epochs=4", "training.batch_size=50", f"training.callbacks={callbacks}")
+    r, = results["runs"]
+    assert (r["status"], r["precision"], r["keep"], r["epochs_completed"]) == ("completed", "mixed_bfloat16", "best", 4)
+    config = {"initial_learning_rate": 1.0e-4, "decay_steps": 9000, "warmup_target": 1.0e-3, "warmup_steps": 900}
+    s8, s16, s24, s32 = schedule_rates(keras, config, [8, 16, 24, 32])
+    assert r["history"]["learning_rate"] == pytest.approx([s8, s16, 0.5 * s24, 0.25 * s32], rel=1e-5)
+
+
 @pytest.mark.parametrize("keeping", [
     "training.keep=best",
     # keep: last, but Keras's EarlyStopping restores the best epoch's weights: that epoch is the one saved
