@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from factory.train.folder import RESUME
@@ -240,3 +241,34 @@ def test_sigkill_then_resume_keeps_the_callbacks_state(write, tmp_path):
     data = load_data(load(spec).experiment.data, tmp_path)
     model = keras.models.load_model(out / b["model_file"])
     assert model.evaluate(data.x_test, data.y_test, verbose=0)[0] == pytest.approx(b["history"]["val_loss"][0], rel=1e-4)
+
+
+def test_a_state_one_epoch_ahead_of_keras_is_not_taken(tmp_path):
+    """Killed after the callbacks' state of epoch 5 was written but before Keras's: Keras resumes after
+    epoch 4, so the callbacks get epoch 4's state (the last two are kept), best weights included."""
+    from factory.build.keras_setup import import_keras
+    from factory.train.callbacks import _callback_state
+
+    keras = import_keras()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+    def attempt():
+        stop = keras.callbacks.EarlyStopping(monitor="loss", patience=5, restore_best_weights=True)
+        state = _callback_state(keras, tmp_path, [stop])
+        for callback in (stop, state):
+            callback.set_model(model)
+        stop.on_train_begin()
+        return stop, state
+
+    stop, state = attempt()
+    for epoch, loss in enumerate([1.0, 0.5, 0.7, 0.8, 0.9]):
+        model.set_weights([np.full((2, 1), float(epoch)), np.zeros(1)])  # the weights "trained" in that epoch
+        state.on_epoch_begin(epoch)
+        stop.on_epoch_end(epoch, {"loss": loss})
+        state.on_epoch_end(epoch, {"loss": loss})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["callbacks-epoch4.json", "callbacks-epoch5.json",
+                                                          "weights-epoch2.npz"]
+    stop, state = attempt()
+    state.on_epoch_begin(4)  # BackupAndRestore's state says 4 epochs
+    assert (stop.wait, stop.best, stop.best_epoch) == (2, 0.5, 1)
+    assert np.array_equal(stop.best_weights[0], np.full((2, 1), 1.0))
