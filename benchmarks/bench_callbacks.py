@@ -54,8 +54,8 @@ def timing_hooks(spent: list[float]):
 
         return call
 
-    def keras_callback(keras, config):
-        callback = real(keras, config)
+    def keras_callback(keras, config, schedule=None):
+        callback = real(keras, config, schedule)
         for name in HOOKS:
             setattr(callback, name, timed(getattr(callback, name)))
         return callback

@@ -13,7 +13,6 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from schemas.base import KerasArgs, keras_union, suggestion
-from schemas.schedules import ScheduleArgs
 from schemas.types import Finite, NonNegativeFloat, NonNegativeInt, Rate
 
 Mode = Literal["auto", "min", "max"]
@@ -37,12 +36,18 @@ class EarlyStopping(Monitoring):
 
 
 class ReduceLROnPlateau(Monitoring):
-    """Multiply the learning rate by `factor` when the monitored figure has stopped improving."""
-    factor: Rate = Field(0.1, gt=0, description="new learning rate = learning rate * factor (below 1)")
+    """Multiply the learning rate by `factor` when the monitored figure has stopped improving.
+
+    Beside a learning-rate schedule it multiplies the whole schedule: from then on the rate is the
+    schedule's times the factors so far (`factory.train.callbacks`).
+    """
+    factor: Rate = Field(0.1, gt=0, description="new learning rate = learning rate * factor (below 1); beside a "
+                                                "schedule, the whole schedule is multiplied from then on")
     patience: NonNegativeInt = Field(10, description="epochs without improvement before lowering it")
     min_delta: NonNegativeFloat = Field(0.0001, description="a smaller change is no improvement")
     cooldown: NonNegativeInt = Field(0, description="epochs to wait after lowering it before watching again")
-    min_lr: NonNegativeFloat = Field(0.0, description="never lower it below this")
+    min_lr: NonNegativeFloat = Field(0.0, description="never lower it below this; beside a schedule this bounds "
+                                                      "the lowering only: the schedule's own decay may go below")
 
 
 class SwapEMAWeights(KerasArgs):
@@ -75,19 +80,10 @@ def monitor_problem(monitor: str, reported: list[str]) -> Optional[str]:
             f"{suggestion(monitor, reported)}")
 
 
-SETS_LEARNING_RATE = (ReduceLROnPlateau,)  # callbacks that assign the optimizer's learning rate
-
-
-def _scheduled(compile) -> bool:
-    """Whether the optimizer's learning rate is a schedule (`schemas.schedules`), not a number."""
-    return isinstance(getattr(getattr(compile.optimizer.args, "learning_rate", None), "args", None), ScheduleArgs)
-
-
 def callback_problems(compile, training) -> list[tuple[tuple, str]]:
     """A merged (compile, training)'s callback mistakes as (location below `training`, message).
 
-    A `monitor` the run will not report, SwapEMAWeights without the optimizer's `use_ema`, and a
-    callback that sets the learning rate (ReduceLROnPlateau) beside a learning-rate schedule.
+    A `monitor` the run will not report, and SwapEMAWeights without the optimizer's `use_ema`.
     """
     reported = history_names(list(compile.metrics))
     problems = []
@@ -96,12 +92,6 @@ def callback_problems(compile, training) -> list[tuple[tuple, str]]:
         message = monitor_problem(args.monitor, reported) if isinstance(args, Monitoring) else None
         if message:
             problems.append((("callbacks", i, key, "monitor"), message))
-        if isinstance(args, SETS_LEARNING_RATE) and _scheduled(compile):
-            schedule = type(compile.optimizer.args.learning_rate.args).__name__
-            problems.append((("callbacks", i, key), f"{key} sets the learning rate, which the optimizer's "
-                                                    f"{schedule} schedule already sets at every step (Keras "
-                                                    "refuses it once the callback acts, mid-training): use a "
-                                                    "constant learning_rate with it, or leave it out"))
         if isinstance(args, SwapEMAWeights) and not getattr(compile.optimizer.args, "use_ema", False):
             problems.append((("callbacks", i, key), "SwapEMAWeights needs the optimizer's moving average: "
                                                     "set `use_ema: true` on the optimizer"))

@@ -3,7 +3,8 @@
 A real SIGKILL of the whole command (its worker processes die with it), serially and in worker
 mode. The killed model goes on from its last completed epoch (Keras's BackupAndRestore, kept in the
 output folder's `.resume/`), its finished history has each epoch once, and the run finished before
-the kill is untouched byte for byte.
+the kill is untouched byte for byte. The callbacks go on with their state from before the kill
+(patience, best epoch and weights, the schedule's scale), as if the run had not been killed.
 """
 
 import json
@@ -14,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from factory.train.folder import RESUME
@@ -168,3 +170,105 @@ def test_resume_of_a_folder_written_before_new_settings_and_with_tensorboard_tog
     changed["training"]["batch_size"] = 9
     with pytest.raises(Exception, match=r"the experiment changed since that run: training.batch_size: 8 -> 9"):
         previous_runs(tmp_path, changed)
+
+
+# The learning rate is the monitor: it is the same figure in an uninterrupted and a resumed run,
+# whatever the randomness of the epochs trained again. Falling (a schedule, halved on plateaus), it
+# never improves in mode max: epoch 1 is the best (and kept), ReduceLROnPlateau halves the schedule
+# at epochs 3, 5, 7 and 9, and EarlyStopping stops at epoch 11.
+CONTROL = """\
+name: control
+data: {dataset: digits}
+compile:
+  optimizer: {SGD: {learning_rate: {CosineDecay: {initial_learning_rate: 0.05, decay_steps: 10000}}}}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+training:
+  epochs: 20
+  batch_size: 8
+  seeds: [0]
+  keep: best
+  callbacks:
+    - EarlyStopping: {monitor: learning_rate, mode: max, patience: 10, restore_best_weights: true}
+    - ReduceLROnPlateau: {monitor: learning_rate, mode: max, patience: 2, factor: 0.5}
+models:
+  B:
+    layers: [Flatten, {Dense: {units: 32, activation: relu}}, {Dense: {units: 10, activation: softmax}}]
+"""
+
+
+def test_sigkill_then_resume_keeps_the_callbacks_state(write, tmp_path):
+    """Killed after its best epoch and its first plateau, the resumed run stops at the same epoch, keeps
+    the same (pre-kill) best weights and lowers the rate at the same epochs as an uninterrupted run."""
+    from factory.build.keras_setup import import_keras
+    from factory.data import load_data
+    from factory.spec.loader import load
+    from factory.train.runner import run_experiment
+
+    spec, out = write(CONTROL), tmp_path / "out"
+    process = run(spec, out, 1)
+    deadline = time.monotonic() + 300
+    while epochs_saved(out) < 4:  # past the best epoch (1) and the first plateau (3)
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = epochs_saved(out)
+    assert 4 <= killed_at < 11, killed_at
+    state = out / RESUME / "B-seed0"
+    kept = sorted(p.name for p in state.glob("*-epoch*"))  # the last two epochs' states, the best weights
+    assert kept in ([f"callbacks-epoch{killed_at}.json", "weights-epoch1.npz"],
+                    [f"callbacks-epoch{killed_at}.json", f"callbacks-epoch{killed_at + 1}.json", "weights-epoch1.npz"],
+                    [f"callbacks-epoch{killed_at - 1}.json", f"callbacks-epoch{killed_at}.json", "weights-epoch1.npz"]), kept
+
+    resumed = run(spec, out, 1, "--resume")
+    _, stderr = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, stderr
+    b, = json.loads((out / "results.json").read_text())["runs"]
+    assert b["resumed_from_epoch"] == killed_at + 1 and not (out / RESUME).exists()
+
+    assert run_experiment(load(spec), tmp_path / "whole", workers=1) == 0
+    whole, = json.loads((tmp_path / "whole" / "results.json").read_text())["runs"]
+    assert (whole["epochs_completed"], whole["stopped_early"], whole["kept_epoch"]) == (11, True, 1)
+    assert (b["epochs_completed"], b["stopped_early"], b["kept_epoch"]) == (11, True, 1)
+    assert b["history"]["learning_rate"] == pytest.approx(whole["history"]["learning_rate"], rel=1e-6)
+    rates = whole["history"]["learning_rate"]
+    assert [i + 1 for i in range(1, 11) if rates[i] < 0.9 * rates[i - 1]] == [4, 6, 8, 10]  # lowered after 3, 5, 7, 9
+
+    # the saved model holds epoch 1's weights, taken before the kill: its loss is epoch 1's val_loss
+    keras = import_keras()
+    data = load_data(load(spec).experiment.data, tmp_path)
+    model = keras.models.load_model(out / b["model_file"])
+    assert model.evaluate(data.x_test, data.y_test, verbose=0)[0] == pytest.approx(b["history"]["val_loss"][0], rel=1e-4)
+
+
+def test_a_state_one_epoch_ahead_of_keras_is_not_taken(tmp_path):
+    """Killed after the callbacks' state of epoch 5 was written but before Keras's: Keras resumes after
+    epoch 4, so the callbacks get epoch 4's state (the last two are kept), best weights included."""
+    from factory.build.keras_setup import import_keras
+    from factory.train.callbacks import _callback_state
+
+    keras = import_keras()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+    def attempt():
+        stop = keras.callbacks.EarlyStopping(monitor="loss", patience=5, restore_best_weights=True)
+        state = _callback_state(keras, tmp_path, [stop])
+        for callback in (stop, state):
+            callback.set_model(model)
+        stop.on_train_begin()
+        return stop, state
+
+    stop, state = attempt()
+    for epoch, loss in enumerate([1.0, 0.5, 0.7, 0.8, 0.9]):
+        model.set_weights([np.full((2, 1), float(epoch)), np.zeros(1)])  # the weights "trained" in that epoch
+        state.on_epoch_begin(epoch)
+        stop.on_epoch_end(epoch, {"loss": loss})
+        state.on_epoch_end(epoch, {"loss": loss})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["callbacks-epoch4.json", "callbacks-epoch5.json",
+                                                          "weights-epoch2.npz"]
+    stop, state = attempt()
+    state.on_epoch_begin(4)  # BackupAndRestore's state says 4 epochs
+    assert (stop.wait, stop.best, stop.best_epoch) == (2, 0.5, 1)
+    assert np.array_equal(stop.best_weights[0], np.full((2, 1), 1.0))

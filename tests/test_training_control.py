@@ -5,6 +5,7 @@ Schema tests need no TensorFlow; the others train tiny real models on scikit-lea
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -45,36 +46,21 @@ models:
 """
 
 
-PLATEAU = "    - ReduceLROnPlateau: {monitor: val_loss, factor: 0.5, patience: 2, min_lr: 1.0e-5}\n"
-SCHEDULE = ("      learning_rate:\n        CosineDecay: {initial_learning_rate: 1.0e-4, decay_steps: 9000, "
-            "warmup_target: 1.0e-3, warmup_steps: 900}\n")
-
-
-def test_the_issues_contract_is_refused_only_for_reduce_lr_on_plateau_beside_a_schedule(write):
-    """Keras cannot lower a scheduled learning rate (it raises when the plateau comes, mid-training):
-    the contract as written is one located error; without either of the two, it validates."""
-    path = write(WHOLE + CONTRACT)
-    assert spec_errors(path) == [
-        f"{path}:18:26: training.callbacks[1].ReduceLROnPlateau: ReduceLROnPlateau sets the learning rate, which "
-        "the optimizer's CosineDecay schedule already sets at every step (Keras refuses it once the callback "
-        "acts, mid-training): use a constant learning_rate with it, or leave it out"]
-    constant = load(write(WHOLE + CONTRACT.replace(SCHEDULE, "      learning_rate: 1.0e-3\n"))).experiment.resolved()
-    assert [e.keras_config()["class_name"] for e in constant.models["A"].training.callbacks] == [
-        "EarlyStopping", "ReduceLROnPlateau"]
-
-
 def test_the_issues_contract_validates_as_written(write):
-    assert PLATEAU in CONTRACT and SCHEDULE in CONTRACT
-    exp = load(write(WHOLE + CONTRACT.replace(PLATEAU, ""))).experiment.resolved()
+    """ReduceLROnPlateau beside a CosineDecay schedule included: it lowers the whole schedule."""
+    exp = load(write(WHOLE + CONTRACT)).experiment.resolved()
     a = exp.models["A"]
     optimizer = a.compile.optimizer.keras_config()
     assert optimizer["class_name"] == "AdamW" and optimizer["config"]["clipnorm"] == 1.0
     assert optimizer["config"]["learning_rate"]["config"] == {
         "initial_learning_rate": 1.0e-4, "decay_steps": 9000, "warmup_target": 1.0e-3, "warmup_steps": 900}
     t = a.training
-    assert [e.keras_config()["class_name"] for e in t.callbacks] == ["EarlyStopping"]
+    assert [e.keras_config() for e in t.callbacks] == [
+        {"class_name": "EarlyStopping", "config": {"monitor": "val_loss", "patience": 3, "restore_best_weights": True}},
+        {"class_name": "ReduceLROnPlateau", "config": {"monitor": "val_loss", "factor": 0.5, "patience": 2,
+                                                       "min_lr": 1.0e-5}}]
     assert (t.keep, t.precision, t.class_weight, t.deterministic) == ("best", "mixed_bfloat16", "balanced", True)
-    other = load(write(WHOLE + CONTRACT.replace(PLATEAU, "").replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
+    other = load(write(WHOLE + CONTRACT.replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
     assert other.models["A"].training.class_weight == {0: 1.0, 1: 3.0}
 
 
@@ -82,13 +68,13 @@ def test_the_resolved_experiment_survives_json(write):
     """Workers and --resume read the experiment back from JSON, where class numbers are text keys."""
     from schemas import Experiment
 
-    exp = load(write(WHOLE + CONTRACT.replace(PLATEAU, "").replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
+    exp = load(write(WHOLE + CONTRACT.replace("balanced ", "{0: 1.0, 1: 3.0}"))).experiment.resolved()
     again = Experiment.model_validate(json.loads(json.dumps(exp.model_dump(mode="json"))))
     assert again == exp
 
 
 def test_a_monitor_the_run_does_not_report_is_located_with_did_you_mean(write):
-    text = WHOLE + CONTRACT.replace(PLATEAU, "").replace("monitor: val_loss, patience: 3", "monitor: val_acc, patience: 3")
+    text = WHOLE + CONTRACT.replace("monitor: val_loss, patience: 3", "monitor: val_acc, patience: 3")
     assert spec_errors(write(text)) == [
         f"{write(text)}:17:32: training.callbacks[0].EarlyStopping.monitor: monitor 'val_acc' is not a "
         "figure this run reports (loss, accuracy, val_loss, val_accuracy, learning_rate); did you mean 'val_accuracy'?"]
@@ -294,6 +280,114 @@ def test_cosine_decay_records_the_schedule_evaluated_by_hand(write, tmp_path):
     expected = [by_hand(steps * epoch) for epoch in range(1, 5)]
     assert results["runs"][0]["history"]["learning_rate"] == pytest.approx(expected, rel=1e-5)
     assert (tmp_path / "out" / "learning_rate.png").is_file()
+
+
+def test_every_schedule_scaled_is_keras_schedule_times_the_factor():
+    """What ReduceLROnPlateau beside a schedule rests on: each schedule names all its rates, so its
+    scaled config is, at every step, the factor times the schedule (PolynomialDecay's default
+    end_learning_rate and CosineDecay's warmup_target included)."""
+    from factory.build.keras_setup import import_keras
+    from schemas.schedules import SCHEDULES
+
+    keras = import_keras()
+    written = {"CosineDecay": {"initial_learning_rate": 0.01, "decay_steps": 40, "alpha": 0.1, "warmup_target": 0.2,
+                               "warmup_steps": 10},
+               "CosineDecayRestarts": {"initial_learning_rate": 0.1, "first_decay_steps": 7, "alpha": 0.05},
+               "ExponentialDecay": {"initial_learning_rate": 0.1, "decay_steps": 5, "decay_rate": 0.8},
+               "InverseTimeDecay": {"initial_learning_rate": 0.1, "decay_steps": 5, "decay_rate": 0.5},
+               "PolynomialDecay": {"initial_learning_rate": 0.1, "decay_steps": 30, "power": 2.0},
+               "PiecewiseConstantDecay": {"boundaries": [5, 20], "values": [0.1, 0.05, 0.001]}}
+    assert set(written) == {c.__name__ for c in SCHEDULES}
+    for cls in SCHEDULES:
+        spec = cls.model_validate(written[cls.__name__])
+        schedule = keras.optimizers.schedules.deserialize(spec.keras_config())
+        scaled = keras.optimizers.schedules.deserialize(spec.scaled_keras_config(0.3))
+        for step in (0, 3, 8, 15, 25, 60):
+            rate, lowered = (float(keras.ops.convert_to_numpy(s(step))) for s in (schedule, scaled))
+            assert lowered == pytest.approx(0.3 * rate, rel=1e-6), (cls.__name__, step)
+
+
+def schedule_rates(keras, config: dict, steps: list[int]) -> list[float]:
+    """A CosineDecay evaluated by Keras at `steps`."""
+    schedule = keras.optimizers.schedules.CosineDecay(**config)
+    return [float(keras.ops.convert_to_numpy(schedule(step))) for step in steps]
+
+
+WARMUP = {"initial_learning_rate": 0.001, "decay_steps": 40, "warmup_target": 0.1, "warmup_steps": 10}
+LOAD_WITHOUT_FACTORY = """import json, sys
+
+class Refuse:  # as on a machine without this package
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("factory", "schemas"):
+            raise ImportError(name)
+
+sys.meta_path.insert(0, Refuse())
+import keras
+
+model = keras.models.load_model(sys.argv[1])
+print(json.dumps(model.optimizer.get_config()["learning_rate"]))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_reduce_lr_on_plateau_beside_a_schedule_multiplies_the_whole_schedule(write, tmp_path, backend):
+    """The rate is the schedule evaluated by Keras times the plateaus' factors so far; min_lr bounds
+    a reduction, not the schedule's decay; a plateau that never comes changes nothing; the saved
+    model holds the lowered schedule as a plain Keras one, loaded without this package."""
+    import subprocess
+    import sys
+
+    from factory.build.keras_setup import import_keras
+
+    keras = import_keras()
+    s8, s16, s24, s32 = schedule_rates(keras, WARMUP, [8, 16, 24, 32])  # 8 steps per epoch
+    min_lr = 0.375 * s24  # the second reduction, to a quarter of s24, stops at 0.375 of it
+    layers = "    layers: [Flatten, {Dense: {units: 16, activation: relu}}, {Dense: {units: 10, activation: softmax}}]\n"
+    text = TRAIN.replace("{SGD: 0.05}", f"{{SGD: {{learning_rate: {{CosineDecay: {json.dumps(WARMUP)}}}}}}}") + (
+        "  idle:\n    training: {callbacks: [{ReduceLROnPlateau: {monitor: val_loss, patience: 100}}]}\n" + layers +
+        # no epoch after the first improves val_loss by 100: epochs 2, 3 and 4 are plateaus
+        "  acting:\n    training: {callbacks: [{ReduceLROnPlateau: {monitor: val_loss, min_delta: 100, patience: 0, "
+        f"factor: 0.5, min_lr: {min_lr!r}}}}}]}}\n" + layers +
+        # the train step itself must take the lowered schedule: with a millionth, the weights stand still
+        "  frozen:\n    training: {callbacks: [{ReduceLROnPlateau: {monitor: val_loss, min_delta: 100, patience: 0, "
+        "factor: 1.0e-6}}]}\n" + layers)
+    results = train(write, tmp_path, text, f"training.keras_backend={backend}")
+    plain, idle, acting, frozen = results["runs"]
+    assert {r["keras_backend"] for r in results["runs"]} == {backend}
+    assert plain["history"]["learning_rate"] == pytest.approx([s8, s16, s24, s32], rel=1e-5)
+    assert idle["history"] == plain["history"]  # bit for bit
+    rates = acting["history"]["learning_rate"]
+    assert rates == pytest.approx([s8, s16, 0.5 * s24, 0.375 * s32], rel=1e-5)
+    assert rates[3] < min_lr  # the schedule decays on below min_lr
+    still, moving = frozen["history"]["val_loss"], plain["history"]["val_loss"]
+    assert still[1:] == pytest.approx([still[1]] * 3, rel=1e-5) and moving[2] < moving[1] * 0.999, (still, moving)
+
+    loaded = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_FACTORY, str(tmp_path / "out" / acting["model_file"])],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert loaded.returncode == 0, loaded.stderr
+    saved = json.loads(loaded.stdout.splitlines()[-1])
+    assert saved["class_name"] == "CosineDecay" and saved["module"] == "keras.optimizers.schedules"
+    config = saved["config"]
+    assert (config["decay_steps"], config["warmup_steps"], config["alpha"]) == (40, 10, 0.0)
+    assert (config["initial_learning_rate"], config["warmup_target"]) == pytest.approx((0.375e-3, 0.0375), rel=1e-5)
+
+
+def test_the_issues_contract_trains_with_its_plateau_lowering_the_schedule(write, tmp_path):
+    """The contract as written (AdamW with clipnorm, mixed_bfloat16, balanced class weights, op
+    determinism, keep best), on 400 digits for 4 epochs, its plateau forced from epoch 2 on."""
+    from factory.build.keras_setup import import_keras
+
+    keras = import_keras()
+    text = WHOLE.replace("{dataset: digits}", "{dataset: digits, train_size: 400}") + CONTRACT
+    callbacks = ("[{EarlyStopping: {monitor: val_loss, patience: 3, restore_best_weights: true}}, {ReduceLROnPlateau: "
+                 "{monitor: val_loss, factor: 0.5, patience: 0, min_delta: 100, min_lr: 1.0e-5}}]")
+    results = train(write, tmp_path, text, "training.epochs=4", "training.batch_size=50", f"training.callbacks={callbacks}")
+    r, = results["runs"]
+    assert (r["status"], r["precision"], r["keep"], r["epochs_completed"]) == ("completed", "mixed_bfloat16", "best", 4)
+    config = {"initial_learning_rate": 1.0e-4, "decay_steps": 9000, "warmup_target": 1.0e-3, "warmup_steps": 900}
+    s8, s16, s24, s32 = schedule_rates(keras, config, [8, 16, 24, 32])
+    assert r["history"]["learning_rate"] == pytest.approx([s8, s16, 0.5 * s24, 0.25 * s32], rel=1e-5)
 
 
 @pytest.mark.parametrize("keeping", [

@@ -5,6 +5,10 @@
 determinism for this run only, the state `--resume` continues from, and what the run's record says
 about all of these. Plain data comes out: the history (each epoch once, `learning_rate` included)
 and the record's fields.
+
+Beside a learning-rate schedule, ReduceLROnPlateau multiplies the whole schedule by its factor
+(Keras cannot set a scheduled rate): the optimizer gets a plain Keras schedule with scaled rates
+(`schemas.schedules.ScheduleArgs.scaled_keras_config`), so a saved model loads without this package.
 """
 
 from __future__ import annotations
@@ -19,13 +23,74 @@ import numpy as np
 
 from factory.atomic import replacing
 from factory.build.checks import class_labels
+from schemas.schedules import schedule_of
 
 HISTORY = "history.json"  # the epochs a run finished, beside Keras's BackupAndRestore state
+STATE = "callbacks-epoch{}.json"  # the callbacks' state after that many epochs, beside HISTORY
+WEIGHTS = "weights-epoch{}.npz"  # the weights at the end of that epoch, an EarlyStopping's best
+
+# What a resumed run gives back to a callback, by the nearest class of its own: the rest is its
+# configuration, built again from the spec. Best weights are kept in WEIGHTS files of their own.
+RESUMED = {"EarlyStopping": ("wait", "best", "best_epoch", "stopped_epoch"),
+           "ReduceLROnPlateau": ("wait", "best", "cooldown_counter"),
+           "ScheduledReduceLROnPlateau": ("wait", "best", "cooldown_counter", "scale")}
 
 
-def keras_callback(keras, config: dict) -> Any:
-    """A Keras callback from its spec's `{class_name, config}` (`schemas.callbacks`)."""
-    return getattr(keras.callbacks, config["class_name"])(**config["config"])
+def keras_callback(keras, config: dict, schedule=None) -> Any:
+    """A Keras callback from its spec's `{class_name, config}` (`schemas.callbacks`).
+
+    Beside a learning-rate `schedule` (`schemas.schedules`), a callback that would set the rate
+    (SCHEDULED) is built to lower the whole schedule instead.
+    """
+    name = config["class_name"]
+    if schedule is not None and name in SCHEDULED:
+        return SCHEDULED[name](keras, schedule, config["config"])
+    return getattr(keras.callbacks, name)(**config["config"])
+
+
+def _scheduled_plateau(keras, schedule, config: dict):
+    """Keras's ReduceLROnPlateau (its wait, cooldown, min_delta and mode as they are) for an optimizer
+    whose learning rate is `schedule`: a plateau multiplies the whole schedule.
+
+    Keras refuses to set a schedule's rate. Here the rate before the plateau, `old`, becomes
+    `max(old * factor, min_lr)` as in Keras, and the schedule from then on is the spec's times
+    `scale`, the product of those reductions: a plain Keras schedule, so the saved model needs no
+    custom object. `min_lr` bounds a reduction, not the schedule's own decay.
+    """
+
+    class ScheduledReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._scale = 1.0
+
+        @property
+        def scale(self) -> float:
+            """The schedule's rates are the spec's times this (1.0 until the first plateau)."""
+            return self._scale
+
+        @scale.setter
+        def scale(self, scale: float) -> None:
+            self._scale = scale
+            self.model.optimizer.learning_rate = keras.optimizers.schedules.deserialize(
+                schedule.scaled_keras_config(scale))
+            # the traced train step (tf.function, jax.jit) holds the schedule it was traced with
+            self.model.make_train_function(force=True)
+
+        def _reduce_optimizer_lr(self, optimizer, epoch, name=""):
+            old = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            if old <= np.float32(self.min_lr):  # as Keras compares it
+                return False
+            new = max(old * self.factor, self.min_lr)
+            self.scale = self._scale * new / old
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new} "
+                      f"(the schedule times {self._scale:g}).")
+            return True
+
+    return ScheduledReduceLROnPlateau(**config)
+
+
+SCHEDULED = {"ReduceLROnPlateau": _scheduled_plateau}  # callbacks built otherwise beside a schedule
 
 
 def class_weights(written, y_train) -> dict[int, float] | None:
@@ -74,13 +139,15 @@ def best_monitor(training) -> tuple[str, str]:
 class TrainingControl:
     """What one run needs besides `fit`: callbacks, class weights, dtype policy, determinism, resume.
 
-    `backup` is the folder of this run's resume state (None: no resume within the run). Use as:
+    `backup` is the folder of this run's resume state (None: no resume within the run); `optimizer`
+    the spec's optimizer (`schemas.optimizers`), whose schedule ReduceLROnPlateau lowers. Use as:
     `with control.applied(): build, compile, fit(..., callbacks=control.callbacks(), class_weight=...)`,
     then `control.history(fitted.history)` and `control.record()`.
     """
 
-    def __init__(self, keras, training, y_train, backup: str | None = None):
+    def __init__(self, keras, training, y_train, backup: str | None = None, optimizer=None):
         self.keras, self.training, self.backup = keras, training, Path(backup) if backup else None
+        self.schedule = schedule_of(optimizer) if optimizer is not None else None
         self.class_weight = class_weights(training.class_weight, y_train)
         self._keep = None
         self._spec_callbacks: list = []
@@ -112,7 +179,8 @@ class TrainingControl:
         """The learning-rate recorder, the spec's callbacks, keep best and the resume state, in that order."""
         keras = self.keras
         out = [_learning_rate_recorder(keras)]
-        self._spec_callbacks = [keras_callback(keras, entry.keras_config()) for entry in self.training.callbacks]
+        self._spec_callbacks = [keras_callback(keras, entry.keras_config(), self.schedule)
+                                for entry in self.training.callbacks]
         out += self._spec_callbacks
         if self.training.keep == "best":
             monitor, mode = best_monitor(self.training)
@@ -121,11 +189,13 @@ class TrainingControl:
                                                        restore_best_weights=True)
             out.append(self._keep)
         if self.backup is not None:
-            # The log before Keras's state: killed between the two, the log holds one epoch more than
-            # the state, and the resumed run takes the log up to the state's epoch.
+            # The callbacks' state and the log before Keras's state: killed between them, they hold one
+            # epoch more than Keras's, and the resumed run takes the log up to Keras's epoch and the
+            # callbacks' state of that epoch (the last two epochs' are kept for this).
+            stateful = [c for c in [*self._spec_callbacks, self._keep] if _resumed_attributes(c)]
             self._log = _epoch_log(keras, self.backup / HISTORY)
-            out += [self._log, keras.callbacks.BackupAndRestore(str(self.backup), double_checkpoint=True,
-                                                               delete_checkpoint=True)]
+            out += [_callback_state(keras, self.backup, stateful), self._log,
+                    keras.callbacks.BackupAndRestore(str(self.backup), double_checkpoint=True, delete_checkpoint=True)]
         return out
 
     def history(self, fitted: dict) -> dict[str, list[float]]:
@@ -154,8 +224,9 @@ class TrainingControl:
 def _learning_rate_recorder(keras):
     """A callback that logs the optimizer's learning rate at each epoch's end as `learning_rate`.
 
-    For a schedule that is its value at the step the next epoch starts from; ReduceLROnPlateau
-    logs the rate the epoch trained with before lowering it, under the same name, after this.
+    For a schedule that is its value at the step the next epoch starts from (times the
+    ReduceLROnPlateau scale so far); ReduceLROnPlateau logs the same rate, before lowering it,
+    under the same name, after this.
     """
 
     class LearningRateRecorder(keras.callbacks.Callback):
@@ -193,3 +264,76 @@ def _epoch_log(keras, path: Path):
                 tmp.write_text(json.dumps(self.history), encoding="utf-8")
 
     return EpochLog()
+
+
+def _resumed_attributes(callback) -> tuple[str, ...]:
+    """The attributes of `callback` a resumed run gives back (RESUMED, by its nearest class there)."""
+    return next((RESUMED[c.__name__] for c in type(callback).__mro__ if c.__name__ in RESUMED), ())
+
+
+def _plain(value):
+    """`value` for JSON: a figure from the logs may be a NumPy number, which JSON does not take."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _callback_state(keras, folder: Path, callbacks: list):
+    """A callback that keeps the state of `callbacks` after each epoch in `folder`, and gives it back to
+    a run that BackupAndRestore resumes, so it goes on as the run before the kill would have.
+
+    EarlyStopping's patience and best epoch (its best weights in a WEIGHTS file named by that epoch,
+    written whole or not at all), ReduceLROnPlateau's patience, cooldown and schedule scale. The
+    last two epochs' states are kept: Keras's own state is written after this one, so a kill
+    between the two leaves it one epoch behind, and the resumed run takes the state of Keras's epoch.
+    """
+
+    class CallbackState(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.begun = False
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if not self.begun and epoch > 0:  # BackupAndRestore put fit at a later epoch
+                self._restore(folder / STATE.format(epoch))
+            self.begun = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            folder.mkdir(parents=True, exist_ok=True)
+            states, written = [], set()
+            for callback in callbacks:
+                state = {k: _plain(getattr(callback, k)) for k in _resumed_attributes(callback)}
+                weights = getattr(callback, "best_weights", None)
+                if weights is not None:
+                    state["best_weights"] = WEIGHTS.format(callback.best_epoch + 1)
+                    if callback.best_epoch == epoch and epoch not in written:  # just taken: not on disk yet
+                        with replacing(folder / state["best_weights"], suffix=".npz") as tmp:
+                            np.savez(tmp, *weights)
+                        written.add(epoch)
+                states.append(state)
+            with replacing(folder / STATE.format(epoch + 1)) as tmp:
+                tmp.write_text(json.dumps(states), encoding="utf-8")
+            self._prune(epoch + 1)
+
+        def _restore(self, path: Path):
+            if not path.is_file():  # a state written before callbacks kept theirs: they start afresh
+                return
+            for callback, state in zip(callbacks, json.loads(path.read_text(encoding="utf-8")), strict=True):
+                name = state.pop("best_weights", None)
+                if name is not None:
+                    with np.load(folder / name) as saved:
+                        callback.best_weights = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+                for k, v in state.items():
+                    setattr(callback, k, v)
+
+        def _prune(self, epochs: int):
+            """Remove the states before the last two and the weights neither of those two names."""
+            kept = [folder / STATE.format(n) for n in (epochs - 1, epochs)]
+            for old in folder.glob(STATE.format("*")):
+                if old not in kept:
+                    old.unlink()
+            named = {s.get("best_weights") for path in kept if path.is_file()
+                     for s in json.loads(path.read_text(encoding="utf-8"))}
+            for old in folder.glob(WEIGHTS.format("*")):
+                if old.name not in named:
+                    old.unlink()
+
+    return CallbackState()

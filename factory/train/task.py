@@ -131,7 +131,7 @@ def train_one(keras, name: str, spec, seed: int, data, where: str, eta, backup: 
     """
     from factory.train.callbacks import TrainingControl
 
-    control = TrainingControl(keras, spec.training, data.y_train, backup)
+    control = TrainingControl(keras, spec.training, data.y_train, backup, spec.compile.optimizer)
     with control.applied():  # precision and determinism, for this run only
         return _train_one(keras, name, spec, seed, data, where, eta, control, callbacks)
 
