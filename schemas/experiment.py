@@ -282,8 +282,8 @@ class Model(Spec):
             problems.append((("inputs",), "give the inputs once: `inputs:` (several, by name) or "
                                           "`input_shape:` (one), not both"))
         if self.inputs and self.input_dtype is not None:
-            problems.append((("input_dtype",), "input_dtype is the one-input form: with `inputs:`, give each "
-                                               "input's dtype there ({shape: [...], dtype: ...})"))
+            problems.append((("input_dtype",), "input_dtype is the one-input form: with `inputs:`, give an "
+                                               "input its `dtype:` there, beside its `shape:`"))
         if problems:
             fail_at(problems)
         return self
