@@ -232,3 +232,14 @@ def test_dropout_noise_shape_takes_null_for_an_axis_of_the_input():
     assert all(len(np.unique(example)) == 1 for example in out)  # whole examples dropped or kept
     with pytest.raises(ValueError, match=r"noise_shape\.0\n.*greater than 0"):
         Model.model_validate({"layers": [{"Dropout": {"rate": 0.5, "noise_shape": [0, 1]}}]})
+
+
+def test_export_command_writes_the_input_dtype_and_the_outputs_in_order(cli, tmp_path):
+    import yaml
+
+    embedding_sequential().save(tmp_path / "ids.keras")
+    three_outputs().save(tmp_path / "three.keras")
+    code, out, err = cli("export", tmp_path / "ids.keras", "--name", "ids")
+    assert (code, err) == (0, "") and yaml.safe_load(out)["models"]["ids"]["input_dtype"] == "int32"
+    code, out, err = cli("export", tmp_path / "three.keras", "--name", "three")
+    assert (code, err) == (0, "") and yaml.safe_load(out)["models"]["three"]["outputs"] == ["zeta", "alpha", "mid"]
