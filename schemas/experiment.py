@@ -375,6 +375,25 @@ class Experiment(Spec):
         return self
 
     @model_validator(mode="after")
+    def _integer_inputs_are_not_scaled(self) -> Experiment:
+        """An integer or bool input (token ids, lookup indices) under `data.scale`, which divides every
+        input by its largest value: the model would read fractions that its dtype truncates to 0."""
+        if not self.data.scale:
+            return self
+        problems = []
+        for name, model in self.models.items():
+            written = ([(("input_dtype",), model.input_dtype)] if model.input_dtype else
+                       [(("inputs", k, "dtype"), d) for k, d in model.input_dtypes.items() if d])
+            for at, dtype in written:
+                if dtype.startswith(("int", "uint", "bool")):
+                    problems.append((("models", name, *at), f"{dtype} input under data.scale (on by default), "
+                                     "which divides every input by its largest value: the ids would become "
+                                     f"fractions that {dtype} truncates to 0; set `data: {{scale: false}}`"))
+        if problems:
+            fail_at(problems)
+        return self
+
+    @model_validator(mode="after")
     def _per_output_settings_name_outputs(self) -> Experiment:
         """A loss, metrics or loss weight per output names each output of the models that take it."""
         problems = []

@@ -243,3 +243,32 @@ def test_export_command_writes_the_input_dtype_and_the_outputs_in_order(cli, tmp
     assert (code, err) == (0, "") and yaml.safe_load(out)["models"]["ids"]["input_dtype"] == "int32"
     code, out, err = cli("export", tmp_path / "three.keras", "--name", "three")
     assert (code, err) == (0, "") and yaml.safe_load(out)["models"]["three"]["outputs"] == ["zeta", "alpha", "mid"]
+
+
+SCALED_IDS = """\
+name: t
+data: {dataset: digits}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+models:
+  one:
+    input_shape: [64]
+    input_dtype: int32
+    layers: [Embedding: {input_dim: 17, output_dim: 2}, Flatten, Dense: 10]
+  several:
+    inputs: {ids: {shape: [64], dtype: uint8}, extra: [2]}
+    layers: [Concatenate: {from: [ids, extra]}, Dense: 10]
+"""
+
+
+def test_integer_inputs_under_data_scale_are_located(write):
+    from tests.conftest import spec_errors
+
+    path = write(SCALED_IDS)
+    assert spec_errors(path) == [
+        f"{path}:7:18: models.one.input_dtype: int32 input under data.scale (on by default), which divides every "
+        "input by its largest value: the ids would become fractions that int32 truncates to 0; set "
+        "`data: {scale: false}`",
+        f"{path}:10:36: models.several.inputs.ids.dtype: uint8 input under data.scale (on by default), which "
+        "divides every input by its largest value: the ids would become fractions that uint8 truncates to 0; set "
+        "`data: {scale: false}`"]
+    assert spec_errors(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: digits, scale: false}"))) == []
