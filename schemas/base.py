@@ -44,7 +44,9 @@ class Spec(BaseModel):
 def fail_at(problems: list[tuple[tuple, str]]) -> None:
     """Raise one validation error per (location, message), located below the current model."""
     raise ValidationError.from_exception_data("spec", [
-        {"type": PydanticCustomError("spec", message.replace("{", "{{").replace("}", "}}")),
+        # pydantic formats a message's {placeholders} only from a context, and none is given: braces
+        # (a YAML mapping in the message) stay as written, so they are not escaped
+        {"type": PydanticCustomError("spec", message),
          "loc": loc, "input": None} for loc, message in problems])
 
 

@@ -220,6 +220,25 @@ class Training(Settings):
         return seeds
 
 
+# Keras's dtype names an input may have (keras.src.backend.common.dtypes.ALLOWED_DTYPES; a test compares)
+INPUT_DTYPES = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2", "int8", "int16",
+                "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string", "complex64",
+                "complex128")
+InputDtype = name_type("dtype", INPUT_DTYPES)
+
+
+class NamedInput(Spec):
+    """One of several inputs, with its dtype: `{shape: [10], dtype: int32}`."""
+
+    shape: Shape = Field(description="input shape without the batch axis")
+    dtype: InputDtype = Field("float32", description="Keras's dtype of the input (int32 for token ids)")
+
+
+# `image: [28, 28]` (float32), or `ids: {shape: [10], dtype: int32}`
+InputEntry = Annotated[Union[Annotated[Shape, Tag("shape")], Annotated[NamedInput, Tag("shape and dtype")]],
+                       Discriminator(lambda v: "shape and dtype" if isinstance(v, (dict, NamedInput)) else "shape")]
+
+
 class Model(Spec):
     """One model to train: a stack of layers, and optional overrides of compile and training."""
 
@@ -228,9 +247,12 @@ class Model(Spec):
     input_shape: Optional[Shape] = Field(None, description="input shape without the batch axis; "
                                                            "taken from the data if not given")
     layers: list[LayerSpec] = Field(min_length=1, description="layers, first to last")
-    inputs: Optional[dict[Identifier, Shape]] = Field(
-        None, min_length=1, description="several inputs: name -> shape without the batch axis (layers "
-                                        "take them with `from: name`); input_shape is the one-input form")
+    inputs: Optional[dict[Identifier, InputEntry]] = Field(
+        None, min_length=1, description="several inputs: name -> shape without the batch axis, or "
+                                        "{shape, dtype} (layers take them with `from: name`); "
+                                        "input_shape is the one-input form")
+    input_dtype: Optional[InputDtype] = Field(None, description="Keras's dtype of the one input (int32 for "
+                                                               "token ids); the data's (float32) if not given")
     outputs: Optional[list[Identifier]] = Field(
         None, min_length=1, description="the names of the layers whose outputs are the model's; "
                                         "the last layer's if not given")
@@ -259,6 +281,9 @@ class Model(Spec):
         if self.inputs and given:
             problems.append((("inputs",), "give the inputs once: `inputs:` (several, by name) or "
                                           "`input_shape:` (one), not both"))
+        if self.inputs and self.input_dtype is not None:
+            problems.append((("input_dtype",), "input_dtype is the one-input form: with `inputs:`, give an "
+                                               "input its `dtype:` there, beside its `shape:`"))
         if problems:
             fail_at(problems)
         return self
@@ -271,6 +296,16 @@ class Model(Spec):
             if problems:
                 fail_at(problems)
         return self
+
+    @property
+    def input_shapes(self) -> Optional[dict[str, list[int]]]:
+        """`inputs:` as input name -> shape (without the dtypes), if the model names its inputs."""
+        return {k: list(getattr(v, "shape", v)) for k, v in self.inputs.items()} if self.inputs else None
+
+    @property
+    def input_dtypes(self) -> dict[str, Optional[str]]:
+        """`inputs:` as input name -> its dtype (None where written as a plain shape); {} for one input."""
+        return {k: getattr(v, "dtype", None) for k, v in (self.inputs or {}).items()}
 
     @property
     def declared_input_shape(self) -> Optional[list[int]]:
@@ -335,6 +370,25 @@ class Experiment(Spec):
                     if (loc, message) not in problems:
                         problems.append((loc, message))
             problems += _callback_problems(self, name, model, written.get(name, {}), problems)
+        if problems:
+            fail_at(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _integer_inputs_are_not_scaled(self) -> Experiment:
+        """An integer or bool input (token ids, lookup indices) under `data.scale`, which divides every
+        input by its largest value: the model would read fractions that its dtype truncates to 0."""
+        if not self.data.scale:
+            return self
+        problems = []
+        for name, model in self.models.items():
+            written = ([(("input_dtype",), model.input_dtype)] if model.input_dtype else
+                       [(("inputs", k, "dtype"), d) for k, d in model.input_dtypes.items() if d])
+            for at, dtype in written:
+                if dtype.startswith(("int", "uint", "bool")):
+                    problems.append((("models", name, *at), f"{dtype} input under data.scale (on by default), "
+                                     "which divides every input by its largest value: the ids would become "
+                                     f"fractions that {dtype} truncates to 0; set `data: {{scale: false}}`"))
         if problems:
             fail_at(problems)
         return self

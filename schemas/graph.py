@@ -118,7 +118,8 @@ class _Planner:
         inputs: dict[str, int] = {}
         start = 0
         if self.model.inputs:
-            for name, shape in self.model.inputs.items():
+            for name, entry in self.model.inputs.items():
+                shape = getattr(entry, "shape", entry)  # `{shape: [...], dtype: int32}` or the shape alone
                 inputs[name] = self._node(Input(shape=shape), [], name, ("inputs", name), -1, self.root)
         else:
             first = layers[0].args

@@ -83,11 +83,16 @@ class Dense(Layer):
     bias_constraint: Constraint = Field(None, description="constraint on the bias after each update")
 
 
+# positive lengths, or null where the mask takes the input's own length (the batch axis): Keras's None
+NoiseShape = ARGUMENT_TYPES["NoiseShape"]
+
+
 class Dropout(Layer):
     """Sets a fraction `rate` of inputs to zero during training."""
     main_argument = "rate"
     rate: Rate = Field(description="fraction of inputs dropped, in [0, 1)")
-    noise_shape: Optional[list[PositiveInt]] = Field(None, description="shape of the dropout mask")
+    noise_shape: NoiseShape = Field(None, description="shape of the dropout mask; null for an axis as long as "
+                                                      "the input's ([null, 1, 1, 1]: whole examples dropped)")
     seed: Optional[Seed] = None
 
 

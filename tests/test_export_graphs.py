@@ -68,14 +68,8 @@ APPLICATIONS = {  # weights=None and small inputs: the architecture is what is e
     "ResNet50": (64, 64, 3), "DenseNet121": (64, 64, 3), "MobileNetV2": (96, 96, 3), "EfficientNetB0": (64, 64, 3)}
 
 
-# schemas/layers.py's Dropout refuses EfficientNet's noise_shape [null, 1, 1, 1] (a whole example dropped,
-# the batch axis left to Keras): strict, so this fails as soon as the schema takes it
-NOISE_SHAPE = pytest.mark.xfail(strict=True, raises=SpecError,
-                                reason="Dropout.noise_shape refuses null (the batch axis) in schemas/layers.py")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=NOISE_SHAPE) if n == "EfficientNetB0" else n
-                                  for n in APPLICATIONS])
+# EfficientNet's Dropout has noise_shape [null, 1, 1, 1] (whole examples dropped, the batch axis left to Keras)
+@pytest.mark.parametrize("name", APPLICATIONS)
 def test_keras_applications_round_trip(name, tmp_path):
     model = getattr(keras.applications, name)(weights=None, input_shape=APPLICATIONS[name])
     started = time.perf_counter()

@@ -52,7 +52,7 @@ def two_inputs_by_hand():
     x = L.Concatenate()([features, extra])
     label = L.Dense(10, activation="softmax", name="label")(x)
     size = L.Dense(1, name="size")(features)
-    return keras.Model({"image": image, "extra": extra}, {"label": label, "size": size})
+    return keras.Model({"image": image, "extra": extra}, [label, size])  # `outputs: [label, size]`, in that order
 
 
 BY_HAND = {"resnet_tiny": (resnet_tiny_by_hand, {"input": (28, 28, 1)}),
@@ -80,7 +80,7 @@ def test_issue_examples_build_the_hand_written_functional_models(name):
     x = {k: rng.random((3, *s), dtype=np.float32) for k, s in shapes.items()}
     x = x["input"] if list(x) == ["input"] else x
     mine, theirs = model.predict(x, verbose=0), hand.predict(x, verbose=0)
-    for a, b in zip(*(v.values() if isinstance(v, dict) else [v] for v in (mine, theirs)), strict=True):
+    for a, b in zip(*(v if isinstance(v, list) else [v] for v in (mine, theirs)), strict=True):  # outputs in order
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 

@@ -355,3 +355,18 @@ def test_a_keras_object_of_the_wrong_type_is_told_in_plain_words():
     text = str(info.value)
     assert "expected an optimizer: a name or a one-key mapping `Name: arguments`, got nothing (null)" in text
     assert "expected an initializer: a name or a one-key mapping `Name: arguments`, got 5" in text
+
+
+def test_a_message_with_braces_reads_as_written():
+    from pydantic import BaseModel, model_validator
+
+    from schemas.base import fail_at
+
+    class Braced(BaseModel):
+        @model_validator(mode="after")
+        def _fails(self):
+            fail_at([(("x",), "set `data: {scale: false}` or {}")])
+
+    with pytest.raises(ValueError) as caught:
+        Braced()
+    assert caught.value.errors()[0]["msg"] == "set `data: {scale: false}` or {}"

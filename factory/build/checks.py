@@ -187,7 +187,7 @@ def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], D
             return named, None
     if spec.inputs:
         try:
-            dry = dry_build(name, spec, {k: list(v) for k, v in spec.inputs.items()})
+            dry = dry_build(name, spec, spec.input_shapes)
         except SpecError as e:
             return e.issues, None
         return _outputs_issues(name, spec, dry, data), dry

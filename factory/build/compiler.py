@@ -65,7 +65,7 @@ def check_size(name: str, spec: Model, dry: "DryBuild") -> None:
 def _input_shape(name: str, spec: Model, input_shape: Sequence[int] | None = None) -> list[int] | dict:
     """The shape the model's input will have: the spec's own, else `input_shape` (the data's)."""
     if spec.inputs:  # several inputs, each declared
-        return {k: list(v) for k, v in spec.inputs.items()}
+        return spec.input_shapes
     shape = spec.declared_input_shape or (list(input_shape) if input_shape is not None else None)
     if shape is None:
         raise SpecError([Issue(f"model {name} has no input shape: give `input_shape:` on the model "
@@ -92,7 +92,7 @@ def dry_build(name: str, spec: Model, shape: Sequence[int], input_dtype: str | N
     keras = import_keras()
     with _without_side_effects():
         if is_graph(spec):
-            return DryBuild(**graph_build.dry(keras, name, spec, shape))
+            return DryBuild(**graph_build.dry(keras, name, spec, shape, input_dtype))
         model = _assemble(keras, name, spec, shape, input_dtype)
         skipped = len(spec.layers) - len(model.layers)  # a leading Input is not a layer
         first = (None, *shape)
@@ -160,11 +160,11 @@ def main_argument_loc(name: str, spec: Model, i: int) -> tuple:
 def _assemble(keras, name: str, spec: Model, shape: Sequence[int] | Mapping[str, Sequence[int]],
               input_dtype: str | None = None):
     if is_graph(spec):
-        return graph_build.assemble(keras, name, spec, shape).model
+        return graph_build.assemble(keras, name, spec, shape, input_dtype).model
     layers = list(spec.layers)
     with fresh_layer_names():
         model = keras.Sequential(name=name)
-        model.add(keras.Input(shape=tuple(shape), dtype=input_dtype))
+        model.add(keras.Input(shape=tuple(shape), dtype=spec.input_dtype or input_dtype))  # the spec's, else the data's
         if isinstance(layers[0].args, Input):
             layers = layers[1:]  # its shape is the Input above
         offset = len(spec.layers) - len(layers)
@@ -197,14 +197,14 @@ def compile_model(model, spec: Compile, steps_per_execution: int | None = None) 
     """Compile `model` as `spec` says; `steps_per_execution` defaults to a fast value."""
     keras = import_keras()
     optimizer = keras.optimizers.get(spec.optimizer.keras_config())
-    several = not isinstance(model, keras.Sequential) and isinstance(model.output, dict)
+    several = not isinstance(model, keras.Sequential) and len(model.outputs) > 1
     metrics = spec.metrics
     if several and not isinstance(metrics, dict):  # several outputs: each gets the list
-        metrics = {output: list(metrics) for output in model.output}
+        metrics = {output: list(metrics) for output in model.output_names}
     loss, metrics = compile_objects(keras, spec.model_copy(update={"metrics": metrics}))
     loss_weights = spec.loss_weights
     if several and loss_weights is not None:  # an output left out weighs 1, as the schema says
-        loss_weights = {output: loss_weights.get(output, 1.0) for output in model.output}
+        loss_weights = {output: loss_weights.get(output, 1.0) for output in model.output_names}
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights,
                   steps_per_execution=spec.steps_per_execution or steps_per_execution
                   or DEFAULT_STEPS_PER_EXECUTION)

@@ -14,7 +14,8 @@ same value". A layer or an argument the spec language cannot express is a `SpecE
 every such layer of a model is reported at once. An input or output name the spec language does not
 take (`in put`, `_b`) is written renamed (`in_put`, `b`), its `from:` uses too. Inputs and outputs
 keep their order: `inputs:` and `outputs:` are written in the model's order, and the rebuilt model
-takes its inputs in that order (several outputs it gives as a dict, which Keras orders by name).
+takes its inputs and gives its outputs in that order. An input of another dtype than float32 (token
+ids: int32) is written with it (`input_dtype:`, or `{shape, dtype}` in `inputs:`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from schemas.layers_keras import EXCLUDED
 
 _LAYERS = {cls.keras_class: cls for cls in LAYERS}
 _OBJECTS = {cls.keras_class: cls for cls in (*INITIALIZERS, *REGULARIZERS, *CONSTRAINTS)}
-_IGNORED = {"name", "dtype", "input_shape", "batch_input_shape", "autocast"}  # not part of a spec
+# not part of a spec; a lookup layer's vocabulary_size is a record of its vocabulary (given or adapted)
+_IGNORED = {"name", "dtype", "input_shape", "batch_input_shape", "autocast", "vocabulary_size"}
 SPEC_DTYPE = "float32"  # every model the spec language builds; a layer of another dtype cannot be exported
 
 
@@ -110,13 +112,20 @@ def _layer_args(layer, where: str) -> tuple[str, dict]:
         if key in _IGNORED or key not in kept:
             continue
         if key not in spec.model_fields or key in spec.spec_only:
-            raise SpecError([Issue(f"{where} ({keras_class}): {key}={value!r} cannot be expressed in "
+            raise SpecError([Issue(f"{where} ({keras_class}): {key}={_shown(value)} cannot be expressed in "
                                    "the spec language")])
         try:
             args[key] = _plain(value)
         except SpecError as e:
             raise SpecError([Issue(f"{where} ({keras_class}).{key}: {e.issues[0].message}")]) from None
     return keras_class, args
+
+
+def _shown(value: Any) -> str:
+    """A config value for a message: a Keras object's config by its class (`an LSTM`), not its whole dict."""
+    if isinstance(value, dict) and "class_name" in value and "config" in value:
+        return f"a {value['class_name']} of its own"  # Bidirectional's backward_layer: the spec copies `layer`
+    return repr(value)
 
 
 def _required(keras_class: type, spec) -> set[str]:
@@ -176,6 +185,8 @@ def model_to_spec(model) -> dict:
         spec: dict[str, Any] = {}
         try:
             spec["input_shape"] = [int(d) for d in model.input_shape[1:]]
+            if str(model.inputs[0].dtype) != SPEC_DTYPE:
+                spec["input_dtype"] = str(model.inputs[0].dtype)
         except (AttributeError, ValueError, TypeError):
             pass  # a model never built has no input shape: the data will give it
         spec["layers"] = [layer_to_spec(layer, i) for i, layer in enumerate(model.layers)]
@@ -216,10 +227,14 @@ def graph_to_spec(graph: Graph) -> dict:
     spelt = dict.fromkeys([*graph.inputs, *sorted(n for n in named if n not in new)])
     new.update(_identifiers(list(spelt), set(graph.layers) | set(new.values())))
     spec: dict[str, Any] = {}
+    dtypes = {name: graph.input_dtypes.get(name, SPEC_DTYPE) for name in graph.inputs}
     if len(graph.inputs) == 1 and not named & set(graph.inputs):
         spec["input_shape"] = [int(d) for d in next(iter(graph.inputs.values()))]
+        if next(iter(dtypes.values())) != SPEC_DTYPE:
+            spec["input_dtype"] = next(iter(dtypes.values()))
     else:
-        spec["inputs"] = {new.get(name, name): [int(d) for d in shape] for name, shape in graph.inputs.items()}
+        spec["inputs"] = {new.get(name, name): _input_entry(shape, dtypes[name])
+                          for name, shape in graph.inputs.items()}
     layers = []
     for name in order:
         if name in constructs:
@@ -355,6 +370,12 @@ def _identifiers(names: list[str], taken: set[str]) -> dict[str, str]:
     return new
 
 
+def _input_entry(shape: list, dtype: str) -> Any:
+    """`[28, 28]` for a float32 input of `inputs:`, else `{shape: [...], dtype: int32}`."""
+    shape = [int(d) for d in shape]
+    return shape if dtype == SPEC_DTYPE else {"shape": shape, "dtype": dtype}
+
+
 def _output_shape(graph: Graph, name: str) -> tuple:
     if name in graph.inputs:
         return (None, *graph.inputs[name])
@@ -428,6 +449,8 @@ def _bare(layer: dict) -> Any:
         lists = {k: [_bare(entry) for entry in v] for k, v in args.items() if k in ("layers", "shortcut")}
         if "branches" in args:
             lists["branches"] = [[_bare(entry) for entry in branch] for branch in args["branches"]]
+        if isinstance(args.get("layer"), dict):  # a wrapper's layer (TimeDistributed's Flatten)
+            lists["layer"] = _bare(args["layer"])
         return {key: {**args, **lists}}
     return layer
 

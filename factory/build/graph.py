@@ -40,8 +40,12 @@ def wired(name: str, spec: Model) -> Graph:
     return graph
 
 
-def assemble(keras, name: str, spec: Model, shapes: Shapes) -> Assembled:
-    """Build the functional model of `spec`; `shapes` gives each input's shape (or the one input's)."""
+def assemble(keras, name: str, spec: Model, shapes: Shapes, input_dtype: str | None = None) -> Assembled:
+    """Build the functional model of `spec`; `shapes` gives each input's shape (or the one input's).
+
+    An input's dtype is the spec's (`{shape, dtype}` in `inputs:`, or `input_dtype:`), else
+    `input_dtype` (the data's), else float32.
+    """
     graph = wired(name, spec)
     layers: dict[int, Any] = {}
     tensors: dict[int, Any] = {}
@@ -53,7 +57,8 @@ def assemble(keras, name: str, spec: Model, shapes: Shapes) -> Assembled:
             if node.is_input:
                 input_name = next(n for n, j in graph.inputs.items() if j == i)
                 shape = shapes[input_name] if isinstance(shapes, Mapping) else shapes
-                tensors[i] = keras.Input(shape=tuple(shape), name=input_name)
+                dtype = spec.input_dtypes.get(input_name) or spec.input_dtype or input_dtype
+                tensors[i] = keras.Input(shape=tuple(shape), name=input_name, dtype=dtype)
                 continue
             arguments = node.args.keras_arguments()
             if isinstance(node.args, Wrapper):  # Keras takes the held layer as a layer: built by the same rule
@@ -97,8 +102,12 @@ def _layer(keras_class, arguments: dict, reserved: set[str]) -> Any:
 
 
 def _one_or_all(tensors: dict) -> Any:
-    """One tensor for one output, so a plain array trains it; else the dict by name (Keras's order: sorted)."""
-    return next(iter(tensors.values())) if len(tensors) == 1 else tensors
+    """One tensor for one output, so a plain array trains it; else a list in the spec's order.
+
+    Not a dict: Keras orders a dict's outputs by name. Each output is named after its layer
+    (`model.output_names`), so losses, metrics and data given per output name still find theirs.
+    """
+    return next(iter(tensors.values())) if len(tensors) == 1 else list(tensors.values())
 
 
 def _shape(tensor) -> tuple:
@@ -133,13 +142,13 @@ def _build_issue(name: str, node, taken: list, error: Exception) -> Issue:
                  f"on input of shape {shapes}: {first_line(error)}", loc=loc)
 
 
-def dry(keras, name: str, spec: Model, shapes: Shapes):
+def dry(keras, name: str, spec: Model, shapes: Shapes, input_dtype: str | None = None):
     """`compiler.dry_build`'s figures for a graph (called inside its no-allocation scope), as its fields.
 
     A spec layer that is a construct counts every Keras layer inside it; its shapes are those its
     input and its merge have.
     """
-    built = assemble(keras, name, spec, shapes)
+    built = assemble(keras, name, spec, shapes, input_dtype)
     graph = built.graph
     params = [0] * len(spec.layers)
     first: dict[int, int] = {}

@@ -25,6 +25,7 @@ class Graph:
     sources: dict[str, list[str]] = field(default_factory=dict)  # layer name -> what feeds it, in order
     merged: set[str] = field(default_factory=set)  # layers called on a list of tensors (merging layers)
     outputs: list[str] = field(default_factory=list)  # the model's outputs, by layer name
+    input_dtypes: dict[str, str] = field(default_factory=dict)  # input name -> Keras's dtype (int32, float32)
 
 
 def graph_of(model) -> Graph:
@@ -40,7 +41,7 @@ def graph_of(model) -> Graph:
     else:
         raise SpecError([Issue(f"model {model.name!r} is a subclassed {type(model).__name__}: its graph is "
                                "Python code, so only Sequential and Functional models can be read")])
-    graph = Graph(inputs=inputs)
+    graph = Graph(inputs=inputs, input_dtypes=_input_dtypes(model, inputs))
     taken = set(inputs) | {layer.name for layer, _, _ in calls}
     inside: dict[str, list[str]] = {}  # a model used as a layer -> its outputs, by their names here
 
@@ -94,6 +95,16 @@ def _inline(graph: Graph, model, sources: list[str], taken: set[str], issues: li
         if name in inner.merged:
             graph.merged.add(names[name])
     return [names[o] for o in inner.outputs]
+
+
+def _input_dtypes(model, inputs: dict) -> dict[str, str]:
+    """Each input's dtype, by the names of `inputs` (a Sequential never built has none yet: {})."""
+    if _is_functional(model):  # by its input layer, whatever the order of `model.inputs`
+        return {name: str(model.get_layer(name).output.dtype) for name in inputs}
+    try:
+        return {name: str(model.inputs[0].dtype) for name in inputs}
+    except (AttributeError, ValueError, IndexError):
+        return {}
 
 
 def _is_functional(model) -> bool:

@@ -146,7 +146,7 @@ def model_issues(name: str, spec: Any, data: Any) -> list[Issue]:
     an input shape other than the data's, a one-input model on several arrays (or the reverse)."""
     issues = []
     x = data.x_train
-    inputs = dict(spec.inputs or {})
+    inputs = {k: getattr(v, "shape", v) for k, v in (spec.inputs or {}).items()}  # `{shape, dtype}` or a shape
     if isinstance(x, dict):
         if not inputs:
             issues.append(Issue(f"the data has one array per input ({_names('x_train', x)}), but model {name} "

@@ -1,0 +1,274 @@
+"""Export round trips of what the first exporter refused or changed: wrappers, constraints, lookups,
+the order of several outputs, input dtypes, and Dropout's noise_shape with null axes.
+
+A round trip goes through the library file `factory export` writes, the TF-free loader and the
+compiler (`rebuilt`); "the same model" is the same layer configs (names aside), the same number of
+weights, and the same predictions once the original's weights are set on the rebuild.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from factory.build.export import library_yaml, model_to_spec
+from factory.build.keras_setup import import_keras
+from factory.errors import SpecError
+from tests.test_export_graphs import _without_names, rebuilt
+
+keras = import_keras()
+L = keras.layers
+
+
+def configs(model) -> list:
+    return [(type(layer).__name__, _without_names(layer.get_config())) for layer in model.layers]
+
+
+def assert_same_model(model, second, x) -> None:
+    """Same configs, weights and input dtypes; same predictions with the original's weights set."""
+    assert configs(second) == configs(model)
+    assert [str(t.dtype) for t in second.inputs] == [str(t.dtype) for t in model.inputs]
+    assert len(second.weights) == len(model.weights) and second.count_params() == model.count_params()
+    second.set_weights(model.get_weights())
+    mine, theirs = second.predict(x, verbose=0), model.predict(x, verbose=0)
+    for a, b in zip(*(v if isinstance(v, list) else [v] for v in (mine, theirs)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+RNG = np.random.default_rng(0)
+
+
+def wrappers_sequential():
+    return keras.Sequential([keras.Input((6, 4)), L.Bidirectional(L.LSTM(5, return_sequences=True)),
+                             L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode="sum"),
+                             L.TimeDistributed(L.Dense(2, activation="relu")), L.TimeDistributed(L.Flatten()),
+                             L.SimpleRNN(3), L.Dense(2)])
+
+
+def wrappers_functional():
+    x = keras.Input((5, 8, 8, 1), name="frames")
+    y = L.TimeDistributed(L.Conv2D(2, 3, activation="relu"))(x)
+    y = L.TimeDistributed(L.Flatten())(y)
+    left = L.Bidirectional(L.LSTM(4), merge_mode="ave", name="left")(y)
+    right = L.Bidirectional(L.SimpleRNN(4, go_backwards=False), name="right")(y)
+    return keras.Model(x, L.Dense(3)(L.Concatenate()([left, right])))
+
+
+@pytest.mark.parametrize("make,shape", [(wrappers_sequential, (6, 4)), (wrappers_functional, (5, 8, 8, 1))])
+def test_bidirectional_and_time_distributed_round_trip(make, shape, tmp_path):
+    model = make()
+    spec = model_to_spec(model)
+    assert str(spec).count("'Bidirectional': {") == 2 and str(spec).count("'TimeDistributed': {") == 2
+    assert "Flatten: {}" not in library_yaml("m", spec)  # a held layer without arguments is written bare too
+    assert_same_model(model, rebuilt(model, tmp_path), RNG.random((3, *shape), dtype=np.float32))
+
+
+def test_a_bidirectional_with_its_own_backward_layer_is_refused_by_name():
+    model = keras.Sequential([keras.Input((6, 4)), L.Bidirectional(
+        L.LSTM(3), backward_layer=L.LSTM(3, go_backwards=True, dropout=0.5))])
+    with pytest.raises(SpecError, match=r"^layer 0 \(Bidirectional\): backward_layer=a LSTM of its own cannot be "
+                                        r"expressed in the spec language$"):
+        model_to_spec(model)
+
+
+CONSTRAINTS = [keras.constraints.MaxNorm(3), keras.constraints.MaxNorm(1.5, axis=[0, 1, 2]),
+               keras.constraints.MinMaxNorm(0.5, 2.0, rate=0.5, axis=1), keras.constraints.NonNeg(),
+               keras.constraints.UnitNorm(axis=[0, 1, 2]), "max_norm", "non_neg"]
+
+
+@pytest.mark.parametrize("constraint", CONSTRAINTS, ids=str)
+def test_every_built_in_constraint_round_trips(constraint, tmp_path):
+    model = keras.Sequential([keras.Input((6, 6, 2)), L.Conv2D(3, 3, kernel_constraint=constraint,
+                                                              bias_constraint=keras.constraints.NonNeg()),
+                              L.Flatten(), L.Dense(2, kernel_constraint=constraint)])
+    written = model_to_spec(model)["layers"][0]["Conv2D"]["kernel_constraint"]
+    assert (written if isinstance(written, str) else next(iter(written))) in ("MaxNorm", "MinMaxNorm", "NonNeg",
+                                                                             "UnitNorm")
+    assert_same_model(model, rebuilt(model, tmp_path), RNG.random((2, 6, 6, 2), dtype=np.float32))
+
+
+def test_every_keras_constraint_is_one_the_spec_language_has():
+    from schemas.constraints import CONSTRAINTS as SPEC_CONSTRAINTS
+
+    built_in = {name for name, c in vars(keras.constraints).items()
+                if isinstance(c, type) and issubclass(c, keras.constraints.Constraint)
+                and c is not keras.constraints.Constraint and name[0].isupper()}  # not the snake_case aliases
+    assert built_in == {c.__name__ for c in SPEC_CONSTRAINTS}
+
+
+def test_integer_lookup_round_trips_with_its_input_dtype(tmp_path):
+    model = keras.Sequential([keras.Input((3,), dtype="int64"),
+                              L.IntegerLookup(vocabulary=[4, 8, 15], num_oov_indices=2, mask_token=0,
+                                              output_mode="multi_hot"), L.Dense(2)])
+    spec = model_to_spec(model)
+    assert spec["input_dtype"] == "int64"
+    assert spec["layers"][0] == {"IntegerLookup": {"num_oov_indices": 2, "mask_token": 0, "output_mode": "multi_hot",
+                                                   "vocabulary": [4, 8, 15]}}
+    assert_same_model(model, rebuilt(model, tmp_path), np.array([[4, 8, 99], [0, 15, 15]], dtype="int64"))
+
+
+def three_outputs():
+    """Outputs whose names sort in another order (alpha < mid < zeta) than the model's (zeta, alpha, mid)."""
+    x = keras.Input((4,), name="x")
+    h = L.Dense(8, activation="relu", name="h")(x)
+    return keras.Model(x, [L.Dense(1, name="zeta")(h), L.Dense(2, name="alpha")(h), L.Dense(3, name="mid")(h)])
+
+
+def test_several_outputs_keep_the_model_s_order(tmp_path):
+    model = three_outputs()
+    assert model_to_spec(model)["outputs"] == ["zeta", "alpha", "mid"]
+    second = rebuilt(model, tmp_path)
+    assert second.output_names == model.output_names == ["zeta", "alpha", "mid"]
+    assert [tuple(t.shape) for t in second.outputs] == [(None, 1), (None, 2), (None, 3)]
+    assert_same_model(model, second, RNG.random((3, 4), dtype=np.float32))
+
+
+def test_a_model_with_several_outputs_trains_on_arrays_by_output_name(tmp_path):
+    """Losses, metrics and arrays given per output name still find their output in a list of outputs."""
+    from factory.build.compiler import compile_model
+    from schemas import Compile
+
+    second = rebuilt(three_outputs(), tmp_path)
+    compile_model(second, Compile.model_validate({"optimizer": "adam", "loss": {"zeta": "mse", "alpha": "mse",
+                                                                                  "mid": "mae"},
+                                                  "metrics": ["mae"], "loss_weights": {"mid": 0.5}}))
+    y = {"mid": np.ones((8, 3)), "zeta": np.zeros((8, 1)), "alpha": np.zeros((8, 2))}
+    history = second.fit(RNG.random((8, 4), dtype=np.float32), y, epochs=1, verbose=0).history
+    assert {"zeta_loss", "alpha_loss", "mid_loss", "zeta_mae", "alpha_mae", "mid_mae"} <= set(history)
+    second.set_weights([np.zeros_like(w) for w in second.get_weights()])  # every output predicts 0
+    scores = second.evaluate(RNG.random((8, 4), dtype=np.float32), y, verbose=0, return_dict=True)
+    assert (scores["mid_mae"], scores["zeta_mae"], scores["alpha_mae"]) == (1.0, 0.0, 0.0)  # mid's are the ones
+
+
+def embedding_sequential():
+    return keras.Sequential([keras.Input((5,), dtype="int32"), L.Embedding(20, 3), L.Flatten(), L.Dense(2)])
+
+
+def embedding_two_inputs():
+    ids, extra = keras.Input((5,), dtype="int32", name="ids"), keras.Input((2,), name="extra")
+    y = L.Concatenate()([L.Flatten()(L.Embedding(20, 3)(ids)), extra])
+    return keras.Model([ids, extra], L.Dense(2)(y))
+
+
+def test_an_int32_input_embedding_model_round_trips_with_int32_inputs(tmp_path):
+    model = embedding_sequential()
+    assert model_to_spec(model) == {"input_shape": [5], "input_dtype": "int32", "layers": [
+        {"Embedding": {"input_dim": 20, "output_dim": 3}}, {"Flatten": {}}, {"Dense": 2}]}
+    ids = RNG.integers(0, 20, (4, 5)).astype("int32")
+    assert_same_model(model, rebuilt(model, tmp_path), ids)
+    model = embedding_two_inputs()
+    assert model_to_spec(model)["inputs"] == {"ids": {"shape": [5], "dtype": "int32"}, "extra": [2]}
+    second = rebuilt(model, tmp_path)
+    assert [str(t.dtype) for t in second.inputs] == ["int32", "float32"]
+    assert_same_model(model, second, {"ids": ids, "extra": RNG.random((4, 2), dtype=np.float32)})
+
+
+def test_input_dtypes_build_as_written():
+    from factory.build.compiler import build_model
+    from schemas import Model
+
+    spec = Model.model_validate({"input_shape": [5], "input_dtype": "int32",
+                                 "layers": [{"Embedding": {"input_dim": 20, "output_dim": 3}}]})
+    assert str(build_model("m", spec).inputs[0].dtype) == "int32"
+    assert str(build_model("m", spec, input_dtype="float32").inputs[0].dtype) == "int32"  # the spec's wins
+    spec = Model.model_validate({"input_shape": [5], "input_dtype": "int64",
+                                 "layers": [{"Embedding": {"input_dim": 20, "output_dim": 3, "name": "e"}},
+                                            {"Flatten": {"from": "e"}}]})  # a graph with one input
+    assert str(build_model("m", spec).inputs[0].dtype) == "int64"
+    plain = Model.model_validate({"input_shape": [5], "layers": [{"Dense": 2}]})
+    assert str(build_model("m", plain).inputs[0].dtype) == "float32"
+
+
+def test_keras_dtypes_are_the_ones_an_input_may_have():
+    from keras.src.backend.common.dtypes import ALLOWED_DTYPES
+
+    from schemas.experiment import INPUT_DTYPES
+
+    assert sorted(INPUT_DTYPES) == sorted(ALLOWED_DTYPES)
+
+
+BAD_DTYPES = """\
+models:
+  one:
+    input_shape: [5]
+    input_dtype: int23
+    layers: [Embedding: {input_dim: 20, output_dim: 3}]
+  several:
+    inputs: {ids: {shape: [5], dtype: flaot32}, extra: [2], more: {shape: [2], dtipe: int32}}
+    layers:
+      - Concatenate: {from: [ids, extra, more]}
+  both:
+    inputs: {ids: [5]}
+    input_dtype: int32
+    layers: [Dense: {units: 2, from: ids}]
+"""
+
+
+def test_an_unknown_dtype_is_located_with_did_you_mean(write):
+    from tests.conftest import SPEC_HEAD, spec_errors
+
+    path = write(SPEC_HEAD + BAD_DTYPES)
+    errors = spec_errors(path)
+    assert errors == [
+        f"{path}:7:18: models.one.input_dtype: unknown dtype 'int23'; did you mean 'int32'?",
+        f"{path}:10:39: models.several.inputs.ids.dtype: unknown dtype 'flaot32'; did you mean 'float32'?",
+        f"{path}:10:80: models.several.inputs.more.dtipe: unknown key 'dtipe'",
+        f"{path}:15:18: models.both.input_dtype: input_dtype is the one-input form: with `inputs:`, give an "
+        "input its `dtype:` there, beside its `shape:`",
+    ], errors
+
+
+def test_dropout_noise_shape_takes_null_for_an_axis_of_the_input():
+    from factory.build.compiler import build_model
+    from schemas import Model
+
+    spec = Model.model_validate({"input_shape": [4, 4, 2], "layers": [
+        {"Dropout": {"rate": 0.5, "noise_shape": [None, 1, 1, 1], "seed": 1}},
+        {"AlphaDropout": {"rate": 0.5, "noise_shape": [None, 4, 1, 2]}}]})
+    model = build_model("m", spec)
+    assert list(model.layers[0].noise_shape) == [None, 1, 1, 1]
+    out = keras.ops.convert_to_numpy(model.layers[0](np.ones((64, 4, 4, 2), "float32"), training=True))
+    assert sorted({float(v) for v in np.unique(out)}) == [0.0, 2.0]
+    assert all(len(np.unique(example)) == 1 for example in out)  # whole examples dropped or kept
+    with pytest.raises(ValueError, match=r"noise_shape\.0\n.*greater than 0"):
+        Model.model_validate({"layers": [{"Dropout": {"rate": 0.5, "noise_shape": [0, 1]}}]})
+
+
+def test_export_command_writes_the_input_dtype_and_the_outputs_in_order(cli, tmp_path):
+    import yaml
+
+    embedding_sequential().save(tmp_path / "ids.keras")
+    three_outputs().save(tmp_path / "three.keras")
+    code, out, err = cli("export", tmp_path / "ids.keras", "--name", "ids")
+    assert (code, err) == (0, "") and yaml.safe_load(out)["models"]["ids"]["input_dtype"] == "int32"
+    code, out, err = cli("export", tmp_path / "three.keras", "--name", "three")
+    assert (code, err) == (0, "") and yaml.safe_load(out)["models"]["three"]["outputs"] == ["zeta", "alpha", "mid"]
+
+
+SCALED_IDS = """\
+name: t
+data: {dataset: digits}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+models:
+  one:
+    input_shape: [64]
+    input_dtype: int32
+    layers: [Embedding: {input_dim: 17, output_dim: 2}, Flatten, Dense: 10]
+  several:
+    inputs: {ids: {shape: [64], dtype: uint8}, extra: [2]}
+    layers: [Concatenate: {from: [ids, extra]}, Dense: 10]
+"""
+
+
+def test_integer_inputs_under_data_scale_are_located(write):
+    from tests.conftest import spec_errors
+
+    path = write(SCALED_IDS)
+    assert spec_errors(path) == [
+        f"{path}:7:18: models.one.input_dtype: int32 input under data.scale (on by default), which divides every "
+        "input by its largest value: the ids would become fractions that int32 truncates to 0; set "
+        "`data: {scale: false}`",
+        f"{path}:10:36: models.several.inputs.ids.dtype: uint8 input under data.scale (on by default), which "
+        "divides every input by its largest value: the ids would become fractions that uint8 truncates to 0; set "
+        "`data: {scale: false}`"]
+    assert spec_errors(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: digits, scale: false}"))) == []
