@@ -77,6 +77,14 @@ def test_one_experiment_mixes_backends_and_their_files_load_on_the_other(tmp_pat
         ("A-jax", 0, "jax"), ("A-jax", 1, "jax"), ("B", 0, "tensorflow"), ("B", 1, "tensorflow")]
     assert {"tensorflow", "jax", "jaxlib"} <= set(results["versions"])
     table = (tmp_path / "out" / "comparison.md").read_text()
+
+    # --resume with nothing left to train: each run's backend and the versions stay as recorded.
+    results["versions"]["jax"] = "0.0.1-recorded"
+    (tmp_path / "out" / "results.json").write_text(json.dumps(results))
+    assert run_experiment(load(spec), tmp_path / "out", workers=1, resume=True) == 0
+    resumed = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert resumed["versions"] == results["versions"]
+    assert [r["keras_backend"] for r in resumed["runs"]] == [r["keras_backend"] for r in results["runs"]]
     assert "ReLU (keras_backend=jax)" in table and "ReLU (keras_backend=tensorflow)" in table
     assert "| A-jax vs A-tensorflow | training.keras_backend: tensorflow -> jax | 2 |" in table  # the paired test
 

@@ -19,7 +19,7 @@ from factory.results.artifacts import summary_text, write_artifacts
 from factory.spec.loader import Loaded
 from factory.train import folder, tracking
 from factory.train.backend import Backend, open_backend
-from factory.train.document import RESULTS, Results, data_fingerprint, now, versions
+from factory.train.document import RESULTS, Results, data_fingerprint, now, resumed_versions
 from factory.train.folder import LOCK
 from factory.train.progress import Timings, check_stop, interruptible, process_seconds, say
 from factory.train.task import Task, short_reason
@@ -69,7 +69,9 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                                     experiment, data, out / ".data", address, keras_backends, driver)
             with timings.phase(f"import Keras ({driver})"):
                 _import_keras(experiment, driver)
-                results.data["versions"] = versions(keras_backends)
+                recorded = (folder.read_previous(out) or {}).get("versions") if resume else None
+                results.data["versions"] = resumed_versions(
+                    tuple(dict.fromkeys(t.keras_backend(experiment) for t in tasks)), results.runs, recorded)
             with timings.phase("build models (check)"):
                 preflight_checks(loaded, experiment, data)
             tracker.start()  # a tracking store that cannot be used stops the run before the folder changes
