@@ -252,3 +252,34 @@ def test_jax_worker_processes_map_the_cached_arrays_without_a_copy(tmp_path, mon
     runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
     assert [(r["model"], r["status"], r["keras_backend"]) for r in runs] == [
         ("A", "completed", "jax"), ("B", "completed", "jax")]
+
+
+@needs_jax
+@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2, reason="needs two cores to share")
+def test_a_jax_worker_given_one_core_computes_on_one_thread_and_may_still_run_on_any_core():
+    code = """if True:
+        import os
+        from factory.build.keras_setup import import_keras
+        keras = import_keras("jax", threads=1)  # a worker's share of the cores
+        import jax.numpy as jnp
+
+        def ticks():
+            out = {}
+            for thread in os.listdir("/proc/self/task"):
+                fields = open(f"/proc/self/task/{thread}/stat").read().rsplit(")", 1)[1].split()
+                out[thread] = int(fields[11]) + int(fields[12])  # utime + stime
+            return out
+
+        x = jnp.ones((1000, 1000)); (x @ x).block_until_ready()
+        before = ticks()
+        for _ in range(30):
+            x = (x @ x) / 1000.0
+        x.block_until_ready()
+        after = ticks()
+        busy = sorted((t - before.get(k, 0) for k, t in after.items() if t - before.get(k, 0) > 2), reverse=True)
+        allowed = {len(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")}
+        print("busy", len(busy), "allowed", sorted(allowed))
+    """
+    done = _python(code)
+    every = len(os.sched_getaffinity(0))
+    assert done.stdout.split()[-4:] == ["busy", "1", "allowed", f"[{every}]"], done.stdout + done.stderr
