@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from factory.build import keras_setup
@@ -66,7 +67,8 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                 folder.check_same_data(out, results.data["data_fingerprint"])
             with timings.phase("start workers"):  # they import their backend while this process checks
                 pool = open_backend(backend if tasks else "local", _parallel(experiment, tasks, workers),
-                                    experiment, data, out / ".data", address, keras_backends, driver)
+                                    experiment, data, out / ".data", address, keras_backends, driver,
+                                    Counter(t.keras_backend(experiment) for t in tasks))
             with timings.phase(f"import Keras ({driver})"):
                 _import_keras(experiment, driver)
                 recorded = (folder.read_previous(out) or {}).get("versions") if resume else None
