@@ -8,6 +8,7 @@ from pathlib import Path
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -283,3 +284,71 @@ def test_a_jax_worker_given_one_core_computes_on_one_thread_and_may_still_run_on
     done = _python(code)
     every = len(os.sched_getaffinity(0))
     assert done.stdout.split()[-4:] == ["busy", "1", "allowed", f"[{every}]"], done.stdout + done.stderr
+
+
+def _npz(path: Path, seed: int, n: int = 200) -> None:
+    rng = np.random.default_rng(seed)
+    np.savez(path, x_train=rng.random((n, 8, 8)), y_train=np.arange(n) % 10,
+             x_test=rng.random((50, 8, 8)), y_test=np.arange(50) % 10)
+
+
+def test_a_same_size_file_with_an_older_mtime_is_not_served_stale(tmp_path, monkeypatch):
+    from factory import data as data_module
+    from factory.data import cache, load_data
+    from schemas import Data
+
+    monkeypatch.setenv("FACTORY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "RACY_SECONDS", 0.0, raising=False)  # remember every digest: a memo's stale case too
+    source, spec = tmp_path / "d.npz", Data(dataset="d.npz")
+    _npz(source, 0)
+    old = source.stat()
+
+    def fresh_load():
+        data_module._cache.clear()  # as a new process would: only the disk cache remains
+        return load_data(spec, tmp_path)
+
+    first = np.array(fresh_load().x_train)
+    assert (tmp_path / "cache" / cache.DIGESTS).is_file()
+    time.sleep(0.05)  # past the timestamp granularity
+    _npz(source, 1)  # other values, the same size, written in place (a restore, cp -p)
+    os.utime(source, ns=(old.st_atime_ns, old.st_mtime_ns - 10**9))  # and an older mtime
+    assert source.stat().st_size == old.st_size and source.stat().st_ino == old.st_ino
+    second = fresh_load()
+    assert not np.array_equal(first, second.x_train)
+    assert np.array_equal(np.array(second.x_train), np.array(fresh_load().x_train))  # and that one is kept
+
+
+def test_a_cache_entry_removed_or_replaced_while_runs_map_it(tmp_path, monkeypatch):
+    import shutil
+
+    from factory import data as data_module
+    from factory.data import cache, load_data
+    from factory.spec.loader import load
+    from factory.train import workers
+    from factory.train.runner import run_experiment
+    from schemas import Data
+
+    monkeypatch.setenv("FACTORY_CACHE_DIR", str(tmp_path / "cache"))
+    _npz(tmp_path / "d.npz", 0)
+    data_module._cache.clear()
+    held = load_data(Data(dataset="d.npz"), tmp_path)  # this process maps the entry
+    entry, expected = Path(held.x_train.filename).parent, np.array(held.x_train)
+    shutil.rmtree(entry)  # as a clean-up does
+    data_module._cache.clear()
+    again = load_data(Data(dataset="d.npz"), tmp_path)  # another run decodes and stores it again
+    assert Path(again.x_train.filename).parent == entry and np.array_equal(held.x_train, expected)
+
+    # Worker processes open the entry seconds after the driver chose it: a clean-up meanwhile.
+    start = workers.WorkerPool.__init__
+
+    def started_then_cleaned(pool, *args, **kwargs):
+        start(pool, *args, **kwargs)
+        shutil.rmtree(entry)
+
+    monkeypatch.setattr(workers.WorkerPool, "__init__", started_then_cleaned)
+    spec = tmp_path / "t.yaml"
+    spec.write_text(TINY.replace("dataset: digits", "dataset: d.npz").replace("epochs: 2", "epochs: 1"))
+    assert run_experiment(load(spec), tmp_path / "out", workers=2) == 0
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert [(r["model"], r["status"]) for r in runs] == [("A", "completed"), ("B", "completed")]
+    assert not list((tmp_path / "cache").glob(cache.PIN + "*"))  # the pinned copy went with the workers

@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterator
 
+from factory.data.cache import pin
 from factory.errors import Issue, SpecError
 from factory.train.progress import EtaClock, check_stop
 from factory.train.task import Finished, Task, failed_record, train_task
@@ -82,10 +83,13 @@ class WorkerPool:
         from factory.data import save_arrays
 
         self.workers, self.scratch, self.keras_backend = workers, Path(scratch), keras_backend
+        self.pinned = None  # the pinned copy of a prepared-data cache entry the workers map, removed at close
         if hasattr(data, "stream"):  # a folder or a table: its file list travels, not arrays
             shared = data
-        else:  # arrays: mapped from the prepared-data cache where they are there, else written for the workers
-            shared = str(_mapped_from(data) or self.scratch)
+        else:  # arrays: mapped from (a pinned copy of) the prepared-data cache entry, else written for the workers
+            cached = _mapped_from(data)
+            self.pinned = pin(cached) if cached is not None else None
+            shared = str(self.pinned or self.scratch)
         try:
             if shared == str(self.scratch):
                 save_arrays(data, self.scratch)
@@ -166,6 +170,8 @@ class WorkerPool:
         for process in processes:
             process.join(timeout=5)
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.pinned is not None:
+            shutil.rmtree(self.pinned, ignore_errors=True)
 
 
 def shared_clock(workers: int) -> EtaClock:
