@@ -311,7 +311,7 @@ def test_a_same_size_file_with_an_older_mtime_is_not_served_stale(tmp_path, monk
     assert (tmp_path / "cache" / cache.DIGESTS).is_file()
     time.sleep(0.05)  # past the timestamp granularity
     _npz(source, 1)  # other values, the same size, written in place (a restore, cp -p)
-    os.utime(source, ns=(old.st_atime_ns, old.st_mtime_ns - 10**9))  # and an older mtime
+    os.utime(source, ns=(old.st_atime_ns, old.st_mtime_ns))  # and an older mtime: the cached version's
     assert source.stat().st_size == old.st_size and source.stat().st_ino == old.st_ino
     second = fresh_load()
     assert not np.array_equal(first, second.x_train)
