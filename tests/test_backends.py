@@ -352,3 +352,18 @@ def test_a_cache_entry_removed_or_replaced_while_runs_map_it(tmp_path, monkeypat
     runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
     assert [(r["model"], r["status"]) for r in runs] == [("A", "completed"), ("B", "completed")]
     assert not list((tmp_path / "cache").glob(cache.PIN + "*"))  # the pinned copy went with the workers
+
+
+@needs_jax
+def test_show_builds_on_the_models_backend_and_says_which_each_trains_on(cli, write, tmp_path):
+    spec = tmp_path / "jax.yaml"
+    spec.write_text(TINY.replace("seeds: [0]}", "seeds: [0], keras_backend: jax}"))
+    done = _python(f"import sys; from factory.cli import main; rc = main(['show', {str(spec)!r}]); "
+                   "print(rc, 'tensorflow' in sys.modules)")
+    assert done.stdout.startswith("keras_backend: jax (every model trains on it, and is built on it here)\n")
+    assert "model B: 1,274 parameters" in done.stdout and done.stdout.split()[-2:] == ["0", "False"], done.stderr
+
+    code, out, _ = cli("show", write(MIXED))  # this process has TensorFlow: the JAX model is built on it
+    assert code == 0 and out.splitlines()[0] == (
+        "keras_backend: built here on tensorflow; trained on jax: A-jax "
+        "(the layers, shapes and parameters are the same on every backend)")
