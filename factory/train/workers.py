@@ -2,9 +2,10 @@
 
 One TensorFlow process trains a small model with about one core busy, so on a machine with idle
 cores, several runs (models x seeds) train at once. Each worker imports Keras on its pool's backend
-(TensorFlow, JAX or PyTorch) once, maps the arrays the driver prepared once
-(`factory.data.save_arrays`), and gets an equal share of the cores for the backend's thread
-pools. The workers start (and import their backend) as soon as the pool is
+(TensorFlow, JAX or PyTorch) once, maps the arrays the driver prepared once (a pinned copy of
+the prepared-data cache entry, `factory.data.cache.pin`, else `factory.data.save_arrays`), and
+gets an equal share of the cores for the backend's thread pools. Runs on several backends share
+the slots (`SharedSlots`). The workers start (and import their backend) as soon as the pool is
 made, while the driver runs its checks; no task reaches them before `run`. Workers only train and
 return each model as bytes; the driver alone writes the output folder. A worker that dies becomes
 a failed run with the reason, not a hung experiment. Ctrl-C is the driver's, which then stops
