@@ -90,12 +90,16 @@ def open_backend(kind: str, workers: int, experiment, data, scratch: Path, addre
         from factory.train.workers import SharedSlots, WorkerPool, shared_clock
 
         threads, clock = max(1, (os.cpu_count() or 1) // workers), shared_clock(workers)  # shares of all slots
-        shared = {}
-        for name in keras_backends:
-            processes = max(1, min(workers, (runs or {}).get(name, workers)))
-            shared[name] = WorkerPool(processes, experiment.model_dump(mode="json"), data,
-                                      scratch.with_name(f"{scratch.name}-{name}"), name, threads, clock)
-        return SharedSlots(shared, workers, experiment)
+        shared = SharedSlots({}, workers, experiment)
+        try:
+            for name in keras_backends:
+                processes = max(1, min(workers, (runs or {}).get(name, workers)))
+                shared.pools[name] = WorkerPool(processes, experiment.model_dump(mode="json"), data,
+                                                scratch.with_name(f"{scratch.name}-{name}"), name, threads, clock)
+        except BaseException:  # a full disk for the second backend's arrays: the first one's workers stop too
+            shared.close()
+            raise
+        return shared
     pools: dict[str, Backend] = {}
     for name in keras_backends:
         if workers > 1 or name != driver:
