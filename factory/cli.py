@@ -68,10 +68,14 @@ def _show(args) -> int:
         print(yaml.safe_dump(loaded.experiment.resolved().model_dump(mode="json", exclude_none=True),
                              sort_keys=False, allow_unicode=True), end="")
         return 0
+    from factory.build import keras_setup
     from factory.build.checks import check_models
     from factory.build.compiler import build_model
+    from factory.build.keras_backends import backend_to_show, backends_line
 
     experiment = loaded.experiment.resolved()
+    built_on = backend_to_show(experiment)
+    keras_setup.prefer(built_on)  # before a dataset download imports Keras
     data = _data_if_cheap(loaded, experiment)
     input_shape = data.input_shape if data is not None else None
     issues = check_models(experiment, data)  # every model's mistakes at once, nothing allocated
@@ -79,6 +83,7 @@ def _show(args) -> int:
         raise loaded.locate(SpecError(issues))
     from factory.build.diagram import layer_table, write_diagram
 
+    print(backends_line(experiment, built_on))
     for name, spec in experiment.models.items():
         model = build_model(name, spec, input_shape, getattr(data, "input_dtype", None))  # strings for texts
         print(f"model {name}: {spec.label}")
@@ -201,8 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
     p.add_argument("--profile", action="store_true", help="print where the time went")
     p.add_argument("--workers", type=_positive, default=_default_workers(), metavar="N",
-                   help="train up to N runs at once in separate processes (default: $FACTORY_WORKERS, "
-                        "else the number of CPU cores); 1 trains them one by one in this process")
+                   help="train up to N runs at once in separate processes, over all Keras backends (default: "
+                        "$FACTORY_WORKERS, else the number of CPU cores); 1 trains them one by one in this process")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local: worker processes on this machine; ray: each run as a Ray task "
                         "(pip install 'factory[ray]')")

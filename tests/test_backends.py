@@ -8,6 +8,7 @@ from pathlib import Path
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -77,6 +78,14 @@ def test_one_experiment_mixes_backends_and_their_files_load_on_the_other(tmp_pat
         ("A-jax", 0, "jax"), ("A-jax", 1, "jax"), ("B", 0, "tensorflow"), ("B", 1, "tensorflow")]
     assert {"tensorflow", "jax", "jaxlib"} <= set(results["versions"])
     table = (tmp_path / "out" / "comparison.md").read_text()
+
+    # --resume with nothing left to train: each run's backend and the versions stay as recorded.
+    results["versions"]["jax"] = "0.0.1-recorded"
+    (tmp_path / "out" / "results.json").write_text(json.dumps(results))
+    assert run_experiment(load(spec), tmp_path / "out", workers=1, resume=True) == 0
+    resumed = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert resumed["versions"] == results["versions"]
+    assert [r["keras_backend"] for r in resumed["runs"]] == [r["keras_backend"] for r in results["runs"]]
     assert "ReLU (keras_backend=jax)" in table and "ReLU (keras_backend=tensorflow)" in table
     assert "| A-jax vs A-tensorflow | training.keras_backend: tensorflow -> jax | 2 |" in table  # the paired test
 
@@ -244,3 +253,118 @@ def test_jax_worker_processes_map_the_cached_arrays_without_a_copy(tmp_path, mon
     runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
     assert [(r["model"], r["status"], r["keras_backend"]) for r in runs] == [
         ("A", "completed", "jax"), ("B", "completed", "jax")]
+
+
+@needs_jax
+@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2, reason="needs two cores to share")
+def test_a_jax_worker_given_one_core_computes_on_one_thread_and_may_still_run_on_any_core():
+    code = """if True:
+        import os
+        from factory.build.keras_setup import import_keras
+        keras = import_keras("jax", threads=1)  # a worker's share of the cores
+        import jax.numpy as jnp
+
+        def ticks():
+            out = {}
+            for thread in os.listdir("/proc/self/task"):
+                fields = open(f"/proc/self/task/{thread}/stat").read().rsplit(")", 1)[1].split()
+                out[thread] = int(fields[11]) + int(fields[12])  # utime + stime
+            return out
+
+        x = jnp.ones((1000, 1000)); (x @ x).block_until_ready()
+        before = ticks()
+        for _ in range(30):
+            x = (x @ x) / 1000.0
+        x.block_until_ready()
+        after = ticks()
+        spent = {k: t - before.get(k, 0) for k, t in after.items()}
+        busy = [k for k, t in spent.items() if t > 0.1 * sum(spent.values())]  # not a thread that only dispatched
+        allowed = {len(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")}
+        print("busy", len(busy), "allowed", sorted(allowed))
+    """
+    done = _python(code)
+    every = len(os.sched_getaffinity(0))
+    assert done.stdout.split()[-4:] == ["busy", "1", "allowed", f"[{every}]"], done.stdout + done.stderr
+
+
+def _npz(path: Path, seed: int, n: int = 200) -> None:
+    rng = np.random.default_rng(seed)
+    np.savez(path, x_train=rng.random((n, 8, 8)), y_train=np.arange(n) % 10,
+             x_test=rng.random((50, 8, 8)), y_test=np.arange(50) % 10)
+
+
+def test_a_same_size_file_with_an_older_mtime_is_not_served_stale(tmp_path, monkeypatch):
+    from factory import data as data_module
+    from factory.data import cache, load_data
+    from schemas import Data
+
+    monkeypatch.setenv("FACTORY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "RACY_SECONDS", 0.0, raising=False)  # remember every digest: a memo's stale case too
+    source, spec = tmp_path / "d.npz", Data(dataset="d.npz")
+    _npz(source, 0)
+    old = source.stat()
+
+    def fresh_load():
+        data_module._cache.clear()  # as a new process would: only the disk cache remains
+        return load_data(spec, tmp_path)
+
+    first = np.array(fresh_load().x_train)
+    assert (tmp_path / "cache" / cache.DIGESTS).is_file()
+    time.sleep(0.05)  # past the timestamp granularity
+    _npz(source, 1)  # other values, the same size, written in place (a restore, cp -p)
+    os.utime(source, ns=(old.st_atime_ns, old.st_mtime_ns))  # and an older mtime: the cached version's
+    assert source.stat().st_size == old.st_size and source.stat().st_ino == old.st_ino
+    second = fresh_load()
+    assert not np.array_equal(first, second.x_train)
+    assert np.array_equal(np.array(second.x_train), np.array(fresh_load().x_train))  # and that one is kept
+
+
+def test_a_cache_entry_removed_or_replaced_while_runs_map_it(tmp_path, monkeypatch):
+    import shutil
+
+    from factory import data as data_module
+    from factory.data import cache, load_data
+    from factory.spec.loader import load
+    from factory.train import workers
+    from factory.train.runner import run_experiment
+    from schemas import Data
+
+    monkeypatch.setenv("FACTORY_CACHE_DIR", str(tmp_path / "cache"))
+    _npz(tmp_path / "d.npz", 0)
+    data_module._cache.clear()
+    held = load_data(Data(dataset="d.npz"), tmp_path)  # this process maps the entry
+    entry, expected = Path(held.x_train.filename).parent, np.array(held.x_train)
+    shutil.rmtree(entry)  # as a clean-up does
+    data_module._cache.clear()
+    again = load_data(Data(dataset="d.npz"), tmp_path)  # another run decodes and stores it again
+    assert Path(again.x_train.filename).parent == entry and np.array_equal(held.x_train, expected)
+
+    # Worker processes open the entry seconds after the driver chose it: a clean-up meanwhile.
+    start = workers.WorkerPool.__init__
+
+    def started_then_cleaned(pool, *args, **kwargs):
+        start(pool, *args, **kwargs)
+        shutil.rmtree(entry)
+
+    monkeypatch.setattr(workers.WorkerPool, "__init__", started_then_cleaned)
+    spec = tmp_path / "t.yaml"
+    spec.write_text(TINY.replace("dataset: digits", "dataset: d.npz").replace("epochs: 2", "epochs: 1"))
+    assert run_experiment(load(spec), tmp_path / "out", workers=2) == 0
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert [(r["model"], r["status"]) for r in runs] == [("A", "completed"), ("B", "completed")]
+    assert not list((tmp_path / "cache").glob(cache.PIN + "*"))  # the pinned copy went with the workers
+
+
+@needs_jax
+def test_show_builds_on_the_models_backend_and_says_which_each_trains_on(cli, write, tmp_path):
+    spec = tmp_path / "jax.yaml"
+    spec.write_text(TINY.replace("seeds: [0]}", "seeds: [0], keras_backend: jax}"))
+    done = _python(f"import sys; from factory.cli import main; rc = main(['show', {str(spec)!r}]); "
+                   "print(rc, 'tensorflow' in sys.modules)")
+    assert done.stdout.startswith("keras_backend: jax (every model trains on it, and is built on it here)\n")
+    assert "model B: 1,274 parameters" in done.stdout and done.stdout.split()[-2:] == ["0", "False"], done.stderr
+
+    code, out, _ = cli("show", write(MIXED))  # this process has TensorFlow: the JAX model is built on it
+    assert code == 0 and out.splitlines()[0] == (
+        "keras_backend: built here on tensorflow; trained on jax: A-jax "
+        "(the layers, shapes and parameters are the same on every backend)")

@@ -1,6 +1,7 @@
 """Runs in worker processes give the same results as serial runs, and stop cleanly."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import time
 from factory.spec.loader import load
 from factory.train.runner import run_experiment
 from tests.conftest import ROOT, TINY
-from tests.test_faults import SLOW_SECOND, finished_runs, wait_for
+from tests.test_backends import MIXED, needs_jax
+from tests.test_faults import SLOW_SECOND, cpu_ticks, finished_runs, start, wait_for, worker_processes
 
 
 def histories(out):
@@ -42,3 +44,46 @@ def test_ctrl_c_with_workers_stops_them_and_keeps_finished_runs(write, tmp_path)
     assert time.monotonic() - started < 15, "Ctrl-C stops the workers at once"
     assert [r["model"] for r in json.loads((out / "results.json").read_text())["runs"]] == ["A"]
     assert not [p for p in (out / "models").iterdir() if p.name.startswith(".")]
+
+
+@needs_jax
+def test_mixed_backends_share_the_worker_slots_side_by_side(write, tmp_path, monkeypatch):
+    from factory.train import workers
+
+    submit, outcome = workers.WorkerPool.submit, workers.WorkerPool.outcome
+    running: list[str] = []  # the backend of each run handed to a worker and not yet back
+    seen: list[list[str]] = []
+
+    def submitted(pool, task, epochs_total):
+        running.append(pool.keras_backend)
+        seen.append(sorted(running))
+        return submit(pool, task, epochs_total)
+
+    def returned(pool, task, future):
+        running.remove(pool.keras_backend)
+        return outcome(pool, task, future)
+
+    monkeypatch.setattr(workers.WorkerPool, "submit", submitted)  # the driver's side: in this process
+    monkeypatch.setattr(workers.WorkerPool, "outcome", returned)
+    assert run_experiment(load(write(MIXED.replace("seeds: [0, 1]", "seeds: [0]"))), tmp_path / "out", workers=2) == 0
+    runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
+    assert [(r["model"], r["status"], r["keras_backend"]) for r in runs] == [
+        ("A-tensorflow", "completed", "tensorflow"), ("A-jax", "completed", "jax"), ("B", "completed", "tensorflow")]
+    assert max(len(s) for s in seen) == 2  # --workers 2: two runs at once over both backends
+    assert ["jax", "tensorflow"] in seen  # and a JAX run trained beside a TensorFlow one
+
+
+@needs_jax
+def test_a_dead_workers_failed_run_names_its_backend(write, tmp_path):
+    spec, out = write(SLOW_SECOND.replace("epochs: 30", "epochs: 300")), tmp_path / "out"
+    process = start(spec, out, "--workers", "2", "--keras-backend", "jax")
+    try:
+        wait_for(lambda: finished_runs(out) == 1, process)
+        os.kill(max(worker_processes(process.pid), key=cpu_ticks), signal.SIGKILL)  # the one training B
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert [(r["model"], r["status"], r.get("keras_backend")) for r in runs] == [
+        ("A", "completed", "jax"), ("B", "failed", "jax")], stderr
+    assert runs[1]["error"] == "worker process died (killed by SIGKILL)"

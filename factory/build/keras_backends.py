@@ -42,3 +42,32 @@ def _where(written, model: str | None) -> tuple:
     if own is not None and "keras_backend" in own.model_fields_set:
         return ("models", model, "training", "keras_backend")
     return ("training", "keras_backend")
+
+
+def backend_to_show(experiment) -> str:
+    """The backend `show` builds the models of the resolved `experiment` on, as `run`'s driver would.
+
+    Keras already imported keeps its backend; else the experiment's own where a model trains on
+    it, else the first model's, where that is installed (a missing one is `run`'s error to give;
+    `show` then builds on TensorFlow and says so beside each model).
+    """
+    imported = keras_setup.imported_backend()
+    if imported is not None:
+        return imported
+    used = [m.training.keras_backend for m in experiment.models.values()]
+    default = experiment.training.keras_backend
+    wanted = default if default in used or not used else used[0]
+    return wanted if keras_setup.installed(wanted) else keras_setup.DEFAULT_BACKEND
+
+
+def backends_line(experiment, built_on: str) -> str:
+    """`show`'s line saying which backend each model trains on and which one it was built on here."""
+    others: dict[str, list[str]] = {}
+    for name, model in experiment.models.items():
+        if model.training.keras_backend != built_on:
+            others.setdefault(model.training.keras_backend, []).append(name)
+    if not others:
+        return f"keras_backend: {built_on} (every model trains on it, and is built on it here)\n"
+    elsewhere = "; ".join(f"on {backend}: {', '.join(names)}" for backend, names in others.items())
+    return (f"keras_backend: built here on {built_on}; trained {elsewhere} "
+            "(the layers, shapes and parameters are the same on every backend)\n")

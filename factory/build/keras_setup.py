@@ -65,9 +65,6 @@ def import_keras(backend: str | None = None, threads: int | None = None):
     backend = backend or _preferred
     os.environ["KERAS_BACKEND"] = backend  # the spec decides, not a variable left in the shell
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if backend == "jax" and threads == 1:  # XLA reads its flags when JAX starts
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -105,7 +102,9 @@ def _tensorflow_unseen() -> None:
 
 
 def _limit_threads(backend: str, threads: int) -> None:
-    if backend == "tensorflow":
+    if backend == "jax":
+        _start_xla_on(threads)
+    elif backend == "tensorflow":
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -114,6 +113,31 @@ def _limit_threads(backend: str, threads: int) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def _start_xla_on(threads: int) -> None:
+    """Have JAX's CPU client size its thread pools for `threads` cores, then let every thread run on any core.
+
+    XLA takes the pool size from the cores the process may run on when the client starts, and has
+    no flag for it: with `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false`, four threads still shared a
+    matrix product on a 2-core machine, as without it; started on one core, one thread did. So the
+    client starts while this thread may use `threads` cores, and afterwards every thread of the
+    process (the pool's inherited the narrow set) may use all of them again, as before.
+    """
+    every = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else set()
+    if threads >= len(every):
+        return  # elsewhere than Linux, or the share is every core: nothing to narrow
+    os.sched_setaffinity(0, sorted(every)[:threads])
+    try:
+        import jax
+
+        jax.devices()  # starts the CPU client and its thread pools
+    finally:
+        for thread in os.listdir("/proc/self/task"):
+            try:
+                os.sched_setaffinity(int(thread), every)
+            except OSError:  # a thread that ended meanwhile
+                pass
 
 
 @contextlib.contextmanager

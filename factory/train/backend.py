@@ -48,10 +48,10 @@ class Serial:
 
 
 class PerKerasBackend:
-    """Runs on several Keras backends: each task goes to the backend of its model's `keras_backend`.
+    """Runs on several Keras backends, one run at a time: this process's backend here, any other in a worker.
 
-    A process runs Keras on one backend only, so each backend has a pool of its own; they train
-    one after the other, in the order of the plan.
+    `--workers 1`: each backend's runs train one after the other, in the order of the plan (with
+    more workers, `factory.train.workers.SharedSlots` trains them side by side).
     """
 
     def __init__(self, pools: dict[str, Backend], experiment):
@@ -70,17 +70,36 @@ class PerKerasBackend:
 
 
 def open_backend(kind: str, workers: int, experiment, data, scratch: Path, address: str | None = None,
-                 keras_backends: tuple[str, ...] = ("tensorflow",), driver: str = "tensorflow") -> Backend:
+                 keras_backends: tuple[str, ...] = ("tensorflow",), driver: str = "tensorflow",
+                 runs: dict[str, int] | None = None) -> Backend:
     """The backend for `--backend kind` with up to `workers` runs at once, started but idle.
 
     `scratch` is a folder the process-pool backend may use for the arrays it shares with its workers.
     `keras_backends` are those the tasks train on; runs on `driver`, the backend this process imports
     Keras on, train in this process when `workers` is 1, runs on any other in a worker process.
+    `runs`: how many runs each backend trains (default: `workers`), so that with several backends
+    none starts more processes than it has runs; they share the `workers` slots.
     """
     if kind == "ray":
         from factory.train.ray_backend import RayPool
 
         return RayPool(address, workers, experiment.model_dump(mode="json"), data)
+    if workers > 1 and len(keras_backends) > 1:
+        import os
+
+        from factory.train.workers import SharedSlots, WorkerPool, shared_clock
+
+        threads, clock = max(1, (os.cpu_count() or 1) // workers), shared_clock(workers)  # shares of all slots
+        shared = SharedSlots({}, workers, experiment)
+        try:
+            for name in keras_backends:
+                processes = max(1, min(workers, (runs or {}).get(name, workers)))
+                shared.pools[name] = WorkerPool(processes, experiment.model_dump(mode="json"), data,
+                                                scratch.with_name(f"{scratch.name}-{name}"), name, threads, clock)
+        except BaseException:  # a full disk for the second backend's arrays: the first one's workers stop too
+            shared.close()
+            raise
+        return shared
     pools: dict[str, Backend] = {}
     for name in keras_backends:
         if workers > 1 or name != driver:

@@ -41,11 +41,33 @@ def versions(keras_backends: tuple[str, ...] = ("tensorflow",)) -> dict[str, str
         except PackageNotFoundError:
             return "not installed"
 
-    backends = {"jax": ("jax", "jaxlib")}
-    found = {p: installed(p) for b in keras_backends for p in backends.get(b, (b,))}
+    found = {p: installed(p) for b in keras_backends for p in _packages(b)}
     return {"python": platform.python_version(), **found, "keras": installed("keras"),
             "keras_backends": ", ".join(keras_backends), "numpy": installed("numpy"),
             "factory": __version__, "platform": platform.platform()}
+
+
+def _packages(keras_backend: str) -> tuple[str, ...]:
+    """The packages whose versions say what a backend was: JAX is two."""
+    return {"jax": ("jax", "jaxlib")}.get(keras_backend, (keras_backend,))
+
+
+def resumed_versions(trained: tuple[str, ...], kept: list[dict], recorded: dict | None) -> dict[str, str]:
+    """`versions` of a folder whose `kept` runs an earlier process trained, and `trained` backends train now.
+
+    With nothing trained now, `recorded` (the versions results.json had) stays as it was. Otherwise
+    today's versions, over the backends of every run; a backend only kept runs used keeps the
+    version recorded for it, since those runs were trained on that one.
+    """
+    recorded = recorded if isinstance(recorded, dict) else {}
+    if not trained and recorded:
+        return recorded
+    # A record of the time before backends were chosen has no keras_backend: it trained on TensorFlow.
+    earlier = tuple(dict.fromkeys(r.get("keras_backend") or "tensorflow" for r in kept))
+    current = versions(tuple(dict.fromkeys(earlier + trained)) or ("tensorflow",))
+    for backend in set(earlier) - set(trained):
+        current.update({p: recorded[p] for p in _packages(backend) if p in recorded})
+    return current
 
 
 def data_fingerprint(data) -> dict[str, dict]:

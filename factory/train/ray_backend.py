@@ -62,8 +62,10 @@ class RayPool:
     def _on_backend(self, task: Task):
         """The remote function for `task`'s Keras backend: Ray keeps worker processes per environment,
         so a process that imported Keras on one backend never gets a run on another."""
-        backend = task.own_keras_backend() or self.resolved["models"][task.name]["training"]["keras_backend"]
-        return self.remote.options(runtime_env={"env_vars": {"KERAS_BACKEND": backend}})
+        return self.remote.options(runtime_env={"env_vars": {"KERAS_BACKEND": self._keras_backend(task)}})
+
+    def _keras_backend(self, task: Task) -> str:
+        return task.own_keras_backend() or self.resolved["models"][task.name]["training"]["keras_backend"]
 
     def _finished(self) -> Iterator[tuple[Task, Finished]]:
         ray = self.ray
@@ -75,7 +77,8 @@ class RayPool:
                 try:
                     finished = ray.get(ref)
                 except ray.exceptions.RayError as e:  # a crashed worker, a lost node, a task error
-                    finished = failed_record(task, f"Ray: {type(e).__name__}: {failure_reason(e)}"), None
+                    finished = failed_record(task, f"Ray: {type(e).__name__}: {failure_reason(e)}",
+                                             self._keras_backend(task)), None
                 yield task, finished
 
     def close(self) -> None:

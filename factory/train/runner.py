@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from factory.build import keras_setup
@@ -19,7 +20,7 @@ from factory.results.artifacts import summary_text, write_artifacts
 from factory.spec.loader import Loaded
 from factory.train import folder, tracking
 from factory.train.backend import Backend, open_backend
-from factory.train.document import RESULTS, Results, data_fingerprint, now, versions
+from factory.train.document import RESULTS, Results, data_fingerprint, now, resumed_versions
 from factory.train.folder import LOCK
 from factory.train.progress import Timings, check_stop, interruptible, process_seconds, say
 from factory.train.task import Task, short_reason
@@ -66,10 +67,13 @@ def run_experiment(loaded: Loaded, out: Path, resume: bool = False, fail_fast: b
                 folder.check_same_data(out, results.data["data_fingerprint"])
             with timings.phase("start workers"):  # they import their backend while this process checks
                 pool = open_backend(backend if tasks else "local", _parallel(experiment, tasks, workers),
-                                    experiment, data, out / ".data", address, keras_backends, driver)
+                                    experiment, data, out / ".data", address, keras_backends, driver,
+                                    Counter(t.keras_backend(experiment) for t in tasks))
             with timings.phase(f"import Keras ({driver})"):
                 _import_keras(experiment, driver)
-                results.data["versions"] = versions(keras_backends)
+                recorded = (folder.read_previous(out) or {}).get("versions") if resume else None
+                results.data["versions"] = resumed_versions(
+                    tuple(dict.fromkeys(t.keras_backend(experiment) for t in tasks)), results.runs, recorded)
             with timings.phase("build models (check)"):
                 preflight_checks(loaded, experiment, data)
             tracker.start()  # a tracking store that cannot be used stops the run before the folder changes

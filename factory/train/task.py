@@ -79,9 +79,10 @@ def short_reason(error: str, limit: int = 300) -> str:
     return head if len(head) <= limit else head[:limit - 3] + "..."
 
 
-def failed_record(task: Task, error: str) -> dict:
-    """The record of a run that never reported back (its worker process died, Ray lost it)."""
+def failed_record(task: Task, error: str, keras_backend: str) -> dict:
+    """The record of a run that never reported back (its worker process died, Ray lost it) on `keras_backend`."""
     return {"model": task.name, "label": task.label, "seed": task.seed, "status": "failed", "error": error,
+            "keras_backend": keras_backend,
             "params": None, "history": {}, "epochs_completed": 0, "seconds_per_epoch": None,
             "build_seconds": 0.0, "train_seconds": 0.0, "validation_seconds": 0.0}
 

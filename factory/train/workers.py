@@ -2,9 +2,10 @@
 
 One TensorFlow process trains a small model with about one core busy, so on a machine with idle
 cores, several runs (models x seeds) train at once. Each worker imports Keras on its pool's backend
-(TensorFlow, JAX or PyTorch) once, maps the arrays the driver prepared once
-(`factory.data.save_arrays`), and gets an equal share of the cores for the backend's thread
-pools. The workers start (and import their backend) as soon as the pool is
+(TensorFlow, JAX or PyTorch) once, maps the arrays the driver prepared once (a pinned copy of
+the prepared-data cache entry, `factory.data.cache.pin`, else `factory.data.save_arrays`), and
+gets an equal share of the cores for the backend's thread pools. Runs on several backends share
+the slots (`SharedSlots`). The workers start (and import their backend) as soon as the pool is
 made, while the driver runs its checks; no task reaches them before `run`. Workers only train and
 return each model as bytes; the driver alone writes the output folder. A worker that dies becomes
 a failed run with the reason, not a hung experiment. Ctrl-C is the driver's, which then stops
@@ -23,6 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterator
 
+from factory.data.cache import pin
 from factory.errors import Issue, SpecError
 from factory.train.progress import EtaClock, check_stop
 from factory.train.task import Finished, Task, failed_record, train_task
@@ -75,14 +77,20 @@ def _mapped_from(data) -> Path | None:
 class WorkerPool:
     """A pool of worker processes on one Keras backend for the runs of one experiment, started at once, idle until `run`."""
 
-    def __init__(self, workers: int, resolved: dict, data, scratch: Path, keras_backend: str = "tensorflow"):
+    def __init__(self, workers: int, resolved: dict, data, scratch: Path, keras_backend: str = "tensorflow",
+                 threads: int | None = None, clock: EtaClock | None = None):
+        """`threads`: each worker's share of the cores (default: an equal share among `workers`);
+        `clock`: an ETA clock shared with other pools (`SharedSlots`), else the pool's own."""
         from factory.data import save_arrays
 
-        self.workers, self.scratch = workers, Path(scratch)
+        self.workers, self.scratch, self.keras_backend = workers, Path(scratch), keras_backend
+        self.pinned = None  # the pinned copy of a prepared-data cache entry the workers map, removed at close
         if hasattr(data, "stream"):  # a folder or a table: its file list travels, not arrays
             shared = data
-        else:  # arrays: mapped from the prepared-data cache where they are there, else written for the workers
-            shared = str(_mapped_from(data) or self.scratch)
+        else:  # arrays: mapped from (a pinned copy of) the prepared-data cache entry, else written for the workers
+            cached = _mapped_from(data)
+            self.pinned = pin(cached) if cached is not None else None
+            shared = str(self.pinned or self.scratch)
         try:
             if shared == str(self.scratch):
                 save_arrays(data, self.scratch)
@@ -91,8 +99,8 @@ class WorkerPool:
             raise SpecError([Issue(f"cannot write the arrays the worker processes share to {self.scratch}: "
                                    f"{e.strerror or e}")]) from None
         context = multiprocessing.get_context("spawn")  # never fork a process that holds TensorFlow
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        clock = EtaClock(0, workers, context.Value("d", 0.0), context.Value("i", 0))
+        threads = threads or max(1, (os.cpu_count() or 1) // workers)
+        clock = clock or shared_clock(workers)
         self.executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                             initargs=(resolved, shared, threads, clock, keras_backend))
         for _ in range(workers):  # a spawning pool starts one process per submission
@@ -102,8 +110,29 @@ class WorkerPool:
     def run(self, tasks: list[Task]) -> Iterator[tuple[Task, Finished]]:
         """Submit every task now; iterate to get (task, (record, model bytes)) as each finishes."""
         epochs_total = sum(t.epochs for t in tasks)
-        pending: dict[Future, Task] = {self.executor.submit(_train, t, epochs_total): t for t in tasks}
+        pending: dict[Future, Task] = {self.submit(t, epochs_total): t for t in tasks}
         return self._finished(pending)
+
+    def submit(self, task: Task, epochs_total: int) -> Future:
+        """Queue `task` for the next idle worker; `epochs_total`: the epochs of every run, for the ETA.
+
+        A pool whose worker died takes no more tasks: their futures then hold that failure too.
+        """
+        try:
+            return self.executor.submit(_train, task, epochs_total)
+        except BrokenProcessPool as e:
+            future: Future = Future()
+            future.set_exception(e)
+            return future
+
+    def outcome(self, task: Task, future: Future) -> Finished:
+        """The (record, model bytes) of a finished `future` of `task`: a failed record if its worker died."""
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            return failed_record(task, f"worker process died ({self._deaths()})", self.keras_backend), None
+        except Exception as e:  # noqa: BLE001 - e.g. an unpicklable error from the worker
+            return failed_record(task, f"{type(e).__name__} in a worker: {e}", self.keras_backend), None
 
     def _finished(self, pending: dict[Future, Task]) -> Iterator[tuple[Task, Finished]]:
         while pending:
@@ -111,13 +140,7 @@ class WorkerPool:
             check_stop()
             for future in done:
                 task = pending.pop(future)
-                try:
-                    finished = future.result()
-                except BrokenProcessPool:
-                    finished = failed_record(task, f"worker process died ({self._deaths()})"), None
-                except Exception as e:  # noqa: BLE001 - e.g. an unpicklable error from the worker
-                    finished = failed_record(task, f"{type(e).__name__} in a worker: {e}"), None
-                yield task, finished
+                yield task, self.outcome(task, future)
 
     def _deaths(self) -> str:
         """How the pool's processes ended: "killed by SIGKILL", "exit code 1", ..."""
@@ -148,3 +171,43 @@ class WorkerPool:
         for process in processes:
             process.join(timeout=5)
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.pinned is not None:
+            shutil.rmtree(self.pinned, ignore_errors=True)
+
+
+def shared_clock(workers: int) -> EtaClock:
+    """An ETA clock that the worker processes of one or several pools count their epochs on."""
+    context = multiprocessing.get_context("spawn")
+    return EtaClock(0, workers, context.Value("d", 0.0), context.Value("i", 0))
+
+
+class SharedSlots:
+    """Worker pools on several Keras backends that share `workers` slots: at most that many runs train at once.
+
+    A process runs Keras on one backend only, so each backend has a pool of its own; tasks are
+    handed out in the plan's order, each to its backend's pool as soon as a slot is free, so runs
+    of different backends train side by side and a backend whose runs are done leaves its slots
+    to the others.
+    """
+
+    def __init__(self, pools: dict[str, WorkerPool], workers: int, experiment):
+        self.pools, self.workers, self.experiment = pools, workers, experiment
+
+    def run(self, tasks: list[Task]) -> Iterator[tuple[Task, Finished]]:
+        epochs_total = sum(t.epochs for t in tasks)
+        waiting = list(reversed(tasks))  # popped from the end: plan order
+        pending: dict[Future, tuple[WorkerPool, Task]] = {}
+        while waiting or pending:
+            while waiting and len(pending) < self.workers:
+                task = waiting.pop()
+                pool = self.pools[task.keras_backend(self.experiment)]
+                pending[pool.submit(task, epochs_total)] = pool, task
+            done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            check_stop()
+            for future in done:
+                pool, task = pending.pop(future)
+                yield task, pool.outcome(task, future)
+
+    def close(self) -> None:
+        for pool in self.pools.values():
+            pool.close()
