@@ -683,7 +683,7 @@ LAYERS = {
     )),
     'RandomTranslation': ('A preprocessing layer which randomly translates images during training', 'height_factor', (
         ('height_factor', 'SignedFactor', ..., 'a float represented as fraction of value, or a tuple of size 2 representing lower and upper bound for shifting vertically'),
-        ('width_factor', 'OptionalSignedFactor', ..., 'a float represented as fraction of value, or a tuple of size 2 representing lower and upper bound for shifting horizontally'),
+        ('width_factor', 'SignedFactor', ..., 'a float represented as fraction of value, or a tuple of size 2 representing lower and upper bound for shifting horizontally'),
         ('fill_mode', 'FillMode', 'reflect', 'Points outside the boundaries of the input are filled according to the given mode'),
         ('interpolation', 'AugmentInterpolation', 'bilinear', 'Interpolation mode'),
         ('seed', 'Seed', None, 'Integer'),
@@ -836,7 +836,7 @@ LAYERS = {
         ('pad_to_max_tokens', 'PadToMaxTokens', False, 'Only applicable when `output_mode` is `"multi_hot"`, `"count"`, or `"tf_idf"`'),
         ('sparse', 'LookupSparse', False, 'Boolean'),
         ('encoding', 'str', 'utf-8', 'Optional'),
-        ('salt', 'FarmhashSalt', None, 'Only valid when `num_oov_indices > 1`'),
+        ('salt', 'Salt', None, 'Only valid when `num_oov_indices > 1`'),
     )),
     'TextVectorization': ('A preprocessing layer which maps text features to integer sequences', None, (
         ('max_tokens', 'MaxTokens', None, 'Maximum size of the vocabulary for this layer'),

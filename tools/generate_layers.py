@@ -124,7 +124,7 @@ CLASS_ARGUMENT_TYPES = {
     ("Discretization", "output_mode"): "HashingOutputMode", ("Discretization", "sparse"): "HashingSparse",
     ("Hashing", "sparse"): "HashingSparse", ("IntegerLookup", "sparse"): "LookupSparse",
     ("StringLookup", "sparse"): "LookupSparse", ("IntegerLookup", "salt"): "FarmhashSalt",
-    ("StringLookup", "salt"): "FarmhashSalt", ("IntegerLookup", "pad_to_max_tokens"): "PadToMaxTokens",
+    ("IntegerLookup", "pad_to_max_tokens"): "PadToMaxTokens",
     ("StringLookup", "pad_to_max_tokens"): "PadToMaxTokens", ("IntegerLookup", "max_tokens"): "MaxTokens",
     ("StringLookup", "max_tokens"): "MaxTokens", ("TextVectorization", "max_tokens"): "MaxTokens",
     ("TextVectorization", "pad_to_max_tokens"): "PadToMaxTokens", ("TextVectorization", "sparse"): "LookupSparse", ("CategoryEncoding", "num_tokens"): "RequiredPositiveInt",
@@ -133,6 +133,7 @@ CLASS_ARGUMENT_TYPES = {
     ("MelSpectrogram", "fft_length"): "PositiveInt",
     ("AdaptiveMaxPooling1D", "output_size"): "AdaptiveMaxSize1", ("AdaptiveMaxPooling2D", "output_size"): "AdaptiveMaxSize2",
     ("AdaptiveMaxPooling3D", "output_size"): "AdaptiveMaxSize3",
+    ("RandomTranslation", "width_factor"): "SignedFactor",  # required, unlike RandomZoom's
     ("RandomZoom", "height_factor"): "ZoomFactor", ("RandomZoom", "width_factor"): "OptionalZoomFactor",
     ("Solarization", "addition_factor"): "UnitFactor", ("Solarization", "threshold_factor"): "UnitFactor",
     ("RandomColorJitter", "contrast_factor"): "OptionalUnitFactor", ("RandomColorJitter", "hue_factor"): "OptionalUnitFactor",
