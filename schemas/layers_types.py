@@ -8,7 +8,7 @@ type is defined.
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, WithJsonSchema
 
 from schemas import names
 from schemas.base import names as name_type
@@ -124,7 +124,10 @@ def _factor(low: float, high: float, low_open: bool = False) -> Any:
             raise ValueError(f"The `{info.field_name}` argument should be a number (or a list of two numbers) "
                              f"in the range {shown}. Received: {info.field_name}={value}")
         return value
-    return Annotated[Factor, AfterValidator(within)]
+    number = {"type": "number", "exclusiveMinimum" if low_open else "minimum": low, "maximum": high}
+    # the same bounds for editors (the check above gives the message in Keras's words)
+    schema = {"anyOf": [number, {"type": "array", "items": number, "minItems": 2, "maxItems": 2}]}
+    return Annotated[Factor, AfterValidator(within), WithJsonSchema(schema)]
 
 
 # by Keras's bounds of the layer (its `_FACTOR_BOUNDS`, or its own check: RandomZoom's is (-1, 1])
@@ -216,6 +219,13 @@ def _odd(size: Any) -> Any:
     return size
 
 
+def _adaptive_max_size(tp: Any, rank: int) -> Any:
+    """An adaptive max pooling's output size: 2 or more on every axis (the same bounds for editors)."""
+    size = {"type": "integer", "minimum": 2}
+    schema = {"anyOf": [size, {"type": "array", "items": size, "minItems": rank, "maxItems": rank}]}
+    return Annotated[tp, AfterValidator(_no_axis_of_one), WithJsonSchema(schema)]
+
+
 def _permutation(dims: list) -> list:
     if sorted(dims) != list(range(1, len(dims) + 1)):
         raise ValueError("Invalid permutation argument `dims` for Permute Layer. The set of indices in `dims` "
@@ -261,9 +271,9 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "PadToMaxTokens": Annotated[bool, AfterValidator(_pad_needs_max_tokens)],
     "KeyValueHeads": Annotated[PositiveInt, AfterValidator(_divides_query_heads)],
     "Permutation": _tuple_ok(Annotated[list[int], Field(min_length=1), AfterValidator(_permutation)]),
-    "AdaptiveMaxSize1": Annotated[IntOrTuple1, AfterValidator(_no_axis_of_one)],
-    "AdaptiveMaxSize2": Annotated[IntOrTuple2, AfterValidator(_no_axis_of_one)],
-    "AdaptiveMaxSize3": Annotated[IntOrTuple3, AfterValidator(_no_axis_of_one)],
+    "AdaptiveMaxSize1": _adaptive_max_size(IntOrTuple1, 1),
+    "AdaptiveMaxSize2": _adaptive_max_size(IntOrTuple2, 2),
+    "AdaptiveMaxSize3": _adaptive_max_size(IntOrTuple3, 3),
     "MaxTokens": Optional[Annotated[int, Field(gt=1)]],  # Keras: "it must be greater than 1"
     "OddIntOrTuple2": Annotated[IntOrTuple2, AfterValidator(_odd)],  # RandomGaussianBlur's kernel
     "PosterizationBits": Annotated[PositiveInt, Field(le=8)],  # Keras: in the range [1, 8]
