@@ -294,3 +294,37 @@ def test_set_on_a_short_form_of_a_loss_or_metric_that_cannot_be_set_says_why(wri
         "a MaxNorm, not a MinMaxNorm: set an argument of the MaxNorm "
         "(models.A.layers.1.Dense.kernel_constraint.MaxNorm.<argument>=...) or replace the whole entry "
         "(models.A.layers.1.Dense.kernel_constraint={MinMaxNorm: ...})"]
+
+
+def test_set_reaches_a_short_form_loss_or_metric_of_one_output(write):
+    """Per-output losses and metrics (`loss: {label: {Huber: 1.0}}`): the same paths with the output's name."""
+    from factory.build.compiler import compile_objects
+    from factory.build.keras_setup import import_keras
+    from factory.spec.loader import load
+
+    path = write(textwrap.dedent("""\
+        name: t
+        data: {dataset: digits}
+        compile:
+          optimizer: adam
+          loss: {label: {Huber: 1.0}, size: mse}
+          metrics: {label: [{SparseTopKCategoricalAccuracy: 3}]}
+        models:
+          m:
+            input_shape: [8, 8]
+            layers:
+              - Flatten
+              - Dense: {units: 16, name: features}
+              - Dense: {units: 10, name: label}
+              - Dense: {units: 1, from: features, name: size}
+            outputs: [label, size]
+        """))
+    spec = load(path, ["compile.loss.label.Huber.delta=2.0", "compile.loss.size.MeanSquaredError.reduction=sum",
+                       "compile.metrics.label.0.SparseTopKCategoricalAccuracy.k=4"]).experiment.resolved().models["m"]
+    loss, metrics = compile_objects(import_keras(), spec.compile)
+    assert loss["label"]._fn_kwargs["delta"] == 2.0 and loss["size"].get_config()["reduction"] == "sum"
+    assert metrics["label"][0].get_config()["k"] == 4
+    assert errors_of(path, "compile.loss.label.CosineSimilarity.axis=1") == [
+        "<--set compile.loss.label.CosineSimilarity.axis=1>:1:1: compile.loss.label.CosineSimilarity.axis: "
+        "compile.loss.label is a Huber, not a CosineSimilarity: set an argument of the Huber "
+        "(compile.loss.label.Huber.<argument>=...) or replace the whole entry (compile.loss.label={CosineSimilarity: ...})"]
