@@ -3,7 +3,9 @@
 `ARGUMENT_TYPES` maps a type name to its annotation; `tools/generate_layers.py` picks the name for
 each Keras argument from its own table (by argument name, by class and argument, or by the type
 of the Keras default), so the generated table stays plain data and this is the one place where a
-type is defined.
+type is defined. Some types carry a rule Keras checks only when it builds the layer (a factor's range,
+Normalization's mean with its variance, groups dividing filters): they raise it in Keras's words at
+validation, located at the argument (see "Rules Keras's constructors check" below).
 """
 
 from typing import Annotated, Any, Literal, Optional, Union

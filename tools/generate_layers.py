@@ -6,7 +6,11 @@ TensorFlow; `tests/test_keras_drift.py` fails as soon as the installed Keras and
 
 Each argument's type is picked from the tables below: by class and argument (`CLASS_ARGUMENT_TYPES`),
 by argument name (`ARGUMENT_TYPES`, then the `_initializer` / `_regularizer` / `_constraint`
-suffixes), else by the type of Keras's default (a bool default makes a bool). An argument none of
+suffixes), else by the type of Keras's default (a bool default makes a bool). A random layer's factor
+gets the bounds of the layer's own `_FACTOR_BOUNDS` (`FACTOR_BOUNDS`); arguments with a rule Keras
+checks when it builds the layer (a range, or a rule between arguments) get a rule type by name
+(`CLASS_ARGUMENT_TYPES`, `PER_RANK`), so `factory validate` reports it; tests/test_layer_rules.py
+probes them against the installed Keras. An argument none of
 these covers stops the tool with its name: add it to a table (the type names are
 `schemas.layers_types.ARGUMENT_TYPES`'s) and run it again. A layer to leave out goes in `EXCLUDED`
 with the reason, which the drift test and error messages show.
