@@ -114,9 +114,8 @@ CLASS_ARGUMENT_TYPES = {
     ("TextVectorization", "vocabulary"): "Strings", ("IntegerLookup", "vocabulary"): "Integers",
     ("StringLookup", "mask_token"): "OptionalStr", ("StringLookup", "oov_token"): "str",
     ("IntegerLookup", "mask_token"): "OptionalInt", ("IntegerLookup", "oov_token"): "int",
-    ("IntegerLookup", "vocabulary_dtype"): "VocabularyDtype", ("Discretization", "num_bins"): "OptionalPositiveInt",
+    ("IntegerLookup", "vocabulary_dtype"): "VocabularyDtype",
     ("Discretization", "epsilon"): "PositiveFloat", ("Hashing", "mask_value"): "StrOrInt",
-    
     ("RandomErasing", "fill_value"): "OptionalFloat",
     ("RandomFlip", "mode"): "FlipMode", ("STFTSpectrogram", "mode"): "SpectrogramMode",
     ("STFTSpectrogram", "padding"): "Padding",
@@ -131,20 +130,25 @@ CLASS_ARGUMENT_TYPES = {
     ("IntegerLookup", "pad_to_max_tokens"): "PadToMaxTokens",
     ("StringLookup", "pad_to_max_tokens"): "PadToMaxTokens", ("IntegerLookup", "max_tokens"): "MaxTokens",
     ("StringLookup", "max_tokens"): "MaxTokens", ("TextVectorization", "max_tokens"): "MaxTokens",
-    ("TextVectorization", "pad_to_max_tokens"): "PadToMaxTokens", ("TextVectorization", "sparse"): "LookupSparse", ("CategoryEncoding", "num_tokens"): "RequiredPositiveInt",
+    ("TextVectorization", "pad_to_max_tokens"): "PadToMaxTokens", ("TextVectorization", "sparse"): "LookupSparse",
+    ("CategoryEncoding", "num_tokens"): "RequiredPositiveInt",
     ("GroupQueryAttention", "num_key_value_heads"): "KeyValueHeads", ("Permute", "dims"): "Permutation",
-    ("ContrastLimitedAdaptiveHistogramEqualization", "tile_grid_size"): "Pair", ("AugMix", "chain_depth"): "PositiveInt",
-    ("MelSpectrogram", "fft_length"): "PositiveInt",
-    ("AdaptiveMaxPooling1D", "output_size"): "AdaptiveMaxSize1", ("AdaptiveMaxPooling2D", "output_size"): "AdaptiveMaxSize2",
+    ("ContrastLimitedAdaptiveHistogramEqualization", "tile_grid_size"): "Pair",
+    ("AugMix", "chain_depth"): "PositiveInt", ("MelSpectrogram", "fft_length"): "PositiveInt",
+    ("AdaptiveMaxPooling1D", "output_size"): "AdaptiveMaxSize1",
+    ("AdaptiveMaxPooling2D", "output_size"): "AdaptiveMaxSize2",
     ("AdaptiveMaxPooling3D", "output_size"): "AdaptiveMaxSize3",
     ("RandomTranslation", "width_factor"): "SignedFactor",  # required, unlike RandomZoom's
     ("RandomZoom", "height_factor"): "ZoomFactor", ("RandomZoom", "width_factor"): "OptionalZoomFactor",
     ("Solarization", "addition_factor"): "UnitFactor", ("Solarization", "threshold_factor"): "UnitFactor",
-    ("RandomColorJitter", "contrast_factor"): "OptionalUnitFactor", ("RandomColorJitter", "hue_factor"): "OptionalUnitFactor",
+    ("RandomColorJitter", "contrast_factor"): "OptionalUnitFactor",
+    ("RandomColorJitter", "hue_factor"): "OptionalUnitFactor",
     ("RandomErasing", "scale"): "UnitFactor", ("RandomElasticTransform", "scale"): "UnitFactor",
     ("RandomPerspective", "scale"): "Probability", ("RandomGaussianBlur", "kernel_size"): "OddIntOrTuple2",
     ("RandomGrayscale", "factor"): "Probability",  # one number only (Keras compares it with 0 and 1)
-    ("Rescaling", "scale"): "FloatOrFloats", ("Rescaling", "offset"): "FloatOrFloats", ("RandomPosterization", "factor"): "PosterizationBits", ("AlphaDropout", "rate"): "Rate", ("GaussianDropout", "rate"): "Rate",
+    ("Rescaling", "scale"): "FloatOrFloats", ("Rescaling", "offset"): "FloatOrFloats",
+    ("RandomPosterization", "factor"): "PosterizationBits", ("AlphaDropout", "rate"): "Rate",
+    ("GaussianDropout", "rate"): "Rate",
 }
 
 # Arguments a scalar sets when they are not the first, required one (`UpSampling2D: 2`, `ZeroPadding2D: 1`).
