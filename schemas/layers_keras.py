@@ -731,7 +731,7 @@ LAYERS = {
         ('mode', 'SpectrogramMode', 'log', 'String, the output type of the spectrogram'),
         ('frame_length', 'PositiveInt', 256, 'Integer, The length of each frame (window) for STFT in samples'),
         ('frame_step', 'OptionalPositiveInt', None, 'Integer, the step size (hop length) between consecutive frames'),
-        ('fft_length', 'OptionalPositiveInt', None, 'Integer, the size of frequency bins used in the Fast-Fourier Transform (FFT) to apply to each frame'),
+        ('fft_length', 'FftLength', None, 'Integer, the size of frequency bins used in the Fast-Fourier Transform (FFT) to apply to each frame'),
         ('window', 'Window', 'hann', '(String or array_like), the windowing function to apply to each frame'),
         ('periodic', 'bool', False, 'Boolean, if True, the window function will be treated as periodic'),
         ('scaling', 'Scaling', 'density', 'String, type of scaling applied to the window'),

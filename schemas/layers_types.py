@@ -228,6 +228,14 @@ def _adaptive_max_size(tp: Any, rank: int) -> Any:
     return Annotated[tp, AfterValidator(_no_axis_of_one), WithJsonSchema(schema)]
 
 
+def _not_below_frame_length(fft_length: Any, info: ValidationInfo) -> Any:
+    known, frame_length = _earlier(info, "frame_length")
+    if fft_length is not None and known and fft_length < frame_length:
+        raise ValueError("`fft_length` should be not less than `frame_length`. "
+                         f"Received fft_length={fft_length}, frame_length={frame_length}")
+    return fft_length
+
+
 def _permutation(dims: list) -> list:
     if sorted(dims) != list(range(1, len(dims) + 1)):
         raise ValueError("Invalid permutation argument `dims` for Permute Layer. The set of indices in `dims` "
@@ -278,7 +286,8 @@ ARGUMENT_TYPES: dict[str, Any] = {
     "AdaptiveMaxSize3": _adaptive_max_size(IntOrTuple3, 3),
     "MaxTokens": Optional[Annotated[int, Field(gt=1)]],  # Keras: "it must be greater than 1"
     "OddIntOrTuple2": Annotated[IntOrTuple2, AfterValidator(_odd)],  # RandomGaussianBlur's kernel
-    "PosterizationBits": Annotated[PositiveInt, Field(le=8)],  # Keras: in the range [1, 8]
+    "PosterizationBits": Annotated[PositiveInt, Field(le=8)],
+    "FftLength": Annotated[Optional[PositiveInt], AfterValidator(_not_below_frame_length)],  # STFTSpectrogram's  # Keras: in the range [1, 8]
     "Pair": _tuple_ok(Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]),
     "Groups": Groups,
     "PairPerAxis": PairPerAxis,

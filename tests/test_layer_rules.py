@@ -24,7 +24,7 @@ RULE_TYPES = {"UnitFactor", "OptionalUnitFactor", "SignedFactor", "OptionalSigne
               "OptionalZoomFactor", "ValueRange", "RequiredPositiveInt", "BinBoundaries", "NumBins", "LookupSparse",
               "HashingSparse", "FarmhashSalt", "PadToMaxTokens", "KeyValueHeads", "Permutation", "Pair",
               "AdaptiveMaxSize1", "AdaptiveMaxSize2", "AdaptiveMaxSize3", "MaxTokens", "OddIntOrTuple2",
-              "PosterizationBits", "Variance", "Groups", "OutputPadding1", "OutputPadding2", "OutputPadding3",
+              "PosterizationBits", "FftLength", "Variance", "Groups", "OutputPadding1", "OutputPadding2", "OutputPadding3",
               "Probability", "IntOrTuple1", "IntOrTuple2", "IntOrTuple3"}
 PROBED = sorted({(layer, arg) for layer, (_, _, args) in layers_keras.LAYERS.items() for arg, tp, _, _ in args
                  if tp in RULE_TYPES and not (tp.startswith("IntOrTuple") and arg not in ("output_size", "size"))})
@@ -148,6 +148,8 @@ def test_every_value_the_schema_accepts_builds(layer, argument):
     ("ContrastLimitedAdaptiveHistogramEqualization: {tile_grid_size: 4}",
      "ContrastLimitedAdaptiveHistogramEqualization.tile_grid_size: input should be a valid list"),
     ("AugMix: {chain_depth: [1, 2]}", "AugMix.chain_depth: input should be a valid integer"),
+    ("STFTSpectrogram: {frame_length: 256, fft_length: 128}", "STFTSpectrogram.fft_length: `fft_length` should be "
+     "not less than `frame_length`. Received fft_length=128, frame_length=256"),
 ])
 def test_a_value_keras_refuses_is_a_located_error_at_validate(write, text, message):
     path = write(SPEC_HEAD + "models:\n  A:\n    input_shape: [8, 8]\n    layers:\n      - Flatten\n      - " + text + "\n")

@@ -135,6 +135,7 @@ CLASS_ARGUMENT_TYPES = {
     ("GroupQueryAttention", "num_key_value_heads"): "KeyValueHeads", ("Permute", "dims"): "Permutation",
     ("ContrastLimitedAdaptiveHistogramEqualization", "tile_grid_size"): "Pair",
     ("AugMix", "chain_depth"): "PositiveInt", ("MelSpectrogram", "fft_length"): "PositiveInt",
+    ("STFTSpectrogram", "fft_length"): "FftLength",
     ("AdaptiveMaxPooling1D", "output_size"): "AdaptiveMaxSize1",
     ("AdaptiveMaxPooling2D", "output_size"): "AdaptiveMaxSize2",
     ("AdaptiveMaxPooling3D", "output_size"): "AdaptiveMaxSize3",
