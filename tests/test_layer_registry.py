@@ -227,12 +227,13 @@ def test_keras_refusing_a_layer_loss_or_metric_is_a_located_error(cli, write):
                  "models:\n"
                  "  conv: {layers: [{Reshape: [8, 8, 1]}, {Conv2D: {filters: 4, kernel_size: 3, groups: 3}}, "
                  "Flatten, {Dense: 10}]}\n"
-                 "  norm: {layers: [Flatten, {Normalization: {mean: [0.5]}}, {Dense: 10}]}\n"
+                 "  lookup: {layers: [Flatten, {IntegerLookup: {vocabulary: [1, 2, 3], max_tokens: 2}}, {Dense: 10}]}\n"
                  )
     code, _, err = cli("show", str(path))
     assert code == 2 and "Traceback" not in err, err
     for expected in ["models.conv.layers[1]: model conv cannot be built at layer 1 (Conv2D): ",
-                     "models.norm.layers[1]: model norm cannot be built at layer 1 (Normalization): When setting",
+                     "models.lookup.layers[1]: model lookup cannot be built at layer 1 (IntegerLookup): Attempted "
+                     "to set a vocabulary larger than the maximum vocab size",
                      "compile.metrics[0]: Keras cannot make the metric IoU: Target class id 5 is out of range"]:
         assert expected in err, err
 

@@ -195,3 +195,136 @@ def test_a_model_named_like_a_keras_class_takes_a_new_model_beside_it(write, nam
             layers: [Flatten, Dense: {{units: 10, activation: softmax}}]
         """)
     assert list(models_of(path, f"models.other={{extends: {name}, compile: {{optimizer: sgd}}}}")) == [name, "other"]
+
+
+# --- short forms of losses, metrics and constraints: `--set` reaches their arguments as it does a layer's
+
+SHORT_FORMS = textwrap.dedent("""\
+    name: t
+    data: {dataset: digits}
+    compile:
+      optimizer: adam
+      loss: {Huber: 1.0}
+      metrics: [accuracy, {SparseTopKCategoricalAccuracy: 3}, {PrecisionAtRecall: 0.5}]
+    models:
+      A:
+        input_shape: [8, 8]
+        layers:
+          - Flatten
+          - Dense: {units: 16, kernel_constraint: {MaxNorm: 3}, bias_constraint: max_norm}
+          - Dense: {units: 10, kernel_constraint: {UnitNorm: 0}, bias_constraint: NonNeg}
+      B:
+        input_shape: [8, 8]
+        compile: {loss: huber, metrics: [{TopKCategoricalAccuracy: 2}]}
+        layers: [Flatten, Dense: 10]
+      C:
+        input_shape: [8, 8]
+        compile: {loss: {CosineSimilarity: 1}}
+        layers: [Flatten, Dense: 10]
+    """)
+
+
+def _built(path, *overrides):
+    """Each model's Keras loss, metrics and Dense layers' constraints' configs, built from the spec with `overrides`."""
+    from factory.build.compiler import build_model, compile_objects
+    from factory.build.keras_setup import import_keras
+    from factory.spec.loader import load
+
+    keras = import_keras()
+    out = {}
+    for name, spec in load(path, overrides).experiment.resolved().models.items():
+        loss, metrics = compile_objects(keras, spec.compile)
+        model = build_model(name, spec)
+        out[name] = {
+            # a loss class keeps its function's arguments (Huber's delta) out of get_config
+            "loss": {**loss.get_config(), **loss._fn_kwargs} if hasattr(loss, "get_config") else loss,
+            "metrics": [m.get_config() if hasattr(m, "get_config") else m for m in metrics],
+            "constraints": [(type(layer.kernel_constraint).__name__, layer.kernel_constraint.get_config(),
+                             type(layer.bias_constraint).__name__, layer.bias_constraint.get_config())
+                            for layer in model.layers if getattr(layer, "kernel_constraint", None) is not None]}
+    return out
+
+
+def test_set_changes_an_argument_of_a_loss_metric_or_constraint_written_in_a_short_form(write):
+    path = write(SHORT_FORMS)
+    before = _built(path)
+    after = _built(path, "compile.loss.Huber.delta=2.0", "compile.metrics.1.SparseTopKCategoricalAccuracy.k=4",
+                   "compile.metrics.2.PrecisionAtRecall.num_thresholds=50",
+                   "models.A.layers.1.Dense.kernel_constraint.MaxNorm.axis=1",
+                   "models.A.layers.1.Dense.bias_constraint.MaxNorm.max_value=5",
+                   "models.A.layers.2.Dense.kernel_constraint.UnitNorm.axis=1",
+                   "models.B.compile.loss.Huber.delta=0.5",
+                   "models.B.compile.metrics.0.TopKCategoricalAccuracy.name=top2",
+                   "models.C.compile.loss.CosineSimilarity.reduction=sum")
+    assert (before["A"]["loss"]["delta"], after["A"]["loss"]["delta"]) == (1.0, 2.0)
+    assert (before["A"]["metrics"][1]["k"], after["A"]["metrics"][1]["k"]) == (3, 4)
+    assert before["A"]["metrics"][2]["recall"] == after["A"]["metrics"][2]["recall"] == 0.5
+    assert (before["A"]["metrics"][2]["num_thresholds"], after["A"]["metrics"][2]["num_thresholds"]) == (200, 50)
+    assert before["A"]["constraints"] == [("MaxNorm", {"max_value": 3, "axis": 0}, "MaxNorm", {"max_value": 2, "axis": 0}),
+                                          ("UnitNorm", {"axis": 0}, "NonNeg", {})]
+    assert after["A"]["constraints"] == [("MaxNorm", {"max_value": 3, "axis": 1}, "MaxNorm", {"max_value": 5, "axis": 0}),
+                                         ("UnitNorm", {"axis": 1}, "NonNeg", {})]
+    assert before["B"]["loss"] == "huber" and after["B"]["loss"]["delta"] == 0.5  # the name `huber` is Huber
+    assert (before["B"]["metrics"][0]["name"], after["B"]["metrics"][0]["name"]) == ("top_k_categorical_accuracy", "top2")
+    assert before["B"]["metrics"][0]["k"] == after["B"]["metrics"][0]["k"] == 2
+    assert (before["C"]["loss"]["reduction"], after["C"]["loss"]["reduction"]) == ("sum_over_batch_size", "sum")
+    assert before["C"]["loss"]["axis"] == after["C"]["loss"]["axis"] == 1
+
+
+def test_set_on_a_short_form_of_a_loss_or_metric_that_cannot_be_set_says_why(write):
+    path = write(SHORT_FORMS)
+    assert errors_of(path, "compile.loss.Huber.detla=2.0") == [
+        "<--set compile.loss.Huber.detla=2.0>:1:1: compile.loss.Huber.detla: unknown key 'detla'; did you mean 'delta'?"]
+    assert errors_of(path, "compile.loss.Huber.delta.x=1",
+                     "compile.loss.MeanSquaredError.reduction=sum", "compile.metrics.1.AUC.curve=PR",
+                     "compile.metrics.5.AUC.curve=PR", "models.A.layers.1.Dense.kernel_constraint.MinMaxNorm.rate=1") == [
+        "<--set compile.loss.Huber.delta.x=1>:1:1: compile.loss.Huber.delta.x: cannot set below 'delta': it is 1.0, "
+        "not a mapping; set compile.loss.Huber.delta=... itself",
+        "<--set compile.loss.MeanSquaredError.reduction=sum>:1:1: compile.loss.MeanSquaredError.reduction: "
+        "compile.loss is a Huber, not a MeanSquaredError: set an argument of the Huber "
+        "(compile.loss.Huber.<argument>=...) or replace the whole entry (compile.loss={MeanSquaredError: ...})",
+        "<--set compile.metrics.1.AUC.curve=PR>:1:1: compile.metrics[1].AUC.curve: compile.metrics[1] is a "
+        "SparseTopKCategoricalAccuracy, not an AUC: set an argument of the SparseTopKCategoricalAccuracy "
+        "(compile.metrics.1.SparseTopKCategoricalAccuracy.<argument>=...) or replace the whole entry "
+        "(compile.metrics.1={AUC: ...})",
+        "<--set compile.metrics.5.AUC.curve=PR>:1:1: compile.metrics[5].AUC.curve: '5' is not an index of "
+        "compile.metrics, a list of 3 item(s)",
+        "<--set models.A.layers.1.Dense.kernel_constraint.MinMaxNorm.rate=1>:1:1: "
+        "models.A.layers[1].Dense.kernel_constraint.MinMaxNorm.rate: models.A.layers[1].Dense.kernel_constraint is "
+        "a MaxNorm, not a MinMaxNorm: set an argument of the MaxNorm "
+        "(models.A.layers.1.Dense.kernel_constraint.MaxNorm.<argument>=...) or replace the whole entry "
+        "(models.A.layers.1.Dense.kernel_constraint={MinMaxNorm: ...})"]
+
+
+def test_set_reaches_a_short_form_loss_or_metric_of_one_output(write):
+    """Per-output losses and metrics (`loss: {label: {Huber: 1.0}}`): the same paths with the output's name."""
+    from factory.build.compiler import compile_objects
+    from factory.build.keras_setup import import_keras
+    from factory.spec.loader import load
+
+    path = write(textwrap.dedent("""\
+        name: t
+        data: {dataset: digits}
+        compile:
+          optimizer: adam
+          loss: {label: {Huber: 1.0}, size: mse}
+          metrics: {label: [{SparseTopKCategoricalAccuracy: 3}]}
+        models:
+          m:
+            input_shape: [8, 8]
+            layers:
+              - Flatten
+              - Dense: {units: 16, name: features}
+              - Dense: {units: 10, name: label}
+              - Dense: {units: 1, from: features, name: size}
+            outputs: [label, size]
+        """))
+    spec = load(path, ["compile.loss.label.Huber.delta=2.0", "compile.loss.size.MeanSquaredError.reduction=sum",
+                       "compile.metrics.label.0.SparseTopKCategoricalAccuracy.k=4"]).experiment.resolved().models["m"]
+    loss, metrics = compile_objects(import_keras(), spec.compile)
+    assert loss["label"]._fn_kwargs["delta"] == 2.0 and loss["size"].get_config()["reduction"] == "sum"
+    assert metrics["label"][0].get_config()["k"] == 4
+    assert errors_of(path, "compile.loss.label.CosineSimilarity.axis=1") == [
+        "<--set compile.loss.label.CosineSimilarity.axis=1>:1:1: compile.loss.label.CosineSimilarity.axis: "
+        "compile.loss.label is a Huber, not a CosineSimilarity: set an argument of the Huber "
+        "(compile.loss.label.Huber.<argument>=...) or replace the whole entry (compile.loss.label={CosineSimilarity: ...})"]

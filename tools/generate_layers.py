@@ -6,7 +6,11 @@ TensorFlow; `tests/test_keras_drift.py` fails as soon as the installed Keras and
 
 Each argument's type is picked from the tables below: by class and argument (`CLASS_ARGUMENT_TYPES`),
 by argument name (`ARGUMENT_TYPES`, then the `_initializer` / `_regularizer` / `_constraint`
-suffixes), else by the type of Keras's default (a bool default makes a bool). An argument none of
+suffixes), else by the type of Keras's default (a bool default makes a bool). A random layer's factor
+gets the bounds of the layer's own `_FACTOR_BOUNDS` (`FACTOR_BOUNDS`); arguments with a rule Keras
+checks when it builds the layer (a range, or a rule between arguments) get a rule type by name
+(`CLASS_ARGUMENT_TYPES`, `PER_RANK`), so `factory validate` reports it; tests/test_layer_rules.py
+probes them against the installed Keras. An argument none of
 these covers stops the tool with its name: add it to a table (the type names are
 `schemas.layers_types.ARGUMENT_TYPES`'s) and run it again. A layer to leave out goes in `EXCLUDED`
 with the reason, which the drift test and error messages show.
@@ -105,20 +109,47 @@ CLASS_ARGUMENT_TYPES = {
     ("UpSampling1D", "size"): "PositiveInt",
     ("Hashing", "output_mode"): "HashingOutputMode", ("HashedCrossing", "output_mode"): "CrossingOutputMode",
     ("CategoryEncoding", "output_mode"): "EncodingOutputMode",
-    ("Normalization", "axis"): "OptionalAxes", ("StringLookup", "vocabulary"): "Strings",
+    ("Normalization", "axis"): "OptionalAxes", ("Normalization", "variance"): "Variance",
+    ("StringLookup", "vocabulary"): "Strings",
     ("TextVectorization", "vocabulary"): "Strings", ("IntegerLookup", "vocabulary"): "Integers",
     ("StringLookup", "mask_token"): "OptionalStr", ("StringLookup", "oov_token"): "str",
     ("IntegerLookup", "mask_token"): "OptionalInt", ("IntegerLookup", "oov_token"): "int",
-    ("IntegerLookup", "vocabulary_dtype"): "VocabularyDtype", ("Discretization", "num_bins"): "OptionalPositiveInt",
+    ("IntegerLookup", "vocabulary_dtype"): "VocabularyDtype",
     ("Discretization", "epsilon"): "PositiveFloat", ("Hashing", "mask_value"): "StrOrInt",
-    ("RandomElasticTransform", "scale"): "NonNegativeFloat", ("RandomPerspective", "scale"): "NonNegativeFloat",
-    ("RandomErasing", "scale"): "Range", ("RandomErasing", "fill_value"): "OptionalFloat",
+    ("RandomErasing", "fill_value"): "OptionalFloat",
     ("RandomFlip", "mode"): "FlipMode", ("STFTSpectrogram", "mode"): "SpectrogramMode",
-    ("STFTSpectrogram", "padding"): "Padding", ("RandomGaussianBlur", "kernel_size"): "IntOrTuple2",
+    ("STFTSpectrogram", "padding"): "Padding",
     ("AugMix", "alpha"): "PositiveFloat", ("MixUp", "alpha"): "PositiveFloat",
     ("ReversibleEmbedding", "logit_soft_cap"): "OptionalNonNegativeFloat", ("EinsumDense", "output_shape"): "EinsumShape",
     ("Masking", "mask_value"): "float",
-    ("Rescaling", "scale"): "FloatOrFloats", ("Rescaling", "offset"): "FloatOrFloats", ("RandomPosterization", "factor"): "PositiveInt", ("AlphaDropout", "rate"): "Rate", ("GaussianDropout", "rate"): "Rate",
+    # rules Keras checks when it builds the layer (schemas/layers_types.py; tests/test_layer_rules.py probes them)
+    ("Discretization", "bin_boundaries"): "BinBoundaries", ("Discretization", "num_bins"): "NumBins",
+    ("Discretization", "output_mode"): "HashingOutputMode", ("Discretization", "sparse"): "HashingSparse",
+    ("Hashing", "sparse"): "HashingSparse", ("IntegerLookup", "sparse"): "LookupSparse",
+    ("StringLookup", "sparse"): "LookupSparse", ("IntegerLookup", "salt"): "FarmhashSalt",
+    ("IntegerLookup", "pad_to_max_tokens"): "PadToMaxTokens",
+    ("StringLookup", "pad_to_max_tokens"): "PadToMaxTokens", ("IntegerLookup", "max_tokens"): "MaxTokens",
+    ("StringLookup", "max_tokens"): "MaxTokens", ("TextVectorization", "max_tokens"): "MaxTokens",
+    ("TextVectorization", "pad_to_max_tokens"): "PadToMaxTokens", ("TextVectorization", "sparse"): "LookupSparse",
+    ("CategoryEncoding", "num_tokens"): "RequiredPositiveInt",
+    ("GroupQueryAttention", "num_key_value_heads"): "KeyValueHeads", ("Permute", "dims"): "Permutation",
+    ("ContrastLimitedAdaptiveHistogramEqualization", "tile_grid_size"): "Pair",
+    ("AugMix", "chain_depth"): "PositiveInt", ("MelSpectrogram", "fft_length"): "PositiveInt",
+    ("STFTSpectrogram", "fft_length"): "FftLength",
+    ("AdaptiveMaxPooling1D", "output_size"): "AdaptiveMaxSize1",
+    ("AdaptiveMaxPooling2D", "output_size"): "AdaptiveMaxSize2",
+    ("AdaptiveMaxPooling3D", "output_size"): "AdaptiveMaxSize3",
+    ("RandomTranslation", "width_factor"): "SignedFactor",  # required, unlike RandomZoom's
+    ("RandomZoom", "height_factor"): "ZoomFactor", ("RandomZoom", "width_factor"): "OptionalZoomFactor",
+    ("Solarization", "addition_factor"): "UnitFactor", ("Solarization", "threshold_factor"): "UnitFactor",
+    ("RandomColorJitter", "contrast_factor"): "OptionalUnitFactor",
+    ("RandomColorJitter", "hue_factor"): "OptionalUnitFactor",
+    ("RandomErasing", "scale"): "UnitFactor", ("RandomElasticTransform", "scale"): "UnitFactor",
+    ("RandomPerspective", "scale"): "Probability", ("RandomGaussianBlur", "kernel_size"): "OddIntOrTuple2",
+    ("RandomGrayscale", "factor"): "Probability",  # one number only (Keras compares it with 0 and 1)
+    ("Rescaling", "scale"): "FloatOrFloats", ("Rescaling", "offset"): "FloatOrFloats",
+    ("RandomPosterization", "factor"): "PosterizationBits", ("AlphaDropout", "rate"): "Rate",
+    ("GaussianDropout", "rate"): "Rate",
 }
 
 # Arguments a scalar sets when they are not the first, required one (`UpSampling2D: 2`, `ZeroPadding2D: 1`).
@@ -135,15 +166,34 @@ CLASS_ARGUMENT_TYPES.update({(name, "interpolation"): "AugmentInterpolation" for
     "RandomTranslation", "RandomZoom")})
 
 # Arguments with one number per spatial axis: a 1D / 2D / 3D layer (by its name) takes a list of that length
-PER_AXIS = {"kernel_size", "strides", "dilation_rate", "pool_size"}
+PER_AXIS = {"kernel_size", "strides", "dilation_rate", "pool_size", "output_size", "size"}
+# Arguments whose type of a 1D / 2D / 3D layer is this name and the rank (each checked against another argument)
+PER_RANK = {"output_padding": "OutputPadding"}
 
 
-def argument_type(cls_name: str, arg: str, default, required: bool = False) -> str | None:
+# A random layer's factor checked against the layer's own bounds (Keras's `_FACTOR_BOUNDS`)
+FACTOR_BOUNDS = {(0, 1): "UnitFactor", (-1, 1): "SignedFactor"}
+VALUE_RANGES = {"value_range": "ValueRange"}  # [low, high] of the images' values: Keras divides by high - low
+
+
+def argument_type(cls_name: str, arg: str, default, required: bool = False, arguments: tuple = (),
+                  factor_bounds: tuple | None = None) -> str | None:
+    """The type name of argument `arg` of Keras layer `cls_name` (`arguments`: the names of all its arguments;
+    `factor_bounds`: the layer's `_FACTOR_BOUNDS`, where its factors are checked against them)."""
     if (cls_name, arg) in CLASS_ARGUMENT_TYPES:
         return CLASS_ARGUMENT_TYPES[(cls_name, arg)]
+    plain = ARGUMENT_TYPES.get(arg)
+    if plain in ("Factor", "OptionalFactor") and tuple(factor_bounds or ()) in FACTOR_BOUNDS:
+        return plain.replace("Factor", FACTOR_BOUNDS[tuple(factor_bounds)])
+    if arg in VALUE_RANGES:
+        return VALUE_RANGES[arg]
     rank = re.search(r"([123])D(Transpose)?$", cls_name)
     if arg in PER_AXIS and rank:
         return ("Optional" if default is None and not required else "") + "IntOrTuple" + rank.group(1)
+    if arg in PER_RANK and rank:
+        return PER_RANK[arg] + rank.group(1)
+    if arg == "groups" and "filters" in arguments:  # a convolution's: the filters split into groups
+        return "Groups"
     if isinstance(default, bool):
         return "bool"
     if arg in ARGUMENT_TYPES:
@@ -223,7 +273,9 @@ def generate(keras) -> tuple[dict, dict, list[str]]:
                   if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name not in IGNORED_ARGUMENTS]
         for p in params:
             default = ... if p.default is inspect.Parameter.empty else as_data(p.default)
-            tp = argument_type(name, p.name, None if default is ... else default, required=default is ...)
+            tp = argument_type(name, p.name, None if default is ... else default, required=default is ...,
+                               arguments=tuple(q.name for q in params),
+                               factor_bounds=getattr(cls, "_FACTOR_BOUNDS", None))
             if tp is None:
                 problems.append(f"{name}.{p.name} (default {default!r}): add its type to ARGUMENT_TYPES "
                                 "or CLASS_ARGUMENT_TYPES")

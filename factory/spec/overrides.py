@@ -25,7 +25,7 @@ import yaml
 from factory.errors import Issue, Loc, Position, SpecError, did_you_mean, format_loc
 from factory.spec.document import Document, parse_path, unshared
 from factory.spec.extends import MERGED
-from factory.spec.shorthand import is_keras_name, main_argument, spelled_out
+from factory.spec.shorthand import is_keras_name, main_argument, names_class, spelled_out
 from factory.spec.yaml_reader import read_text
 from schemas.base import a_or_an
 
@@ -143,11 +143,12 @@ def _set(doc: Document, path: Loc, value: Document, here: Position, written: str
                 return _not_written(doc, loc, following, path, value)
             current[seg] = {}
             doc.positions[loc] = doc.key_positions[loc] = here
-        child = current[seg]
-        if isinstance(child, str) and child == following and is_keras_name(child):
-            child = current[seg] = {child: {}}  # a bare `Flatten` in a list: {Flatten: {}}
+        child, kind = current[seg], _kind(loc)
+        if names_class(child, following, kind):
+            # a bare name: `Flatten` in a list is {Flatten: {}}, `kernel_constraint: max_norm` {MaxNorm: {}}
+            child = current[seg] = {following: {}}
         elif isinstance(current, dict) and len(current) == 1 and not isinstance(child, (dict, list)):
-            arguments = spelled_out(seg, child)  # `Dense: 64` -> `Dense: {units: 64}`
+            arguments = spelled_out(seg, child, kind)  # `Dense: 64` -> `Dense: {units: 64}`, `Huber: 2.0`
             if arguments is not None:
                 _spell_out(doc, loc, arguments)
                 child = current[seg]
@@ -162,6 +163,14 @@ def _set(doc: Document, path: Loc, value: Document, here: Position, written: str
     doc.put(path, value)
     doc.key_positions[path] = here
     return None
+
+
+def _kind(loc: Loc) -> str | None:
+    """"loss" or "metric" where `loc` is inside a `compile.loss` or `compile.metrics` (a model's too), else None:
+    the kind of Keras object a class name there is (CosineSimilarity is both)."""
+    at = [i for i, seg in enumerate(loc) if seg == "compile"]
+    following = loc[at[-1] + 1] if at and at[-1] + 1 < len(loc) else None
+    return {"loss": "loss", "metrics": "metric"}.get(following) if isinstance(following, str) else None
 
 
 def _spell_out(doc: Document, loc: Loc, arguments: dict) -> None:
@@ -209,10 +218,11 @@ def _other_class(current: dict, seg: Any, where: Loc) -> str | None:
 
     Adding a key there would make an entry of two classes, which the file would be blamed for.
     """
-    if not _holds_entry(where) or len(current) != 1 or seg in current or not is_keras_name(next(iter(current))):
+    kind = _kind(where + (seg,))
+    if not _holds_entry(where) or len(current) != 1 or seg in current or not is_keras_name(next(iter(current)), kind):
         return None
     cls, at = next(iter(current)), _dotted(where)
-    if is_keras_name(seg):
+    if is_keras_name(seg, kind):
         return (f"{format_loc(where)} is {a_or_an(cls)}, not {a_or_an(seg)}: set an argument of the {cls} "
                 f"({at}.{cls}.<argument>=...) or replace the whole entry ({at}={{{seg}: ...}})")
     return f"{format_loc(where)} is {a_or_an(cls)}: its arguments are set below its name, {at}.{cls}.{seg}=..."
@@ -226,8 +236,10 @@ def _holds_entry(where: Loc) -> bool:
     if not where:
         return False
     last = where[-1]
-    if isinstance(last, int):
-        return len(where) >= 2 and where[-2] in ("layers", "with")
+    if isinstance(last, int):  # a layer, or a metric (of the model, or of one output: metrics.label.0)
+        return len(where) >= 2 and (where[-2] in ("layers", "with", "metrics") or where[-3:-2] == ("metrics",))
+    if _kind(where) == "loss" and where[-1] != "compile":  # the loss, or one output's (loss.label)
+        return True
     return last == "optimizer" or str(last).endswith(("_initializer", "_regularizer", "_constraint"))
 
 
@@ -259,7 +271,8 @@ def _not_an_index(seg: Any, where: Loc, n: int) -> str:
 def _not_a_mapping(loc: Loc, seg: Any, value: Any, following: Any) -> str:
     shown = "nothing" if value is None else repr(value)
     message = f"cannot set below '{seg}': it is {shown}, not a mapping"
-    if isinstance(loc[-1], str) and main_argument(loc[-1]) is None and is_keras_name(loc[-1]):
+    kind = _kind(loc)
+    if isinstance(loc[-1], str) and main_argument(loc[-1], kind) is None and is_keras_name(loc[-1], kind):
         return message + f"; {loc[-1]} takes no scalar, so write its arguments: {format_loc(loc)}={{{following}: ...}}"
     return message + f"; set {format_loc(loc)}=... itself"
 
