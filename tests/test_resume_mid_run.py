@@ -174,8 +174,9 @@ def test_resume_of_a_folder_written_before_new_settings_and_with_tensorboard_tog
 
 # The learning rate is the monitor: it is the same figure in an uninterrupted and a resumed run,
 # whatever the randomness of the epochs trained again. Falling (a schedule, halved on plateaus), it
-# never improves in mode max: epoch 1 is the best (and kept), ReduceLROnPlateau halves the schedule
-# at epochs 3, 5, 7 and 9, and EarlyStopping stops at epoch 11.
+# never improves in mode max: epoch 1 is the best (and kept), the first ReduceLROnPlateau halves the
+# schedule at epochs 3, 5, 7 and 9, the second at 5 and 9 (there the two quarter it, on one scale
+# kept once), and EarlyStopping stops at epoch 11.
 CONTROL = """\
 name: control
 data: {dataset: digits}
@@ -191,6 +192,7 @@ training:
   callbacks:
     - EarlyStopping: {monitor: learning_rate, mode: max, patience: 10, restore_best_weights: true}
     - ReduceLROnPlateau: {monitor: learning_rate, mode: max, patience: 2, factor: 0.5}
+    - ReduceLROnPlateau: {monitor: learning_rate, mode: max, patience: 4, factor: 0.5}
 models:
   B:
     layers: [Flatten, {Dense: {units: 32, activation: relu}}, {Dense: {units: 10, activation: softmax}}]
@@ -217,10 +219,12 @@ def test_sigkill_then_resume_keeps_the_callbacks_state(write, tmp_path):
     killed_at = epochs_saved(out)
     assert 4 <= killed_at < 11, killed_at
     state = out / RESUME / "B-seed0"
-    kept = sorted(p.name for p in state.glob("*-epoch*"))  # the last two epochs' states, the best weights
-    assert kept in ([f"callbacks-epoch{killed_at}.json", "weights-epoch1.npz"],
-                    [f"callbacks-epoch{killed_at}.json", f"callbacks-epoch{killed_at + 1}.json", "weights-epoch1.npz"],
-                    [f"callbacks-epoch{killed_at - 1}.json", f"callbacks-epoch{killed_at}.json", "weights-epoch1.npz"]), kept
+    # the last two epochs' states, the best weights of EarlyStopping and keep best (1 and 4 after the scale)
+    kept = sorted(p.name for p in state.glob("*-epoch*"))
+    best = ["weights-1-epoch1.npz", "weights-4-epoch1.npz"]
+    assert kept in ([f"callbacks-epoch{killed_at}.json", *best],
+                    [f"callbacks-epoch{killed_at}.json", f"callbacks-epoch{killed_at + 1}.json", *best],
+                    [f"callbacks-epoch{killed_at - 1}.json", f"callbacks-epoch{killed_at}.json", *best]), kept
 
     resumed = run(spec, out, 1, "--resume")
     _, stderr = resumed.communicate(timeout=600)
@@ -235,6 +239,8 @@ def test_sigkill_then_resume_keeps_the_callbacks_state(write, tmp_path):
     assert b["history"]["learning_rate"] == pytest.approx(whole["history"]["learning_rate"], rel=1e-6)
     rates = whole["history"]["learning_rate"]
     assert [i + 1 for i in range(1, 11) if rates[i] < 0.9 * rates[i - 1]] == [4, 6, 8, 10]  # lowered after 3, 5, 7, 9
+    # halved after 3 and 7, quartered after 5 and 9 (the schedule's own decay is under 3% an epoch)
+    assert [rates[i] / rates[i - 1] for i in (3, 5, 7, 9)] == pytest.approx([0.5, 0.25, 0.5, 0.25], rel=0.03)
 
     # the saved model holds epoch 1's weights, taken before the kill: its loss is epoch 1's val_loss
     keras = import_keras()
@@ -267,8 +273,42 @@ def test_a_state_one_epoch_ahead_of_keras_is_not_taken(tmp_path):
         stop.on_epoch_end(epoch, {"loss": loss})
         state.on_epoch_end(epoch, {"loss": loss})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["callbacks-epoch4.json", "callbacks-epoch5.json",
-                                                          "weights-epoch2.npz"]
+                                                          "weights-0-epoch2.npz"]
     stop, state = attempt()
     state.on_epoch_begin(4)  # BackupAndRestore's state says 4 epochs
     assert (stop.wait, stop.best, stop.best_epoch) == (2, 0.5, 1)
     assert np.array_equal(stop.best_weights[0], np.full((2, 1), 1.0))
+
+
+def test_two_callbacks_keeping_different_weights_of_one_epoch_each_get_their_own_back(tmp_path):
+    """As EarlyStopping and keep best with SwapEMAWeights between them: the first keeps the raw
+    weights, the second the EMA's, both of epoch 2. A resumed run gives each its own."""
+    from factory.build.keras_setup import import_keras
+    from factory.train.callbacks import _callback_state
+
+    keras = import_keras()
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+    def attempt():
+        raw, ema = (keras.callbacks.EarlyStopping(monitor="loss", patience=p, restore_best_weights=True) for p in (5, 9))
+        state = _callback_state(keras, tmp_path, [raw, ema])
+        for callback in (raw, ema, state):
+            callback.set_model(model)
+            callback.on_train_begin()
+        return raw, ema, state
+
+    raw, ema, state = attempt()
+    for epoch, loss in enumerate([1.0, 0.5]):
+        state.on_epoch_begin(epoch)
+        model.set_weights([np.full((2, 1), 1.0 + epoch), np.zeros(1)])
+        raw.on_epoch_end(epoch, {"loss": loss})
+        model.set_weights([np.full((2, 1), -5.0 - epoch), np.zeros(1)])  # the EMA's, swapped in
+        ema.on_epoch_end(epoch, {"loss": loss})
+        state.on_epoch_end(epoch, {"loss": loss})
+    assert sorted(p.name for p in tmp_path.glob("weights-*")) == [  # epoch 1's too, for epoch 1's state
+        "weights-0-epoch1.npz", "weights-0-epoch2.npz", "weights-1-epoch1.npz", "weights-1-epoch2.npz"]
+    raw, ema, state = attempt()
+    state.on_epoch_begin(2)  # BackupAndRestore's state says 2 epochs
+    assert (raw.best_epoch, ema.best_epoch) == (1, 1)
+    assert np.array_equal(raw.best_weights[0], np.full((2, 1), 2.0))
+    assert np.array_equal(ema.best_weights[0], np.full((2, 1), -6.0))

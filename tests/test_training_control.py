@@ -373,6 +373,68 @@ def test_reduce_lr_on_plateau_beside_a_schedule_multiplies_the_whole_schedule(wr
     assert (config["initial_learning_rate"], config["warmup_target"]) == pytest.approx((0.375e-3, 0.0375), rel=1e-5)
 
 
+LAYERS = "    layers: [Flatten, {Dense: {units: 16, activation: relu}}, {Dense: {units: 10, activation: softmax}}]\n"
+
+
+def model(name: str, *plateaus: str, optimizer: str | None = None) -> str:
+    """A model of TRAIN's layers with these ReduceLROnPlateau configs (and its own optimizer)."""
+    callbacks = ", ".join(f"{{ReduceLROnPlateau: {{{p}}}}}" for p in plateaus)
+    compile_ = f"    compile: {{optimizer: {optimizer}}}\n" if optimizer else ""
+    return f"  {name}:\n{compile_}    training: {{callbacks: [{callbacks}]}}\n" + LAYERS
+
+
+# no epoch after the first improves by 100: each epoch from the second on is a plateau
+HALVE = "monitor: val_loss, min_delta: 100, patience: 0, factor: 0.5"
+HALVE_ON_LOSS = HALVE.replace("val_loss", "loss")
+# a millionth once (then a cooldown longer than the run): the weights stand still from then on
+FREEZE = "monitor: val_loss, min_delta: 100, patience: 0, factor: 1.0e-6, cooldown: 100"
+COSINE = f"{{SGD: {{learning_rate: {{CosineDecay: {json.dumps(WARMUP)}}}}}}}"
+
+
+def test_two_plateaus_beside_a_schedule_compose_as_on_a_constant_rate(write, tmp_path):
+    """Each multiplies the rate the one before it left, on one scale of the schedule: two halvings
+    in one epoch quarter the schedule as they quarter a constant rate, and a millionth from one
+    is not undone by the other's halving (the weights stand still, as on a constant rate)."""
+    from factory.build.keras_setup import import_keras
+
+    keras = import_keras()
+    s8, s16, s24, s32 = schedule_rates(keras, WARMUP, [8, 16, 24, 32])
+    text = TRAIN.replace("  A:\n" + LAYERS, "") + model("constant", HALVE, HALVE_ON_LOSS) + model(
+        "scheduled", HALVE, HALVE_ON_LOSS, optimizer=COSINE) + model("frozen", FREEZE, HALVE_ON_LOSS, optimizer=COSINE)
+    constant, scheduled, frozen = train(write, tmp_path, text)["runs"]
+    assert constant["history"]["learning_rate"] == pytest.approx([0.05, 0.05, 0.0125, 0.003125], rel=1e-5)
+    assert scheduled["history"]["learning_rate"] == pytest.approx([s8, s16, 0.25 * s24, 0.0625 * s32], rel=1e-5)
+    rates, still = frozen["history"]["learning_rate"], frozen["history"]["val_loss"]
+    assert rates == pytest.approx([s8, s16, 0.5e-6 * s24, 0.25e-6 * s32], rel=1e-5)
+    assert still[2:] == pytest.approx([still[1]] * 2, rel=1e-5) and still[1] < still[0] * 0.999, still
+
+
+def test_the_recorded_rate_is_the_one_the_epoch_trained_with_also_with_two_plateaus(write, tmp_path):
+    """Keras's ReduceLROnPlateau logs the optimizer's rate, which the one before it lowered already:
+    epoch 2 trained at 0.05 (its val_loss fell), and the history says 0.05, not 5e-8."""
+    text = TRAIN.replace("  A:\n" + LAYERS, "") + model("constant", FREEZE, HALVE_ON_LOSS)
+    r, = train(write, tmp_path, text)["runs"]
+    assert r["history"]["learning_rate"] == pytest.approx([0.05, 0.05, 2.5e-8, 1.25e-8], rel=1e-5)
+    still = r["history"]["val_loss"]
+    assert still[2:] == pytest.approx([still[1]] * 2, rel=1e-5) and still[1] < still[0] * 0.999, still
+
+
+def test_a_plateau_lowers_the_schedule_of_mixed_float16s_loss_scale_optimizer(write, tmp_path):
+    """mixed_float16 wraps the optimizer in a LossScaleOptimizer: the lowered schedule reaches the
+    inner optimizer, so the weights stand still after a millionth."""
+    from factory.build.keras_setup import import_keras
+
+    keras = import_keras()
+    s8, s16, s24, s32 = schedule_rates(keras, WARMUP, [8, 16, 24, 32])
+    text = TRAIN.replace("  A:\n" + LAYERS, "") + model("mixed", FREEZE, optimizer=COSINE).replace(
+        "training: {", "training: {precision: mixed_float16, ")
+    r, = train(write, tmp_path, text)["runs"]
+    assert (r["status"], r["precision"]) == ("completed", "mixed_float16")
+    assert r["history"]["learning_rate"] == pytest.approx([s8, s16, 1e-6 * s24, 1e-6 * s32], rel=1e-3)
+    still = r["history"]["val_loss"]
+    assert still[2:] == pytest.approx([still[1]] * 2, rel=1e-5) and still[1] < still[0] * 0.999, still
+
+
 def test_the_issues_contract_trains_with_its_plateau_lowering_the_schedule(write, tmp_path):
     """The contract as written (AdamW with clipnorm, mixed_bfloat16, balanced class weights, op
     determinism, keep best), on 400 digits for 4 epochs, its plateau forced from epoch 2 on."""

@@ -9,6 +9,7 @@ and the record's fields.
 Beside a learning-rate schedule, ReduceLROnPlateau multiplies the whole schedule by its factor
 (Keras cannot set a scheduled rate): the optimizer gets a plain Keras schedule with scaled rates
 (`schemas.schedules.ScheduleArgs.scaled_keras_config`), so a saved model loads without this package.
+All of a run's ReduceLROnPlateau multiply one scale, as Keras's lower one constant rate in turn.
 """
 
 from __future__ import annotations
@@ -27,40 +28,41 @@ from schemas.schedules import schedule_of
 
 HISTORY = "history.json"  # the epochs a run finished, beside Keras's BackupAndRestore state
 STATE = "callbacks-epoch{}.json"  # the callbacks' state after that many epochs, beside HISTORY
-WEIGHTS = "weights-epoch{}.npz"  # the weights at the end of that epoch, an EarlyStopping's best
+# the best weights of the state's callback of that index (EarlyStopping's), taken at the end of that
+# epoch: one file per callback, since two may hold different weights of one epoch (SwapEMAWeights between)
+WEIGHTS = "weights-{}-epoch{}.npz"
 
 # What a resumed run gives back to a callback, by the nearest class of its own: the rest is its
 # configuration, built again from the spec. Best weights are kept in WEIGHTS files of their own.
 RESUMED = {"EarlyStopping": ("wait", "best", "best_epoch", "stopped_epoch"),
            "ReduceLROnPlateau": ("wait", "best", "cooldown_counter"),
-           "ScheduledReduceLROnPlateau": ("wait", "best", "cooldown_counter", "scale")}
+           "ScheduleScale": ("scale",)}
 
 
-def keras_callback(keras, config: dict, schedule=None) -> Any:
+def keras_callback(keras, config: dict, scale=None) -> Any:
     """A Keras callback from its spec's `{class_name, config}` (`schemas.callbacks`).
 
-    Beside a learning-rate `schedule` (`schemas.schedules`), a callback that would set the rate
-    (SCHEDULED) is built to lower the whole schedule instead.
+    One that sets the learning rate (OURS) is Keras's own made to log the rate its epoch trained
+    with; beside a learning-rate schedule it lowers the whole schedule through `scale`
+    (`_schedule_scale`, one per optimizer) instead.
     """
     name = config["class_name"]
-    if schedule is not None and name in SCHEDULED:
-        return SCHEDULED[name](keras, schedule, config["config"])
+    if name in OURS:
+        return OURS[name](keras, config["config"], scale)
     return getattr(keras.callbacks, name)(**config["config"])
 
 
-def _scheduled_plateau(keras, schedule, config: dict):
-    """Keras's ReduceLROnPlateau (its wait, cooldown, min_delta and mode as they are) for an optimizer
-    whose learning rate is `schedule`: a plateau multiplies the whole schedule.
-
-    Keras refuses to set a schedule's rate. Here the rate before the plateau, `old`, becomes
-    `max(old * factor, min_lr)` as in Keras, and the schedule from then on is the spec's times
-    `scale`, the product of those reductions: a plain Keras schedule, so the saved model needs no
-    custom object. `min_lr` bounds a reduction, not the schedule's own decay.
+def _schedule_scale(keras, schedule):
+    """A callback holding the one multiplier of the optimizer's learning-rate `schedule`
+    (`schemas.schedules`) that every ReduceLROnPlateau beside it lowers, in turn, as Keras's lower
+    one constant rate: two halvings in one epoch quarter the schedule. It does nothing at the
+    epochs; it is among fit's callbacks for the model it installs the scaled schedule on, and it
+    is the one place the resume state keeps the scale.
     """
 
-    class ScheduledReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
+    class ScheduleScale(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
             self._scale = 1.0
 
         @property
@@ -71,26 +73,51 @@ def _scheduled_plateau(keras, schedule, config: dict):
         @scale.setter
         def scale(self, scale: float) -> None:
             self._scale = scale
+            # a plain Keras schedule, so the saved model needs no custom object
             self.model.optimizer.learning_rate = keras.optimizers.schedules.deserialize(
                 schedule.scaled_keras_config(scale))
             # the traced train step (tf.function, jax.jit) holds the schedule it was traced with
             self.model.make_train_function(force=True)
 
+    return ScheduleScale()
+
+
+def _plateau(keras, config: dict, scale=None):
+    """Keras's ReduceLROnPlateau (its wait, cooldown, min_delta and mode as they are), which leaves the
+    logged `learning_rate` as `_learning_rate_recorder` wrote it, and, given the `scale` of a
+    learning-rate schedule (`_schedule_scale`), multiplies the whole schedule on a plateau.
+
+    Keras's writes the optimizer's rate into the logs, which an earlier ReduceLROnPlateau of the
+    same epoch may have lowered already: the history would show a rate the epoch did not train
+    with. Keras refuses to set a schedule's rate. Here the rate before the plateau, `old`, becomes
+    `max(old * factor, min_lr)` as in Keras, and the shared scale is multiplied by `new / old`.
+    `min_lr` bounds a reduction, not the schedule's own decay.
+    """
+
+    class RecordedRateReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+        def on_epoch_end(self, epoch, logs=None):
+            recorded = (logs or {}).get("learning_rate")
+            super().on_epoch_end(epoch, logs)
+            if recorded is not None:
+                logs["learning_rate"] = recorded
+
         def _reduce_optimizer_lr(self, optimizer, epoch, name=""):
+            if scale is None:
+                return super()._reduce_optimizer_lr(optimizer, epoch, name)
             old = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
             if old <= np.float32(self.min_lr):  # as Keras compares it
                 return False
             new = max(old * self.factor, self.min_lr)
-            self.scale = self._scale * new / old
+            scale.scale = scale.scale * new / old
             if self.verbose > 0:
                 print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new} "
-                      f"(the schedule times {self._scale:g}).")
+                      f"(the schedule times {scale.scale:g}).")
             return True
 
-    return ScheduledReduceLROnPlateau(**config)
+    return RecordedRateReduceLROnPlateau(**config)
 
 
-SCHEDULED = {"ReduceLROnPlateau": _scheduled_plateau}  # callbacks built otherwise beside a schedule
+OURS = {"ReduceLROnPlateau": _plateau}  # the callbacks built here, not by Keras: they set the rate
 
 
 def class_weights(written, y_train) -> dict[int, float] | None:
@@ -149,7 +176,7 @@ class TrainingControl:
         self.keras, self.training, self.backup = keras, training, Path(backup) if backup else None
         self.schedule = schedule_of(optimizer) if optimizer is not None else None
         self.class_weight = class_weights(training.class_weight, y_train)
-        self._keep = None
+        self._keep = self._scale = None
         self._spec_callbacks: list = []
         self._log = None
 
@@ -176,11 +203,15 @@ class TrainingControl:
                 tf_config.disable_op_determinism()
 
     def callbacks(self) -> list:
-        """The learning-rate recorder, the spec's callbacks, keep best and the resume state, in that order."""
+        """The learning-rate recorder, the schedule's scale (beside a ReduceLROnPlateau), the spec's
+        callbacks, keep best and the resume state, in that order."""
         keras = self.keras
         out = [_learning_rate_recorder(keras)]
-        self._spec_callbacks = [keras_callback(keras, entry.keras_config(), self.schedule)
-                                for entry in self.training.callbacks]
+        configs = [entry.keras_config() for entry in self.training.callbacks]
+        if self.schedule is not None and any(c["class_name"] in OURS for c in configs):
+            self._scale = _schedule_scale(keras, self.schedule)
+            out.append(self._scale)
+        self._spec_callbacks = [keras_callback(keras, c, self._scale) for c in configs]
         out += self._spec_callbacks
         if self.training.keep == "best":
             monitor, mode = best_monitor(self.training)
@@ -192,7 +223,7 @@ class TrainingControl:
             # The callbacks' state and the log before Keras's state: killed between them, they hold one
             # epoch more than Keras's, and the resumed run takes the log up to Keras's epoch and the
             # callbacks' state of that epoch (the last two epochs' are kept for this).
-            stateful = [c for c in [*self._spec_callbacks, self._keep] if _resumed_attributes(c)]
+            stateful = [c for c in [self._scale, *self._spec_callbacks, self._keep] if _resumed_attributes(c)]
             self._log = _epoch_log(keras, self.backup / HISTORY)
             out += [_callback_state(keras, self.backup, stateful), self._log,
                     keras.callbacks.BackupAndRestore(str(self.backup), double_checkpoint=True, delete_checkpoint=True)]
@@ -225,8 +256,8 @@ def _learning_rate_recorder(keras):
     """A callback that logs the optimizer's learning rate at each epoch's end as `learning_rate`.
 
     For a schedule that is its value at the step the next epoch starts from (times the
-    ReduceLROnPlateau scale so far); ReduceLROnPlateau logs the same rate, before lowering it,
-    under the same name, after this.
+    ReduceLROnPlateau scale so far). Every ReduceLROnPlateau (`_plateau`) leaves this value in the
+    logs, also after one of them lowered the rate.
     """
 
     class LearningRateRecorder(keras.callbacks.Callback):
@@ -280,8 +311,9 @@ def _callback_state(keras, folder: Path, callbacks: list):
     """A callback that keeps the state of `callbacks` after each epoch in `folder`, and gives it back to
     a run that BackupAndRestore resumes, so it goes on as the run before the kill would have.
 
-    EarlyStopping's patience and best epoch (its best weights in a WEIGHTS file named by that epoch,
-    written whole or not at all), ReduceLROnPlateau's patience, cooldown and schedule scale. The
+    EarlyStopping's patience and best epoch (its best weights in a WEIGHTS file named by its index
+    in `callbacks` and that epoch, written whole or not at all), ReduceLROnPlateau's patience and
+    cooldown, and the schedule's scale (ScheduleScale, once for all ReduceLROnPlateau). The
     last two epochs' states are kept: Keras's own state is written after this one, so a kill
     between the two leaves it one epoch behind, and the resumed run takes the state of Keras's epoch.
     """
@@ -298,16 +330,15 @@ def _callback_state(keras, folder: Path, callbacks: list):
 
         def on_epoch_end(self, epoch, logs=None):
             folder.mkdir(parents=True, exist_ok=True)
-            states, written = [], set()
-            for callback in callbacks:
+            states = []
+            for index, callback in enumerate(callbacks):
                 state = {k: _plain(getattr(callback, k)) for k in _resumed_attributes(callback)}
                 weights = getattr(callback, "best_weights", None)
                 if weights is not None:
-                    state["best_weights"] = WEIGHTS.format(callback.best_epoch + 1)
-                    if callback.best_epoch == epoch and epoch not in written:  # just taken: not on disk yet
+                    state["best_weights"] = WEIGHTS.format(index, callback.best_epoch + 1)
+                    if callback.best_epoch == epoch:  # just taken: not on disk yet
                         with replacing(folder / state["best_weights"], suffix=".npz") as tmp:
                             np.savez(tmp, *weights)
-                        written.add(epoch)
                 states.append(state)
             with replacing(folder / STATE.format(epoch + 1)) as tmp:
                 tmp.write_text(json.dumps(states), encoding="utf-8")
@@ -332,7 +363,7 @@ def _callback_state(keras, folder: Path, callbacks: list):
                     old.unlink()
             named = {s.get("best_weights") for path in kept if path.is_file()
                      for s in json.loads(path.read_text(encoding="utf-8"))}
-            for old in folder.glob(WEIGHTS.format("*")):
+            for old in folder.glob(WEIGHTS.format("*", "*")):
                 if old.name not in named:
                     old.unlink()
 
