@@ -87,7 +87,7 @@ def _plateau(keras, config: dict, scale=None):
     logged `learning_rate` as `_learning_rate_recorder` wrote it, and, given the `scale` of a
     learning-rate schedule (`_schedule_scale`), multiplies the whole schedule on a plateau.
 
-    Keras's writes the optimizer's rate into the logs, which an earlier ReduceLROnPlateau of the
+    Keras's own writes the optimizer's rate into the logs, which an earlier ReduceLROnPlateau of the
     same epoch may have lowered already: the history would show a rate the epoch did not train
     with. Keras refuses to set a schedule's rate. Here the rate before the plateau, `old`, becomes
     `max(old * factor, min_lr)` as in Keras, and the shared scale is multiplied by `new / old`.
