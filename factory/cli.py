@@ -61,7 +61,8 @@ def _show(args) -> int:
         missing = diagram_tools_missing()  # before anything is built: the fix is on this machine
         if missing:
             raise SpecError(missing)
-    loaded = load(args.file, args.set)
+    backend = [f"training.keras_backend={args.keras_backend}"] if args.keras_backend else []  # as run's
+    loaded = load(args.file, backend + args.set)
     if args.resolved:
         import yaml
 
@@ -191,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the fully expanded experiment as YAML instead (builds nothing)")
     p.add_argument("--diagram", metavar="DIR",
                    help="also draw each model into DIR/<model>.png (Keras's plot_model: pydot and Graphviz)")
+    p.add_argument("--keras-backend", choices=["tensorflow", "jax", "torch"], metavar="NAME",
+                   help="as run's --keras-backend: the models are built on NAME where they train on it")
     overrides(p)
     p.set_defaults(func=_show)
 
