@@ -209,8 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
     p.add_argument("--profile", action="store_true", help="print where the time went")
     p.add_argument("--workers", type=_positive, default=_default_workers(), metavar="N",
-                   help="train up to N runs at once in separate processes, over all Keras backends (default: "
-                        "$FACTORY_WORKERS, else the number of CPU cores); 1 trains them one by one in this process")
+                   help="train up to N runs at once in N separate processes, shared out over the Keras "
+                        "backends (default: $FACTORY_WORKERS, else the number of CPU cores); 1 trains them one by "
+                        "one in this process")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local: worker processes on this machine; ray: each run as a Ray task "
                         "(pip install 'factory[ray]')")
