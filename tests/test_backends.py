@@ -375,7 +375,8 @@ def test_show_builds_on_the_models_backend_and_says_which_each_trains_on(cli, wr
 def test_show_on_the_command_lines_keras_backend_builds_there(tmp_path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
-    done = _python(f"import sys; from factory.cli import main; "
-                   f"rc = main(['show', {str(spec)!r}, '--keras-backend', 'jax']); print(rc, 'tensorflow' in sys.modules)")
-    assert done.stdout.startswith("keras_backend: jax (every model trains on it, and is built on it here)\n"), done.stderr
+    done = _python(f"import sys; from factory.cli import main; rc = main(['show', {str(spec)!r}, "
+                   "'--keras-backend', 'jax']); print(rc, 'tensorflow' in sys.modules)")
+    line = "keras_backend: jax (every model trains on it, and is built on it here)\n"
+    assert done.stdout.startswith(line), done.stderr
     assert "model B: 1,274 parameters" in done.stdout and done.stdout.split()[-2:] == ["0", "False"], done.stderr
