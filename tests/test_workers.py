@@ -47,7 +47,7 @@ def test_ctrl_c_with_workers_stops_them_and_keeps_finished_runs(write, tmp_path)
 
 
 @needs_jax
-def test_mixed_backends_share_the_worker_slots_side_by_side(write, tmp_path, monkeypatch):
+def test_mixed_backends_share_the_worker_slots_side_by_side(write, tmp_path, monkeypatch, capsys):
     from factory.train import workers
 
     start, submit, outcome = workers.WorkerPool.__init__, workers.WorkerPool.submit, workers.WorkerPool.outcome
@@ -80,6 +80,7 @@ def test_mixed_backends_share_the_worker_slots_side_by_side(write, tmp_path, mon
     # A-tensorflow seed 1 waits for the one TensorFlow process; A-jax seed 0 takes the free slot meanwhile
     assert seen[1] == ["jax", "tensorflow"], seen
     assert started == {"tensorflow": 1, "jax": 1}  # two processes in all, not two per backend
+    assert "training 6 runs in 2 worker processes\n" in capsys.readouterr().err
 
 
 def test_the_workers_processes_are_shared_out_by_each_backends_runs():

@@ -200,7 +200,7 @@ def _train(pool: Backend, tasks: list[Task], backend: str, address: str | None, 
     if backend == "ray":
         say(f"training {len(tasks)} runs as Ray tasks ({address or f'local Ray, {pool.workers} CPUs'})")
     elif pool.workers > 1:
-        processes = getattr(pool, "processes", pool.workers)  # several backends: a pool of processes each
+        processes = getattr(pool, "process_count", pool.workers)  # several backends: a pool of processes each
         say(f"training {len(tasks)} runs in {processes} worker processes"
             + (f", {pool.workers} at once" if processes != pool.workers else ""))
     for task, (record, blob) in pool.run(tasks):

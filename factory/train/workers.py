@@ -211,7 +211,7 @@ class SharedSlots:
         self.pools, self.workers, self.experiment = pools, workers, experiment
 
     @property
-    def processes(self) -> int:
+    def process_count(self) -> int:
         """The worker processes of every pool together (the slots are `workers`)."""
         return sum(pool.workers for pool in self.pools.values())
 
