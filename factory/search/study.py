@@ -208,6 +208,7 @@ def _keras_backends(loaded: Loaded, name: str) -> tuple[tuple[str, ...], str]:
     wanted = [v for v in getattr(spec, "values", []) if isinstance(v, str)]  # a search over backends
     experiment = loaded.experiment.resolved()
     own = experiment.models[name].training.keras_backend
+    # one stand-in task per backend: what `choose_keras_backends` reads of a task is its name and backend
     tasks = [Task(name, 0, "", 0, "", spec={"training": {"keras_backend": b}}) for b in [own, *wanted]]
     try:
         return choose_keras_backends(experiment, loaded.experiment, tasks)
