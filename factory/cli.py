@@ -61,7 +61,8 @@ def _show(args) -> int:
         missing = diagram_tools_missing()  # before anything is built: the fix is on this machine
         if missing:
             raise SpecError(missing)
-    loaded = load(args.file, args.set)
+    backend = [f"training.keras_backend={args.keras_backend}"] if args.keras_backend else []  # as run's
+    loaded = load(args.file, backend + args.set)
     if args.resolved:
         import yaml
 
@@ -191,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the fully expanded experiment as YAML instead (builds nothing)")
     p.add_argument("--diagram", metavar="DIR",
                    help="also draw each model into DIR/<model>.png (Keras's plot_model: pydot and Graphviz)")
+    p.add_argument("--keras-backend", choices=["tensorflow", "jax", "torch"], metavar="NAME",
+                   help="as run's --keras-backend: the models are built on NAME where they train on it")
     overrides(p)
     p.set_defaults(func=_show)
 
@@ -206,8 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-fast", action="store_true", help="stop at the first failed run")
     p.add_argument("--profile", action="store_true", help="print where the time went")
     p.add_argument("--workers", type=_positive, default=_default_workers(), metavar="N",
-                   help="train up to N runs at once in separate processes, over all Keras backends (default: "
-                        "$FACTORY_WORKERS, else the number of CPU cores); 1 trains them one by one in this process")
+                   help="train up to N runs at once in N separate processes, shared out over the Keras "
+                        "backends (default: $FACTORY_WORKERS, else the number of CPU cores); 1 trains them one by "
+                        "one in this process")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="local: worker processes on this machine; ray: each run as a Ray task "
                         "(pip install 'factory[ray]')")

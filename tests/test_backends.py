@@ -81,6 +81,7 @@ def test_one_experiment_mixes_backends_and_their_files_load_on_the_other(tmp_pat
 
     # --resume with nothing left to train: each run's backend and the versions stay as recorded.
     results["versions"]["jax"] = "0.0.1-recorded"
+    results["versions"]["keras"] = "3.0.0-recorded"  # no backend's own: only the nothing-to-train rule keeps it
     (tmp_path / "out" / "results.json").write_text(json.dumps(results))
     assert run_experiment(load(spec), tmp_path / "out", workers=1, resume=True) == 0
     resumed = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -368,3 +369,14 @@ def test_show_builds_on_the_models_backend_and_says_which_each_trains_on(cli, wr
     assert code == 0 and out.splitlines()[0] == (
         "keras_backend: built here on tensorflow; trained on jax: A-jax "
         "(the layers, shapes and parameters are the same on every backend)")
+
+
+@needs_jax
+def test_show_on_the_command_lines_keras_backend_builds_there(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    done = _python(f"import sys; from factory.cli import main; rc = main(['show', {str(spec)!r}, "
+                   "'--keras-backend', 'jax']); print(rc, 'tensorflow' in sys.modules)")
+    line = "keras_backend: jax (every model trains on it, and is built on it here)\n"
+    assert done.stdout.startswith(line), done.stderr
+    assert "model B: 1,274 parameters" in done.stdout and done.stdout.split()[-2:] == ["0", "False"], done.stderr

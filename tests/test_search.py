@@ -10,6 +10,7 @@ import pytest
 from factory.cli import main
 from factory.spec.loader import load
 from tests.conftest import ROOT
+from tests.test_backends import _python, needs_jax
 from tests.test_faults import start, wait_for
 
 optuna = pytest.importorskip("optuna")
@@ -223,6 +224,17 @@ def test_parallel_trials_in_worker_processes(write, tmp_path, monkeypatch):
     assert len(trials) == 4 and all(t["state"] in ("completed", "pruned") for t in trials)
     assert all(len(json.loads(optuna_history(out, t["trial"]))["val_loss"]) == t["epochs"] for t in trials)
     assert_reported_from_the_tasks(out, trials)
+
+
+@needs_jax
+def test_trials_train_on_the_models_keras_backend(write, tmp_path):
+    spec = write(DIGITS.replace("trials: 6", "trials: 2").replace("epochs: 3", "epochs: 1"))
+    out = tmp_path / "out"
+    run = ["run", str(spec), "--out", str(out), "--workers", "1", "--keras-backend", "jax"]
+    done = _python(f"import sys; from factory.cli import main; rc = main({run!r}); "
+                   "print('exit', rc, 'tensorflow' in sys.modules)")  # a fresh process: the trials train in it
+    assert done.stdout.split()[-3:] == ["exit", "0", "False"], done.stdout + done.stderr
+    assert [t["keras_backend"] for t in search_json(out)["trials"]] == ["jax", "jax"]
 
 
 def assert_reported_from_the_tasks(out, trials):

@@ -47,12 +47,17 @@ def test_ctrl_c_with_workers_stops_them_and_keeps_finished_runs(write, tmp_path)
 
 
 @needs_jax
-def test_mixed_backends_share_the_worker_slots_side_by_side(write, tmp_path, monkeypatch):
+def test_mixed_backends_share_the_worker_slots_side_by_side(write, tmp_path, monkeypatch, capsys):
     from factory.train import workers
 
-    submit, outcome = workers.WorkerPool.submit, workers.WorkerPool.outcome
+    start, submit, outcome = workers.WorkerPool.__init__, workers.WorkerPool.submit, workers.WorkerPool.outcome
     running: list[str] = []  # the backend of each run handed to a worker and not yet back
     seen: list[list[str]] = []
+    started: dict[str, int] = {}  # the worker processes each backend's pool started
+
+    def made(pool, *args, **kwargs):
+        start(pool, *args, **kwargs)
+        started[pool.keras_backend] = len(pool.processes)
 
     def submitted(pool, task, epochs_total):
         running.append(pool.keras_backend)
@@ -63,14 +68,28 @@ def test_mixed_backends_share_the_worker_slots_side_by_side(write, tmp_path, mon
         running.remove(pool.keras_backend)
         return outcome(pool, task, future)
 
+    monkeypatch.setattr(workers.WorkerPool, "__init__", made)
     monkeypatch.setattr(workers.WorkerPool, "submit", submitted)  # the driver's side: in this process
     monkeypatch.setattr(workers.WorkerPool, "outcome", returned)
-    assert run_experiment(load(write(MIXED.replace("seeds: [0, 1]", "seeds: [0]"))), tmp_path / "out", workers=2) == 0
+    assert run_experiment(load(write(MIXED)), tmp_path / "out", workers=2) == 0
     runs = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
-    assert [(r["model"], r["status"], r["keras_backend"]) for r in runs] == [
-        ("A-tensorflow", "completed", "tensorflow"), ("A-jax", "completed", "jax"), ("B", "completed", "tensorflow")]
+    assert [(r["model"], r["seed"], r["status"], r["keras_backend"]) for r in runs] == [
+        (model, seed, "completed", backend) for model, backend in
+        [("A-tensorflow", "tensorflow"), ("A-jax", "jax"), ("B", "tensorflow")] for seed in (0, 1)]
     assert max(len(s) for s in seen) == 2  # --workers 2: two runs at once over both backends
-    assert ["jax", "tensorflow"] in seen  # and a JAX run trained beside a TensorFlow one
+    # A-tensorflow seed 1 waits for the one TensorFlow process; A-jax seed 0 takes the free slot meanwhile
+    assert seen[1] == ["jax", "tensorflow"], seen
+    assert started == {"tensorflow": 1, "jax": 1}  # two processes in all, not two per backend
+    assert "training 6 runs in 2 worker processes\n" in capsys.readouterr().err
+
+
+def test_the_workers_processes_are_shared_out_by_each_backends_runs():
+    from factory.train.workers import process_shares
+
+    assert process_shares(2, {"tensorflow": 4, "jax": 2}) == {"tensorflow": 1, "jax": 1}
+    assert process_shares(4, {"tensorflow": 6, "jax": 2}) == {"tensorflow": 3, "jax": 1}
+    assert process_shares(16, {"tensorflow": 2, "jax": 3}) == {"tensorflow": 2, "jax": 3}  # no more than runs
+    assert process_shares(2, {"tensorflow": 2, "jax": 2, "torch": 2}) == {"tensorflow": 1, "jax": 1, "torch": 1}
 
 
 @needs_jax

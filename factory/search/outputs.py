@@ -33,7 +33,8 @@ def trial_rows(study) -> list[dict]:
         rows.append({"trial": t.number, "name": a.get("name", f"t{t.number}"), "state": state,
                      "value": value, "pruned_epoch": a.get("pruned_epoch"), "epochs": a.get("epochs"),
                      "seconds": a.get("seconds"), "wall_seconds": a.get("wall_seconds"), "label": a.get("label", ""),
-                     "values": json.loads(a.get("values", "{}")), "error": a.get("error")})
+                     "keras_backend": a.get("keras_backend"), "values": json.loads(a.get("values", "{}")),
+                     "error": a.get("error")})
     return rows
 
 

@@ -16,6 +16,7 @@ import math
 import time
 from pathlib import Path
 
+from factory.build import keras_setup
 from factory.errors import Issue, SpecError
 from factory.search import space
 from factory.search.pruning import JOURNAL, TrialLink, make_pruner, storage
@@ -169,16 +170,17 @@ def _trials(optuna, study, loaded: Loaded, name: str, out: Path, workers: int, b
     from factory.train.runner import preflight_checks
 
     experiment = loaded.experiment.resolved()
+    keras_backends, driver = _keras_backends(loaded, name)
+    keras_setup.prefer(driver)  # a dataset download imports Keras: on the backend this process trains on
     try:
         data = load_data(experiment.data, loaded.path.parent)
     except SpecError as e:
         raise loaded.locate(e) from None
     say(f"data: {data.describe()}")
-    pool = open_backend(backend, max(1, min(workers, left)), experiment, data, out / ".data", address)
+    pool = open_backend(backend, max(1, min(workers, left)), experiment, data, out / ".data", address,
+                        keras_backends, driver)
     try:
-        from factory.build.keras_setup import import_keras
-
-        import_keras()
+        keras_setup.import_keras(driver)
         preflight_checks(loaded, experiment, data)  # the base model, before any trial
         say(f"search of model {name}: {left} trial(s) to go, {pool.workers} at once")
         while left > 0:
@@ -192,6 +194,26 @@ def _trials(optuna, study, loaded: Loaded, name: str, out: Path, workers: int, b
                 _tell(optuna, study, task, record, search.metric)
     finally:
         pool.close()
+
+
+def _keras_backends(loaded: Loaded, name: str) -> tuple[tuple[str, ...], str]:
+    """The Keras backends the trials train on (the model's, or the space's choices), and the driver's.
+
+    As `run` does it (`choose_keras_backends`): a backend not installed is a located error, and
+    each trial trains on its own backend, in a worker process where it is not the driver's.
+    """
+    from factory.build.keras_backends import choose_keras_backends
+
+    spec = loaded.experiment.models[name].search.space.get("training.keras_backend")
+    wanted = [v for v in getattr(spec, "values", []) if isinstance(v, str)]  # a search over backends
+    experiment = loaded.experiment.resolved()
+    own = experiment.models[name].training.keras_backend
+    # one stand-in task per backend: what `choose_keras_backends` reads of a task is its name and backend
+    tasks = [Task(name, 0, "", 0, "", spec={"training": {"keras_backend": b}}) for b in [own, *wanted]]
+    try:
+        return choose_keras_backends(experiment, loaded.experiment, tasks)
+    except SpecError as e:
+        raise loaded.locate(e) from None
 
 
 def _ask(optuna, study, loaded: Loaded, name: str, out: Path, data) -> Task | None:
@@ -236,6 +258,7 @@ def _tell(optuna, study, task: Task, record: dict, metric: str) -> None:
     set_attr("seconds", (record.get("build_seconds") or 0.0) + (record.get("train_seconds") or 0.0)
              + (record.get("validation_seconds") or 0.0))
     set_attr("epochs", record.get("epochs_completed") or 0)
+    set_attr("keras_backend", record.get("keras_backend"))  # the backend the trial's process really trained on
     set_attr("wall_seconds", time.time() - study.trials[number].user_attrs["asked"])
     value = (history.get(metric) or [None])[-1]
     if record["status"] == "failed" or value is None or not math.isfinite(value):

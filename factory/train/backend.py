@@ -77,8 +77,9 @@ def open_backend(kind: str, workers: int, experiment, data, scratch: Path, addre
     `scratch` is a folder the process-pool backend may use for the arrays it shares with its workers.
     `keras_backends` are those the tasks train on; runs on `driver`, the backend this process imports
     Keras on, train in this process when `workers` is 1, runs on any other in a worker process.
-    `runs`: how many runs each backend trains (default: `workers`), so that with several backends
-    none starts more processes than it has runs; they share the `workers` slots.
+    `runs`: how many runs each backend trains (default: as many on each), so that with several
+    backends the `workers` processes are shared out by their runs (`process_shares`), and the
+    backends share the `workers` slots.
     """
     if kind == "ray":
         from factory.train.ray_backend import RayPool
@@ -87,13 +88,13 @@ def open_backend(kind: str, workers: int, experiment, data, scratch: Path, addre
     if workers > 1 and len(keras_backends) > 1:
         import os
 
-        from factory.train.workers import SharedSlots, WorkerPool, shared_clock
+        from factory.train.workers import SharedSlots, WorkerPool, process_shares, shared_clock
 
         threads, clock = max(1, (os.cpu_count() or 1) // workers), shared_clock(workers)  # shares of all slots
         shared = SharedSlots({}, workers, experiment)
+        shares = process_shares(workers, {name: (runs or {}).get(name, workers) for name in keras_backends})
         try:
-            for name in keras_backends:
-                processes = max(1, min(workers, (runs or {}).get(name, workers)))
+            for name, processes in shares.items():
                 shared.pools[name] = WorkerPool(processes, experiment.model_dump(mode="json"), data,
                                                 scratch.with_name(f"{scratch.name}-{name}"), name, threads, clock)
         except BaseException:  # a full disk for the second backend's arrays: the first one's workers stop too

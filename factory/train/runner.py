@@ -200,7 +200,9 @@ def _train(pool: Backend, tasks: list[Task], backend: str, address: str | None, 
     if backend == "ray":
         say(f"training {len(tasks)} runs as Ray tasks ({address or f'local Ray, {pool.workers} CPUs'})")
     elif pool.workers > 1:
-        say(f"training {len(tasks)} runs in {pool.workers} worker processes")
+        processes = getattr(pool, "process_count", pool.workers)  # several backends: a pool of processes each
+        say(f"training {len(tasks)} runs in {processes} worker processes"
+            + (f", {pool.workers} at once" if processes != pool.workers else ""))
     for task, (record, blob) in pool.run(tasks):
         check_stop()
         timings.add_run(record)

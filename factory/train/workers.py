@@ -181,27 +181,52 @@ def shared_clock(workers: int) -> EtaClock:
     return EtaClock(0, workers, context.Value("d", 0.0), context.Value("i", 0))
 
 
+def process_shares(workers: int, runs: dict[str, int]) -> dict[str, int]:
+    """How many of `workers` processes each Keras backend gets, by its number of `runs` (plan order kept).
+
+    Each backend gets one process (a backend needs one to train at all, so with more backends
+    than `workers` there is one process more per extra backend), then each further process goes
+    to the backend with the most runs per process, none getting more processes than it has runs.
+    """
+    shares = {name: 1 for name in runs}
+    while sum(shares.values()) < workers:
+        more = [name for name in runs if shares[name] < runs[name]]
+        if not more:
+            break
+        shares[max(more, key=lambda name: runs[name] / shares[name])] += 1
+    return shares
+
+
 class SharedSlots:
     """Worker pools on several Keras backends that share `workers` slots: at most that many runs train at once.
 
     A process runs Keras on one backend only, so each backend has a pool of its own; tasks are
     handed out in the plan's order, each to its backend's pool as soon as a slot is free, so runs
     of different backends train side by side and a backend whose runs are done leaves its slots
-    to the others.
+    to the others. A slot goes to the first waiting task whose pool has an idle process, so that
+    a task never holds a slot while it queues behind its own backend's busy processes.
     """
 
     def __init__(self, pools: dict[str, WorkerPool], workers: int, experiment):
         self.pools, self.workers, self.experiment = pools, workers, experiment
 
+    @property
+    def process_count(self) -> int:
+        """The worker processes of every pool together (the slots are `workers`)."""
+        return sum(pool.workers for pool in self.pools.values())
+
     def run(self, tasks: list[Task]) -> Iterator[tuple[Task, Finished]]:
         epochs_total = sum(t.epochs for t in tasks)
-        waiting = list(reversed(tasks))  # popped from the end: plan order
+        waiting = list(tasks)  # plan order
         pending: dict[Future, tuple[WorkerPool, Task]] = {}
         while waiting or pending:
-            while waiting and len(pending) < self.workers:
-                task = waiting.pop()
+            for task in list(waiting):
+                if len(pending) >= self.workers:
+                    break
                 pool = self.pools[task.keras_backend(self.experiment)]
-                pending[pool.submit(task, epochs_total)] = pool, task
+                if sum(p is pool for p, _ in pending.values()) < pool.workers:
+                    waiting.remove(task)
+                    pending[pool.submit(task, epochs_total)] = pool, task
             done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             check_stop()
             for future in done:
