@@ -261,14 +261,15 @@ models:
 
 
 def test_integer_inputs_under_data_scale_are_located(write):
-    from tests.conftest import spec_errors
+    from tests.conftest import models_of, spec_errors
 
     path = write(SCALED_IDS)
     assert spec_errors(path) == [
         f"{path}:7:18: models.one.input_dtype: int32 input under data.scale (on by default), which divides every "
         "input by its largest value: the ids would become fractions that int32 truncates to 0; set "
         "`data: {scale: false}`",
-        f"{path}:10:36: models.several.inputs.ids.dtype: uint8 input under data.scale (on by default), which "
+        f"{path}:10:40: models.several.inputs.ids.dtype: uint8 input under data.scale (on by default), which "
         "divides every input by its largest value: the ids would become fractions that uint8 truncates to 0; set "
         "`data: {scale: false}`"]
-    assert spec_errors(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: digits, scale: false}"))) == []
+    assert set(models_of(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: digits, scale: false}")))) == {
+        "one", "several"}
