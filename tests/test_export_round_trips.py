@@ -273,3 +273,37 @@ def test_integer_inputs_under_data_scale_are_located(write):
         "`data: {scale: false}`"]
     assert set(models_of(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: digits, scale: false}")))) == {
         "one", "several"}
+
+
+def test_a_bool_input_under_data_scale_is_accepted(write):
+    """Dividing by the largest value keeps every non-zero value non-zero: a bool input reads the same."""
+    from tests.conftest import models_of
+
+    models = models_of(write(SCALED_IDS.replace("dtype: uint8", "dtype: bool").replace("input_dtype: int32",
+                                                                                       "input_dtype: bool")))
+    assert models["one"]["input_dtype"] == "bool"
+
+
+def test_an_integer_input_under_a_written_scale_is_not_called_the_default(write):
+    from tests.conftest import spec_errors
+
+    errors = spec_errors(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: digits, scale: true}")))
+    assert errors[0].endswith("models.one.input_dtype: int32 input under data.scale, which divides every input "
+                              "by its largest value: the ids would become fractions that int32 truncates to 0; "
+                              "set `data: {scale: false}`")
+    errors = spec_errors(write(SCALED_IDS), "data.scale=true")
+    assert "int32 input under data.scale, which" in errors[0]
+
+
+def test_an_integer_input_on_a_table_is_told_to_leave_the_dtype_out(write):
+    """A table refuses `scale: false` (factory.data.tables.open_table): the advice is the dtype, not scale."""
+    from tests.conftest import spec_errors
+
+    errors = spec_errors(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: rows.parquet}")))
+    assert errors[0].endswith("int32 input under data.scale (on by default), which divides every input by its "
+                              "largest value: the ids would become fractions that int32 truncates to 0; leave the "
+                              "dtype out: a .parquet table's rows reach the model as float32 (numbers "
+                              "normalized, text one-hot)")
+    errors = spec_errors(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: rows.csv}")))
+    assert errors[0].endswith("set `data: {scale: false}` (a .csv with text columns is a table, always scaled: "
+                              "there leave the dtype out)")
