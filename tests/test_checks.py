@@ -420,3 +420,26 @@ def test_the_fixes_for_an_input_layer_are_accepted(write, tmp_path):
         experiment = loaded.experiment.resolved()
         data = load_data(experiment.data, loaded.path.parent)
         assert check_against_data("A", experiment.models["A"], data) == [], layers
+
+
+def test_an_input_dtype_the_data_cannot_feed_is_located_before_training(write, cli, tmp_path):
+    """Keras would fail only in epoch 1: a string input on numbers, a numeric input on a folder of text."""
+    from tests.test_folders import make_texts
+
+    path = write("name: x\ndata: {dataset: digits, scale: false, train_size: 50}\n"
+                 "compile: {loss: sparse_categorical_crossentropy}\n"
+                 "models:\n  s:\n    input_dtype: string\n    layers: [Flatten, Dense: 10]\n"
+                 "  i:\n    input_dtype: int32\n    layers: [Flatten, Dense: 10]\n")
+    code, out, err = cli("show", path)
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[0] == (f"{path}:6:18: models.s.input_dtype: model s: a string input, but scikit-learn's "
+                                   "digits holds numbers; leave the dtype out or give a numeric one")
+    assert "models.i" not in err  # ids from numbers: fine
+    make_texts(tmp_path / "reviews")
+    path = write("name: x\ndata: {dataset: reviews/}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models:\n  t:\n    input_dtype: float32\n"
+                 "    layers: [TextVectorization: {max_tokens: 20, output_sequence_length: 4}, Dense: 2]\n", "t.yaml")
+    code, out, err = cli("show", path)
+    assert code == 2 and "Traceback" not in err
+    assert f"{path}:6:18: models.t.input_dtype: model t: a float32 input, but " in err
+    assert "holds text; write `string` (a lookup or TextVectorization layer turns text into numbers)" in err

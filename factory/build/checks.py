@@ -181,6 +181,9 @@ def check_against_data(name: str, spec: Model, data: Dataset) -> list[Issue]:
 
 def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], DryBuild | None]:
     """`check_against_data`'s issues, and the dry build they were found on (None if it could not be made)."""
+    kinds = _dtype_issues(name, spec, data)
+    if kinds:
+        return kinds, None
     if spec.inputs or spec.outputs or (not hasattr(data, "stream") and several.is_named(data.x_train, data.y_train)):
         named = several.model_issues(name, spec, data)  # inputs and outputs by name: the arrays match them
         if named:
@@ -209,6 +212,32 @@ def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], D
     except SpecError as e:
         return [_channel_hint(name, spec, shape, issue) for issue in e.issues], None
     return _outputs_issues(name, spec, dry, data), dry
+
+
+def _dtype_issues(name: str, spec: Model, data: Dataset) -> list[Issue]:
+    """An input whose written dtype the data cannot feed: a string input on numbers, a numeric one on text.
+
+    Keras would only fail in epoch 1. A table's model reads the encoded row (numbers), a folder's
+    stream what its `input_dtype` says; arrays are judged by their own dtype, input by input.
+    """
+    written = ([(None, ("input_dtype",), spec.input_dtype)] if spec.input_dtype else
+               [(k, ("inputs", k, "dtype"), d) for k, d in spec.input_dtypes.items() if d])
+    issues = []
+    for input_name, at, dtype in written:
+        if hasattr(data, "encoder") or hasattr(data, "stream"):
+            text = getattr(data, "input_dtype", None) == "string"
+        else:
+            x = data.x_train[input_name] if isinstance(data.x_train, dict) and input_name else data.x_train
+            if isinstance(x, dict):
+                continue  # several arrays for a one-input model: several.model_issues names that
+            text = np.asarray(x[:0]).dtype.kind in "USO"
+        if text != (dtype == "string"):
+            held = "text" if text else "numbers"
+            fix = ("leave the dtype out or give a numeric one" if dtype == "string" else
+                   "write `string` (a lookup or TextVectorization layer turns text into numbers)")
+            issues.append(Issue(f"model {name}: a {dtype} input, but {data.source} holds {held}; {fix}",
+                                loc=("models", name, *at)))
+    return issues
 
 
 def _outputs_issues(name: str, spec: Model, dry: DryBuild, data: Dataset) -> list[Issue]:
