@@ -307,3 +307,34 @@ def test_an_integer_input_on_a_table_is_told_to_leave_the_dtype_out(write):
     errors = spec_errors(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: rows.csv}")))
     assert errors[0].endswith("set `data: {scale: false}` (a .csv with text columns is a table, always scaled: "
                               "there leave the dtype out)")
+
+
+@pytest.mark.parametrize("make, x", [
+    (lambda: L.IntegerLookup(output_mode="multi_hot"), np.array([[1, 2, 3], [4, 5, 9]], dtype="int64")),
+    (lambda: L.StringLookup(output_mode="one_hot", num_oov_indices=2), np.array([["a"], ["b"], ["zz"]])),
+    (lambda: L.TextVectorization(max_tokens=10, output_mode="multi_hot"), np.array([["a b c"], ["d a"], ["zz"]])),
+], ids=["IntegerLookup", "StringLookup", "TextVectorization"])
+def test_an_adapted_vocabulary_is_written_out_and_rebuilds_the_same_layer(make, x, tmp_path):
+    """Keras's config of an adapted layer says `vocabulary: None`; the export writes what it learned."""
+    layer = make()
+    layer.adapt(x[:2])
+    dtype = "int64" if x.dtype.kind == "i" else "string"
+    model = keras.Sequential([keras.Input(x.shape[1:], dtype=dtype), layer, L.Dense(2)])
+    spec = model_to_spec(model)
+    (written,) = spec["layers"][0].values()
+    assert written["vocabulary"] == [str(v) if dtype == "string" else int(v)
+                                     for v in layer.get_vocabulary(include_special_tokens=False)]
+    second = rebuilt(model, tmp_path)
+    assert second.count_params() == model.count_params()
+    second.set_weights(model.get_weights())
+    x = keras.ops.convert_to_tensor(x.tolist()) if dtype == "string" else x  # predict takes text as a tensor
+    np.testing.assert_allclose(second.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_an_adapted_tf_idf_layer_is_refused_by_name():
+    layer = L.TextVectorization(output_mode="tf_idf")
+    layer.adapt(np.array(["a b", "b c"]))
+    model = keras.Sequential([keras.Input((), dtype="string"), layer, L.Dense(2)])
+    with pytest.raises(SpecError) as e:
+        model_to_spec(model)
+    assert "the tf-idf weights it learned by adapt cannot be expressed in the spec language" in str(e.value)
