@@ -443,3 +443,20 @@ def test_an_input_dtype_the_data_cannot_feed_is_located_before_training(write, c
     assert code == 2 and "Traceback" not in err
     assert f"{path}:6:18: models.t.input_dtype: model t: a float32 input, but " in err
     assert "holds text; write `string` (a lookup or TextVectorization layer turns text into numbers)" in err
+
+
+def test_a_noise_shape_that_does_not_fit_the_input_is_located_before_training(write, cli):
+    """Keras would fail only in epoch 1: one entry per axis (batch first), each null, 1 or the axis length."""
+    path = write("name: x\ndata: {dataset: digits, train_size: 50}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models:\n"
+                 "  rank:\n    layers: [Flatten, Dense: 32, Dropout: {rate: 0.5, noise_shape: [null, 1, 1]}, Dense: 10]\n"
+                 "  length:\n    layers: [Flatten, Dense: 32, Dropout: {rate: 0.5, noise_shape: [null, 5]}, Dense: 10]\n"
+                 "  ok:\n    layers: [Flatten, Dense: 32, Dropout: {rate: 0.5, noise_shape: [1, 32]}, Dense: 10]\n")
+    code, out, err = cli("show", path)
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[:2] == [
+        f"{path}:6:68: models.rank.layers[2].Dropout.noise_shape: model rank: noise_shape has 3 entries, but the "
+        "layer's input has 2 axes (shape [null, 32], the batch axis first): give one per axis",
+        f"{path}:8:75: models.length.layers[2].Dropout.noise_shape[1]: model length: noise_shape[1] is 5, but that "
+        "axis of the layer's input is 32 (shape [null, 32]); write null, 1 (one mask value along the axis) or 32"]
+    assert "models.ok" not in err

@@ -193,7 +193,7 @@ def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], D
             dry = dry_build(name, spec, spec.input_shapes)
         except SpecError as e:
             return e.issues, None
-        return _outputs_issues(name, spec, dry, data), dry
+        return _noise_shape_issues(name, spec, dry) or _outputs_issues(name, spec, dry, data), dry
     shape = list(data.input_shape)
     declared = spec.declared_input_shape
     if declared is not None and not _same_shape(declared, shape):
@@ -211,7 +211,7 @@ def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], D
         dry = dry_build(name, spec, shape, getattr(data, "input_dtype", None))
     except SpecError as e:
         return [_channel_hint(name, spec, shape, issue) for issue in e.issues], None
-    return _outputs_issues(name, spec, dry, data), dry
+    return _noise_shape_issues(name, spec, dry) or _outputs_issues(name, spec, dry, data), dry
 
 
 def _dtype_issues(name: str, spec: Model, data: Dataset) -> list[Issue]:
@@ -237,6 +237,35 @@ def _dtype_issues(name: str, spec: Model, data: Dataset) -> list[Issue]:
                    "write `string` (a lookup or TextVectorization layer turns text into numbers)")
             issues.append(Issue(f"model {name}: a {dtype} input, but {data.source} holds {held}; {fix}",
                                 loc=("models", name, *at)))
+    return issues
+
+
+def _noise_shape_issues(name: str, spec: Model, dry: DryBuild) -> list[Issue]:
+    """A dropout `noise_shape` that does not fit its layer's input: Keras would fail in epoch 1.
+
+    It needs one entry per axis, batch axis included; each is null (the input's length), 1 (one
+    mask value shared along the axis) or the axis's own length. Layers of the model's own list are
+    checked (those inside a `residual`, `parallel` or wrapper are not).
+    """
+    issues = []
+    for index, (layer, shapes) in enumerate(zip(spec.layers, dry.layer_shapes)):
+        noise = getattr(layer.args, "noise_shape", None)
+        given = shapes[0] if shapes else None
+        if noise is None or not isinstance(given, tuple) or not all(isinstance(n, (int, type(None))) for n in given):
+            continue
+        loc = ("models", name, "layers", index, next(iter(layer.model_fields_set)), "noise_shape")
+        shown = "[" + ", ".join("null" if n is None else str(n) for n in given) + "]"
+        if len(noise) != len(given):
+            issues.append(Issue(f"model {name}: noise_shape has {len(noise)} entries, but the layer's input has "
+                                f"{len(given)} axes (shape {shown}, the batch axis first): give one per axis",
+                                loc=loc))
+            continue
+        for axis, (n, length) in enumerate(zip(noise, given)):
+            if n not in (None, 1, length):
+                issues.append(Issue(f"model {name}: noise_shape[{axis}] is {n}, but that axis of the layer's input "
+                                    f"is {'the batch' if length is None else length} (shape {shown}); write null, "
+                                    "1 (one mask value along the axis)" + ("" if length is None else f" or {length}"),
+                                    loc=loc + (axis,)))
     return issues
 
 
