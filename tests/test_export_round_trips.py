@@ -338,3 +338,21 @@ def test_an_adapted_tf_idf_layer_is_refused_by_name():
     with pytest.raises(SpecError) as e:
         model_to_spec(model)
     assert "the tf-idf weights it learned by adapt cannot be expressed in the spec language" in str(e.value)
+
+
+def test_show_says_an_input_dtype_other_than_float32(write, cli, tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {f"x_{split}_ids": rng.integers(0, 17, (n, 64)).astype(np.uint8) for split, n in (("train", 20), ("test", 5))}
+    arrays |= {f"x_{split}_extra": rng.random((n, 2)) for split, n in (("train", 20), ("test", 5))}
+    np.savez(tmp_path / "two.npz", **arrays, y_train=rng.integers(0, 10, 20), y_test=rng.integers(0, 10, 5))
+    several = SCALED_IDS.replace("{dataset: digits}", "{dataset: two.npz, scale: false}")
+    several = several[:several.index("  one:")] + several[several.index("  several:"):]
+    code, out, err = cli("show", write(several))
+    assert (code, err) == (0, ""), err
+    assert "\ninput dtype: ids uint8, extra float32\n" in out
+    one = SCALED_IDS.replace("{dataset: digits}", "{dataset: digits, scale: false}").replace("[64]", "[8, 8]")
+    one = one[:one.index("  several:")]
+    code, out, err = cli("show", write(one))
+    assert (code, err) == (0, "") and "\ninput dtype: int32\n" in out
+    code, out, err = cli("show", write(one.replace("input_dtype: int32", "input_dtype: float32")))
+    assert code == 0 and "input dtype" not in out
