@@ -460,3 +460,14 @@ def test_a_noise_shape_that_does_not_fit_the_input_is_located_before_training(wr
         f"{path}:8:75: models.length.layers[2].Dropout.noise_shape[1]: model length: noise_shape[1] is 5, but that "
         "axis of the layer's input is 32 (shape [null, 32]); write null, 1 (one mask value along the axis) or 32"]
     assert "models.ok" not in err
+
+
+def test_an_input_with_a_dtype_and_no_array_is_named_as_missing(write, cli, tmp_path):
+    """The dtype check looks only at arrays that are there; a missing one is the named-arrays check's."""
+    np.savez(tmp_path / "two.npz", x_train_ids=np.zeros((8, 3), np.int64), x_test_ids=np.zeros((2, 3), np.int64),
+             y_train=np.zeros(8, np.int64), y_test=np.zeros(2, np.int64))
+    path = write("name: x\ndata: {dataset: two.npz, scale: false}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models:\n  m:\n    inputs: {ids: {shape: [3], dtype: int64}, extra: {shape: [2], dtype: float16}}\n"
+                 "    layers: [Concatenate: {from: [ids, extra]}, Dense: 2]\n")
+    code, out, err = cli("show", path)
+    assert code == 2 and "Traceback" not in err and "x_train_extra" in err

@@ -262,3 +262,20 @@ def test_scaled_and_float_arrays_are_float32(tmp_path):
     np.savez(tmp_path / "f.npz", x_train=np.ones((4, 3)), y_train=np.arange(4), x_test=np.ones((2, 3)),
              y_test=np.arange(2))
     assert load_data(Data(dataset="f.npz", scale=False), tmp_path).x_train.dtype == np.float32
+
+
+def test_a_float_model_trains_on_unscaled_integer_arrays(tmp_path, cli):
+    """Unscaled uint8 arrays stay uint8 (exact ids); a float32 input takes them, Keras casting each batch."""
+    import json
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (60, 4, 4)).astype(np.uint8)
+    y = (x.mean(axis=(1, 2)) > 127).astype(np.int64)
+    np.savez(tmp_path / "u8.npz", x_train=x[:50], y_train=y[:50], x_test=x[50:], y_test=y[50:])
+    assert load_data(Data(dataset="u8.npz", scale=False), tmp_path).x_train.dtype == np.uint8
+    (tmp_path / "u8.yaml").write_text(
+        "name: u8\ndata: {dataset: u8.npz, scale: false}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+        "training: {epochs: 1, seeds: [0]}\nmodels:\n  plain:\n    layers: [Flatten, Normalization: {}, Dense: 2]\n")
+    code, out, err = cli("run", tmp_path / "u8.yaml", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]["status"] == "completed"

@@ -227,9 +227,9 @@ def _dtype_issues(name: str, spec: Model, data: Dataset) -> list[Issue]:
         if hasattr(data, "encoder") or hasattr(data, "stream"):
             text = getattr(data, "input_dtype", None) == "string"
         else:
-            x = data.x_train[input_name] if isinstance(data.x_train, dict) and input_name else data.x_train
-            if isinstance(x, dict):
-                continue  # several arrays for a one-input model: several.model_issues names that
+            x = data.x_train.get(input_name) if isinstance(data.x_train, dict) and input_name else data.x_train
+            if x is None or isinstance(x, dict):
+                continue  # an array missing, or several for a one-input model: several.model_issues names that
             text = np.asarray(x[:0]).dtype.kind in "USO"
         if text != (dtype == "string"):
             held = "text" if text else "numbers"
