@@ -89,6 +89,9 @@ def _show(args) -> int:
         model = build_model(name, spec, input_shape, getattr(data, "input_dtype", None))  # strings for texts
         print(f"model {name}: {spec.label}")
         print(layer_table(model))
+        dtypes = [(t.name, str(t.dtype)) for t in model.inputs]
+        if any(d != "float32" for _, d in dtypes):  # the table's Input rows do not say it
+            print("input dtype: " + (dtypes[0][1] if len(dtypes) == 1 else ", ".join(f"{n} {d}" for n, d in dtypes)))
         print(f"model {name}: {model.count_params():,} parameters")
         if data is not None:
             from factory.train.callbacks import steps_line

@@ -69,11 +69,16 @@ def suggestion(name: object, candidates: Iterable[str]) -> str:
     return f"; did you mean '{by_lower[close[0]]}'?" if close else ""
 
 
-def names(kind: str, known: Sequence[str]) -> Any:
-    """A string type that accepts only `known` names, with a "did you mean" for near misses."""
+def names(kind: str, known: Sequence[str], refused: Optional[dict[str, str]] = None) -> Any:
+    """A string type that accepts only `known` names, with a "did you mean" for near misses; a name
+    of `refused` (Keras has it, this tool cannot use it) is refused with its reason."""
     known_set = frozenset(known)
+    refused = refused or {}
 
     def check(value: str) -> str:
+        if value in refused:
+            raise PydanticCustomError("refused_name", "{kind} '{value}' {why}",
+                                      {"kind": kind, "value": value, "why": refused[value]})
         if value not in known_set:
             raise PydanticCustomError(
                 "unknown_name", "unknown {kind} '{value}'{hint}",

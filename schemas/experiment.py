@@ -376,19 +376,30 @@ class Experiment(Spec):
 
     @model_validator(mode="after")
     def _integer_inputs_are_not_scaled(self) -> Experiment:
-        """An integer or bool input (token ids, lookup indices) under `data.scale`, which divides every
-        input by its largest value: the model would read fractions that its dtype truncates to 0."""
+        """An integer input (token ids, lookup indices) under `data.scale`, which divides every input by
+        its largest value: the model would read fractions that its dtype truncates to 0.
+
+        A bool input is left alone: dividing by the largest value keeps every non-zero value non-zero.
+        A table (a .parquet, or a .csv with text columns) always scales: its rows reach the model as
+        float32 (numbers normalized, text one-hot), so there the advice is to leave the dtype out.
+        """
         if not self.data.scale:
             return self
+        default = " (on by default)" if "scale" not in self.data.model_fields_set else ""
+        dataset = self.data.dataset.lower()
+        fix = ("leave the dtype out: a .parquet table's rows reach the model as float32 (numbers normalized, "
+               "text one-hot)" if dataset.endswith(".parquet") else
+               "set `data: {scale: false}` (a .csv with text columns is a table, always scaled: there leave "
+               "the dtype out)" if dataset.endswith(".csv") else "set `data: {scale: false}`")
         problems = []
         for name, model in self.models.items():
             written = ([(("input_dtype",), model.input_dtype)] if model.input_dtype else
                        [(("inputs", k, "dtype"), d) for k, d in model.input_dtypes.items() if d])
             for at, dtype in written:
-                if dtype.startswith(("int", "uint", "bool")):
-                    problems.append((("models", name, *at), f"{dtype} input under data.scale (on by default), "
+                if dtype.startswith(("int", "uint")):
+                    problems.append((("models", name, *at), f"{dtype} input under data.scale{default}, "
                                      "which divides every input by its largest value: the ids would become "
-                                     f"fractions that {dtype} truncates to 0; set `data: {{scale: false}}`"))
+                                     f"fractions that {dtype} truncates to 0; {fix}"))
         if problems:
             fail_at(problems)
         return self

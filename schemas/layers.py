@@ -15,22 +15,23 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from schemas import constructs, layers_keras, names
-from schemas.base import KerasArgs, args_class, fail_at, lazy_keras_union, names as name_type
+from schemas import constructs, layers_keras
+from schemas.base import KerasArgs, args_class, fail_at, lazy_keras_union
 from schemas.constraints import ConstraintSpec
 from schemas.initializers import InitializerSpec
 from schemas.legacy import tuple_as_text
 from schemas.regularizers import RegularizerSpec
-from schemas.layers_types import ARGUMENT_TYPES
+from schemas.layers_types import ARGUMENT_TYPES, ActivationName
 from schemas.types import (Axis, DataFormat, Finite, IntOrPair, NonNegativeFloat, Padding,
                            PositiveFloat, PositiveInt, Rate, Seed, Shape)
 
-ActivationName = name_type("activation", names.ACTIVATIONS)
+
 Initializer = InitializerSpec
 Regularizer = Optional[RegularizerSpec]
 LayerName = Annotated[str, Field(min_length=1, description="a layer's or an input's name")]
 Constraint = Optional[ConstraintSpec]
 RenormClipping = ARGUMENT_TYPES["RenormClipping"]
+Groups = ARGUMENT_TYPES["Groups"]  # filters must divide by it
 
 
 class Layer(KerasArgs):
@@ -99,7 +100,8 @@ class Dropout(Layer):
 class GaussianNoise(Layer):
     """Adds zero-mean Gaussian noise during training."""
     main_argument = "stddev"
-    stddev: NonNegativeFloat = Field(description="standard deviation of the noise")
+    stddev: Annotated[float, Field(ge=0, le=1)] = Field(description="standard deviation of the noise, "
+                                                                    "0 to 1 (Keras refuses more)")
     seed: Optional[Seed] = None
 
 
@@ -149,7 +151,8 @@ class ReLU(Layer):
     """Rectified linear unit, optionally capped and leaky."""
     max_value: Optional[NonNegativeFloat] = Field(None, description="upper cap of the output")
     negative_slope: NonNegativeFloat = Field(0.0, description="slope below the threshold")
-    threshold: Finite = Field(0.0, description="values below this are damped")
+    threshold: NonNegativeFloat = Field(0.0, description="values below this are damped (0 or more: Keras "
+                                                         "refuses a negative one)")
 
 
 class LeakyReLU(Layer):
@@ -194,7 +197,8 @@ class Conv2D(Layer):
     padding: Padding = Field("valid", description="valid (no padding) or same")
     data_format: DataFormat = Field(None, description="channels_last or channels_first")
     dilation_rate: IntOrPair = Field(1, description="dilation of the window")
-    groups: PositiveInt = Field(1, description="number of channel groups")
+    groups: Groups = Field(1, description="number of channel groups; filters (and the "
+                                                            "input channels) must divide by it")
     activation: Optional[ActivationName] = Field(None, description="activation; none (linear) if not given")
     use_bias: bool = Field(True, description="whether to add a bias")
     kernel_initializer: Initializer = Field("glorot_uniform", description="initializer of the kernel")

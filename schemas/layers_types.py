@@ -27,7 +27,9 @@ def _tuple_ok(tp: Any) -> Any:
     return Annotated[tp, BeforeValidator(tuple_as_text)]
 
 
-ActivationName = name_type("activation", names.ACTIVATIONS)
+ActivationName = name_type("activation", names.ACTIVATIONS, refused={
+    name: "needs arguments besides the input, which a name cannot give (Keras fails at the first call); "
+          "use the layer `ReLU: {threshold: ...}`" for name in names.ACTIVATIONS_WITH_ARGUMENTS})
 Ints = Annotated[list[int], Field(min_length=1)]
 PositiveInts = Annotated[list[PositiveInt], Field(min_length=1)]
 # one number for every spatial axis, or one per axis

@@ -9,8 +9,12 @@ ACTIVATIONS = (
     "hard_swish", "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "relu",
     "relu6", "selu", "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign",
     "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink",
-    "threshold",
 )
+
+# Keras activations that need arguments besides the input, so no name alone can use them (Keras fails
+# at the first call: "threshold() missing 2 required positional arguments"); ReLU: {threshold: ...} is
+# the layer that takes them. tests/test_keras_drift.py checks this against Keras.
+ACTIVATIONS_WITH_ARGUMENTS = ("threshold",)
 
 LOSSES = (
     "bce", "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",

@@ -420,3 +420,54 @@ def test_the_fixes_for_an_input_layer_are_accepted(write, tmp_path):
         experiment = loaded.experiment.resolved()
         data = load_data(experiment.data, loaded.path.parent)
         assert check_against_data("A", experiment.models["A"], data) == [], layers
+
+
+def test_an_input_dtype_the_data_cannot_feed_is_located_before_training(write, cli, tmp_path):
+    """Keras would fail only in epoch 1: a string input on numbers, a numeric input on a folder of text."""
+    from tests.test_folders import make_texts
+
+    path = write("name: x\ndata: {dataset: digits, scale: false, train_size: 50}\n"
+                 "compile: {loss: sparse_categorical_crossentropy}\n"
+                 "models:\n  s:\n    input_dtype: string\n    layers: [Flatten, Dense: 10]\n"
+                 "  i:\n    input_dtype: int32\n    layers: [Flatten, Dense: 10]\n")
+    code, out, err = cli("show", path)
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[0] == (f"{path}:6:18: models.s.input_dtype: model s: a string input, but scikit-learn's "
+                                   "digits holds numbers; leave the dtype out or give a numeric one")
+    assert "models.i" not in err  # ids from numbers: fine
+    make_texts(tmp_path / "reviews")
+    path = write("name: x\ndata: {dataset: reviews/}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models:\n  t:\n    input_dtype: float32\n"
+                 "    layers: [TextVectorization: {max_tokens: 20, output_sequence_length: 4}, Dense: 2]\n", "t.yaml")
+    code, out, err = cli("show", path)
+    assert code == 2 and "Traceback" not in err
+    assert f"{path}:6:18: models.t.input_dtype: model t: a float32 input, but " in err
+    assert "holds text; write `string` (a lookup or TextVectorization layer turns text into numbers)" in err
+
+
+def test_a_noise_shape_that_does_not_fit_the_input_is_located_before_training(write, cli):
+    """Keras would fail only in epoch 1: one entry per axis (batch first), each null, 1 or the axis length."""
+    path = write("name: x\ndata: {dataset: digits, train_size: 50}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models:\n"
+                 "  rank:\n    layers: [Flatten, Dense: 32, Dropout: {rate: 0.5, noise_shape: [null, 1, 1]}, Dense: 10]\n"
+                 "  length:\n    layers: [Flatten, Dense: 32, Dropout: {rate: 0.5, noise_shape: [null, 5]}, Dense: 10]\n"
+                 "  ok:\n    layers: [Flatten, Dense: 32, Dropout: {rate: 0.5, noise_shape: [1, 32]}, Dense: 10]\n")
+    code, out, err = cli("show", path)
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[:2] == [
+        f"{path}:6:68: models.rank.layers[2].Dropout.noise_shape: model rank: noise_shape has 3 entries, but the "
+        "layer's input has 2 axes (shape [null, 32], the batch axis first): give one per axis",
+        f"{path}:8:75: models.length.layers[2].Dropout.noise_shape[1]: model length: noise_shape[1] is 5, but that "
+        "axis of the layer's input is 32 (shape [null, 32]); write null, 1 (one mask value along the axis) or 32"]
+    assert "models.ok" not in err
+
+
+def test_an_input_with_a_dtype_and_no_array_is_named_as_missing(write, cli, tmp_path):
+    """The dtype check looks only at arrays that are there; a missing one is the named-arrays check's."""
+    np.savez(tmp_path / "two.npz", x_train_ids=np.zeros((8, 3), np.int64), x_test_ids=np.zeros((2, 3), np.int64),
+             y_train=np.zeros(8, np.int64), y_test=np.zeros(2, np.int64))
+    path = write("name: x\ndata: {dataset: two.npz, scale: false}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+                 "models:\n  m:\n    inputs: {ids: {shape: [3], dtype: int64}, extra: {shape: [2], dtype: float16}}\n"
+                 "    layers: [Concatenate: {from: [ids, extra]}, Dense: 2]\n")
+    code, out, err = cli("show", path)
+    assert code == 2 and "Traceback" not in err and "x_train_extra" in err

@@ -215,3 +215,67 @@ def test_a_csv_split_by_semicolons_is_named_by_its_columns(tmp_path):
     (tmp_path / "semi.csv").write_text("a;b;label\n1;2;0\n3;4;1\n")
     with pytest.raises(SpecError, match=r"has no column 'label' \(its columns: a;b;label\); set data.label_column"):
         load_data(Data(dataset="semi.csv"), tmp_path)
+
+
+BIG_IDS = """\
+name: big
+data: {dataset: bigids.npz, scale: false}
+compile: {optimizer: {Adam: {learning_rate: 0.05}}, loss: sparse_categorical_crossentropy, metrics: [accuracy]}
+training: {epochs: 15, batch_size: 32, seeds: [0]}
+models:
+  lookup:
+    input_shape: [3]
+    input_dtype: int64
+    layers:
+      - IntegerLookup: {vocabulary: [100000001, 100000002, 100000003, 100000004], output_mode: multi_hot}
+      - Dense: {units: 2, activation: softmax}
+"""
+
+
+def test_ids_above_2_to_the_24_reach_an_integer_lookup_exactly(tmp_path, cli):
+    """float32 holds integers exactly only up to 2**24: unscaled integer arrays stay integer, or every id
+    here would become 100000000, out of the vocabulary (the model would learn only the majority class)."""
+    import json
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(100000001, 100000005, size=(360, 3))
+    y = (x == 100000003).any(axis=1).astype(np.int64)
+    np.savez(tmp_path / "bigids.npz", x_train=x[:300], y_train=y[:300], x_test=x[300:], y_test=y[300:])
+    (tmp_path / "big.yaml").write_text(BIG_IDS)
+    spec = Data(dataset="bigids.npz", scale=False)
+    for data in (load_data(spec, tmp_path), load_data(spec, tmp_path)):  # decoded, then from the prepared cache
+        assert data.x_train.dtype == np.int64 and (data.x_train == x[:300]).all()
+    data_module._cache.clear()
+    assert load_data(spec, tmp_path).x_train.dtype == np.int64  # mapped from the cache in a fresh process
+    code, out, err = cli("run", tmp_path / "big.yaml", "--out", tmp_path / "out")
+    assert code == 0, err
+    run = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]
+    assert run["history"]["val_accuracy"][-1] == 1.0
+
+
+def test_scaled_and_float_arrays_are_float32(tmp_path):
+    """The seed's rule is unchanged where it is not about exact ids: uint8 images scaled are float32."""
+    np.savez(tmp_path / "a.npz", x_train=np.arange(12, dtype=np.uint8).reshape(4, 3), y_train=np.arange(4),
+             x_test=np.arange(6, dtype=np.uint8).reshape(2, 3), y_test=np.arange(2))
+    scaled = load_data(Data(dataset="a.npz"), tmp_path)
+    assert scaled.x_train.dtype == np.float32 and scaled.x_train.max() == 1.0
+    np.savez(tmp_path / "f.npz", x_train=np.ones((4, 3)), y_train=np.arange(4), x_test=np.ones((2, 3)),
+             y_test=np.arange(2))
+    assert load_data(Data(dataset="f.npz", scale=False), tmp_path).x_train.dtype == np.float32
+
+
+def test_a_float_model_trains_on_unscaled_integer_arrays(tmp_path, cli):
+    """Unscaled uint8 arrays stay uint8 (exact ids); a float32 input takes them, Keras casting each batch."""
+    import json
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (60, 4, 4)).astype(np.uint8)
+    y = (x.mean(axis=(1, 2)) > 127).astype(np.int64)
+    np.savez(tmp_path / "u8.npz", x_train=x[:50], y_train=y[:50], x_test=x[50:], y_test=y[50:])
+    assert load_data(Data(dataset="u8.npz", scale=False), tmp_path).x_train.dtype == np.uint8
+    (tmp_path / "u8.yaml").write_text(
+        "name: u8\ndata: {dataset: u8.npz, scale: false}\ncompile: {loss: sparse_categorical_crossentropy}\n"
+        "training: {epochs: 1, seeds: [0]}\nmodels:\n  plain:\n    layers: [Flatten, Normalization: {}, Dense: 2]\n")
+    code, out, err = cli("run", tmp_path / "u8.yaml", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]["status"] == "completed"

@@ -96,3 +96,14 @@ def test_an_input_layer_is_the_models_input_shape_not_a_layer():
     assert model_info(results(A=first_layer))["A"]["input_shape"] == [8, 8]
     plain = model_info({**results(B=b), "data_fingerprint": {"x_train": {"shape": [100, 8, 8]}}})
     assert plain["B"]["input_shape"] == [8, 8]  # the data's, where results.json recorded it
+
+
+def test_models_differing_only_in_their_input_dtype_are_not_the_same():
+    """`bool` binarizes the inputs, `int32` truncates them: another model, though its layers are the same."""
+    a, b, c = spec(), spec(), spec()
+    b["input_dtype"], c["input_dtype"] = "int32", "bool"
+    info = model_info(results(A=a, B=b, C=c))
+    assert info["B"]["input_dtype"] == "int32" and info["A"]["input_dtype"] is None
+    assert describe_models(info["A"], info["B"]) == "input_dtype: null -> int32"
+    assert model_differences(info["B"], info["C"]) == ["input_dtype: int32 -> bool"]
+    assert describe_models(info["B"], info["B"]) == "same layers and settings"

@@ -261,14 +261,98 @@ models:
 
 
 def test_integer_inputs_under_data_scale_are_located(write):
-    from tests.conftest import spec_errors
+    from tests.conftest import models_of, spec_errors
 
     path = write(SCALED_IDS)
     assert spec_errors(path) == [
         f"{path}:7:18: models.one.input_dtype: int32 input under data.scale (on by default), which divides every "
         "input by its largest value: the ids would become fractions that int32 truncates to 0; set "
         "`data: {scale: false}`",
-        f"{path}:10:36: models.several.inputs.ids.dtype: uint8 input under data.scale (on by default), which "
+        f"{path}:10:40: models.several.inputs.ids.dtype: uint8 input under data.scale (on by default), which "
         "divides every input by its largest value: the ids would become fractions that uint8 truncates to 0; set "
         "`data: {scale: false}`"]
-    assert spec_errors(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: digits, scale: false}"))) == []
+    assert set(models_of(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: digits, scale: false}")))) == {
+        "one", "several"}
+
+
+def test_a_bool_input_under_data_scale_is_accepted(write):
+    """Dividing by the largest value keeps every non-zero value non-zero: a bool input reads the same."""
+    from tests.conftest import models_of
+
+    models = models_of(write(SCALED_IDS.replace("dtype: uint8", "dtype: bool").replace("input_dtype: int32",
+                                                                                       "input_dtype: bool")))
+    assert models["one"]["input_dtype"] == "bool"
+
+
+def test_an_integer_input_under_a_written_scale_is_not_called_the_default(write):
+    from tests.conftest import spec_errors
+
+    errors = spec_errors(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: digits, scale: true}")))
+    assert errors[0].endswith("models.one.input_dtype: int32 input under data.scale, which divides every input "
+                              "by its largest value: the ids would become fractions that int32 truncates to 0; "
+                              "set `data: {scale: false}`")
+    errors = spec_errors(write(SCALED_IDS), "data.scale=true")
+    assert "int32 input under data.scale, which" in errors[0]
+
+
+def test_an_integer_input_on_a_table_is_told_to_leave_the_dtype_out(write):
+    """A table refuses `scale: false` (factory.data.tables.open_table): the advice is the dtype, not scale."""
+    from tests.conftest import spec_errors
+
+    errors = spec_errors(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: rows.parquet}")))
+    assert errors[0].endswith("int32 input under data.scale (on by default), which divides every input by its "
+                              "largest value: the ids would become fractions that int32 truncates to 0; leave the "
+                              "dtype out: a .parquet table's rows reach the model as float32 (numbers "
+                              "normalized, text one-hot)")
+    errors = spec_errors(write(SCALED_IDS.replace("{dataset: digits}", "{dataset: rows.csv}")))
+    assert errors[0].endswith("set `data: {scale: false}` (a .csv with text columns is a table, always scaled: "
+                              "there leave the dtype out)")
+
+
+@pytest.mark.parametrize("make, x", [
+    (lambda: L.IntegerLookup(output_mode="multi_hot"), np.array([[1, 2, 3], [4, 5, 9]], dtype="int64")),
+    (lambda: L.StringLookup(output_mode="one_hot", num_oov_indices=2), np.array([["a"], ["b"], ["zz"]])),
+    (lambda: L.TextVectorization(max_tokens=10, output_mode="multi_hot"), np.array([["a b c"], ["d a"], ["zz"]])),
+], ids=["IntegerLookup", "StringLookup", "TextVectorization"])
+def test_an_adapted_vocabulary_is_written_out_and_rebuilds_the_same_layer(make, x, tmp_path):
+    """Keras's config of an adapted layer says `vocabulary: None`; the export writes what it learned."""
+    layer = make()
+    layer.adapt(x[:2])
+    dtype = "int64" if x.dtype.kind == "i" else "string"
+    model = keras.Sequential([keras.Input(x.shape[1:], dtype=dtype), layer, L.Dense(2)])
+    spec = model_to_spec(model)
+    (written,) = spec["layers"][0].values()
+    assert written["vocabulary"] == [str(v) if dtype == "string" else int(v)
+                                     for v in layer.get_vocabulary(include_special_tokens=False)]
+    second = rebuilt(model, tmp_path)
+    assert second.count_params() == model.count_params()
+    second.set_weights(model.get_weights())
+    x = keras.ops.convert_to_tensor(x.tolist()) if dtype == "string" else x  # predict takes text as a tensor
+    np.testing.assert_allclose(second.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_an_adapted_tf_idf_layer_is_refused_by_name():
+    layer = L.TextVectorization(output_mode="tf_idf")
+    layer.adapt(np.array(["a b", "b c"]))
+    model = keras.Sequential([keras.Input((), dtype="string"), layer, L.Dense(2)])
+    with pytest.raises(SpecError) as e:
+        model_to_spec(model)
+    assert "the tf-idf weights it learned by adapt cannot be expressed in the spec language" in str(e.value)
+
+
+def test_show_says_an_input_dtype_other_than_float32(write, cli, tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {f"x_{split}_ids": rng.integers(0, 17, (n, 64)).astype(np.uint8) for split, n in (("train", 20), ("test", 5))}
+    arrays |= {f"x_{split}_extra": rng.random((n, 2)) for split, n in (("train", 20), ("test", 5))}
+    np.savez(tmp_path / "two.npz", **arrays, y_train=rng.integers(0, 10, 20), y_test=rng.integers(0, 10, 5))
+    several = SCALED_IDS.replace("{dataset: digits}", "{dataset: two.npz, scale: false}")
+    several = several[:several.index("  one:")] + several[several.index("  several:"):]
+    code, out, err = cli("show", write(several))
+    assert (code, err) == (0, ""), err
+    assert "\ninput dtype: ids uint8, extra float32\n" in out
+    one = SCALED_IDS.replace("{dataset: digits}", "{dataset: digits, scale: false}").replace("[64]", "[8, 8]")
+    one = one[:one.index("  several:")]
+    code, out, err = cli("show", write(one))
+    assert (code, err) == (0, "") and "\ninput dtype: int32\n" in out
+    code, out, err = cli("show", write(one.replace("input_dtype: int32", "input_dtype: float32")))
+    assert code == 0 and "input dtype" not in out

@@ -73,9 +73,14 @@ def test_main_arguments_are_fields():
 def test_activation_names_match_keras():
     from keras.src import activations
 
-    assert set(names.ACTIVATIONS) == {k for k in activations.ALL_OBJECTS_DICT if k.islower()}
+    keras_names = {k for k in activations.ALL_OBJECTS_DICT if k.islower()}
+    assert set(names.ACTIVATIONS) | set(names.ACTIVATIONS_WITH_ARGUMENTS) == keras_names
+    x = keras.ops.ones((2, 4))  # even: glu halves the last axis
     for name in names.ACTIVATIONS:
-        keras.activations.get(name)
+        keras.activations.get(name)(x)  # a name alone works
+    for name in names.ACTIVATIONS_WITH_ARGUMENTS:
+        with pytest.raises(TypeError, match="missing .* required positional argument"):
+            keras.activations.get(name)(x)
 
 
 def test_loss_names_match_keras():

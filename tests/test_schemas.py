@@ -1,5 +1,6 @@
 """The spec language without TensorFlow: accepted forms, and each rejection with its message."""
 
+import re
 import json
 
 import jsonschema
@@ -370,3 +371,33 @@ def test_a_message_with_braces_reads_as_written():
     with pytest.raises(ValueError) as caught:
         Braced()
     assert caught.value.errors()[0]["msg"] == "set `data: {scale: false}` or {}"
+
+
+@pytest.mark.parametrize("layer, expected", [
+    ({"Conv2D": {"filters": 6, "kernel_size": 3, "groups": 4}},
+     "The number of filters must be evenly divisible by the number of groups. Received: groups=4, filters=6"),
+    ({"GaussianNoise": 1.5}, "less than or equal to 1"),
+    ({"ReLU": {"threshold": -0.5}}, "greater than or equal to 0"),
+    ({"Dense": {"units": 2, "activation": "threshold"}},
+     "activation 'threshold' needs arguments besides the input, which a name cannot give"),
+    ({"Activation": "threshold"}, "activation 'threshold' needs arguments besides the input"),
+])
+def test_what_keras_refuses_when_building_a_hand_written_layer_is_refused_at_validate(layer, expected):
+    from schemas import Model
+
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        Model.model_validate({"input_shape": [8, 8, 4], "layers": [layer]})
+
+
+def test_the_hand_written_layers_boundary_values_build_in_keras():
+    import keras
+
+    from factory.build.compiler import build_model
+    from schemas import Model
+
+    spec = Model.model_validate({"input_shape": [8, 8, 4], "layers": [
+        {"Conv2D": {"filters": 8, "kernel_size": 3, "groups": 4}}, {"GaussianNoise": 1.0},
+        {"ReLU": {"threshold": 0.0}}, {"Activation": "tanh_shrink"}]})
+    model = build_model("m", spec)
+    assert model.layers[0].groups == 4 and model.layers[1].stddev == 1.0
+    model(keras.ops.ones((1, 8, 8, 4)))

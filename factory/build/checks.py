@@ -181,6 +181,9 @@ def check_against_data(name: str, spec: Model, data: Dataset) -> list[Issue]:
 
 def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], DryBuild | None]:
     """`check_against_data`'s issues, and the dry build they were found on (None if it could not be made)."""
+    kinds = _dtype_issues(name, spec, data)
+    if kinds:
+        return kinds, None
     if spec.inputs or spec.outputs or (not hasattr(data, "stream") and several.is_named(data.x_train, data.y_train)):
         named = several.model_issues(name, spec, data)  # inputs and outputs by name: the arrays match them
         if named:
@@ -190,7 +193,7 @@ def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], D
             dry = dry_build(name, spec, spec.input_shapes)
         except SpecError as e:
             return e.issues, None
-        return _outputs_issues(name, spec, dry, data), dry
+        return _noise_shape_issues(name, spec, dry) or _outputs_issues(name, spec, dry, data), dry
     shape = list(data.input_shape)
     declared = spec.declared_input_shape
     if declared is not None and not _same_shape(declared, shape):
@@ -208,7 +211,62 @@ def _against_data(name: str, spec: Model, data: Dataset) -> tuple[list[Issue], D
         dry = dry_build(name, spec, shape, getattr(data, "input_dtype", None))
     except SpecError as e:
         return [_channel_hint(name, spec, shape, issue) for issue in e.issues], None
-    return _outputs_issues(name, spec, dry, data), dry
+    return _noise_shape_issues(name, spec, dry) or _outputs_issues(name, spec, dry, data), dry
+
+
+def _dtype_issues(name: str, spec: Model, data: Dataset) -> list[Issue]:
+    """An input whose written dtype the data cannot feed: a string input on numbers, a numeric one on text.
+
+    Keras would only fail in epoch 1. A table's model reads the encoded row (numbers), a folder's
+    stream what its `input_dtype` says; arrays are judged by their own dtype, input by input.
+    """
+    written = ([(None, ("input_dtype",), spec.input_dtype)] if spec.input_dtype else
+               [(k, ("inputs", k, "dtype"), d) for k, d in spec.input_dtypes.items() if d])
+    issues = []
+    for input_name, at, dtype in written:
+        if hasattr(data, "encoder") or hasattr(data, "stream"):
+            text = getattr(data, "input_dtype", None) == "string"
+        else:
+            x = data.x_train.get(input_name) if isinstance(data.x_train, dict) and input_name else data.x_train
+            if x is None or isinstance(x, dict):
+                continue  # an array missing, or several for a one-input model: several.model_issues names that
+            text = np.asarray(x[:0]).dtype.kind in "USO"
+        if text != (dtype == "string"):
+            held = "text" if text else "numbers"
+            fix = ("leave the dtype out or give a numeric one" if dtype == "string" else
+                   "write `string` (a lookup or TextVectorization layer turns text into numbers)")
+            issues.append(Issue(f"model {name}: a {dtype} input, but {data.source} holds {held}; {fix}",
+                                loc=("models", name, *at)))
+    return issues
+
+
+def _noise_shape_issues(name: str, spec: Model, dry: DryBuild) -> list[Issue]:
+    """A dropout `noise_shape` that does not fit its layer's input: Keras would fail in epoch 1.
+
+    It needs one entry per axis, batch axis included; each is null (the input's length), 1 (one
+    mask value shared along the axis) or the axis's own length. Layers of the model's own list are
+    checked (those inside a `residual`, `parallel` or wrapper are not).
+    """
+    issues = []
+    for index, (layer, shapes) in enumerate(zip(spec.layers, dry.layer_shapes)):
+        noise = getattr(layer.args, "noise_shape", None)
+        given = shapes[0] if shapes else None
+        if noise is None or not isinstance(given, tuple) or not all(isinstance(n, (int, type(None))) for n in given):
+            continue
+        loc = ("models", name, "layers", index, next(iter(layer.model_fields_set)), "noise_shape")
+        shown = "[" + ", ".join("null" if n is None else str(n) for n in given) + "]"
+        if len(noise) != len(given):
+            issues.append(Issue(f"model {name}: noise_shape has {len(noise)} entries, but the layer's input has "
+                                f"{len(given)} axes (shape {shown}, the batch axis first): give one per axis",
+                                loc=loc))
+            continue
+        for axis, (n, length) in enumerate(zip(noise, given)):
+            if n not in (None, 1, length):
+                issues.append(Issue(f"model {name}: noise_shape[{axis}] is {n}, but that axis of the layer's input "
+                                    f"is {'the batch' if length is None else length} (shape {shown}); write null, "
+                                    "1 (one mask value along the axis)" + ("" if length is None else f" or {length}"),
+                                    loc=loc + (axis,)))
+    return issues
 
 
 def _outputs_issues(name: str, spec: Model, dry: DryBuild, data: Dataset) -> list[Issue]:

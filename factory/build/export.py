@@ -94,7 +94,7 @@ def _layer_args(layer, where: str) -> tuple[str, dict]:
             why = ("it is not one of Keras's built-in layers" if not builtin
                    else "the spec language has no such layer")
         raise SpecError([Issue(f"{where} ({keras_class}) cannot be expressed in the spec language: {why}")])
-    config = layer.get_config()
+    config = _with_learned_vocabulary(layer, layer.get_config(), where)
     dtype = _dtype_name(config.get("dtype"))
     if dtype not in (None, SPEC_DTYPE):  # dropping it would export another model, silently
         raise SpecError([Issue(f"{where} ({keras_class}): dtype {dtype} cannot be expressed in the spec "
@@ -119,6 +119,24 @@ def _layer_args(layer, where: str) -> tuple[str, dict]:
         except SpecError as e:
             raise SpecError([Issue(f"{where} ({keras_class}).{key}: {e.issues[0].message}")]) from None
     return keras_class, args
+
+
+def _with_learned_vocabulary(layer, config: dict, where: str) -> dict:
+    """`config` with the vocabulary an adapted lookup or TextVectorization learned written out.
+
+    Keras's config of an adapted layer says `vocabulary: None`: the spec would rebuild an empty
+    layer (another parameter count, or one that relearns from other data). Written out, the export
+    rebuilds the same layer. Learned tf-idf weights have no spec form: refused by name.
+    """
+    if config.get("vocabulary") is not None or not hasattr(layer, "get_vocabulary"):
+        return config
+    learned = [v.item() if hasattr(v, "item") else v for v in layer.get_vocabulary(include_special_tokens=False)]
+    if not learned:
+        return config  # never adapted: the spec says the same
+    if config.get("output_mode") == "tf_idf":
+        raise SpecError([Issue(f"{where} ({type(layer).__name__}): the tf-idf weights it learned by adapt cannot "
+                               "be expressed in the spec language")])
+    return {**config, "vocabulary": learned}
 
 
 def _shown(value: Any) -> str:

@@ -312,7 +312,7 @@ def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Data
         x_train, y_train = x_train[:spec.train_size], y_train[:spec.train_size]
     if spec.test_size is not None:
         x_test, y_test = x_test[:spec.test_size], y_test[:spec.test_size]
-    x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
+    x_train, x_test = several.model_input(x_train, spec.scale), several.model_input(x_test, spec.scale)
     if spec.scale:
         top = float(max(np.abs(x_train).max(initial=0), 1e-12))
         x_train, x_test = x_train / np.float32(top), x_test / np.float32(top)

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-FORMAT = 1  # bump when the preparation changes, so entries of an older preparation are never used
+FORMAT = 2  # 2: integer inputs kept integer under scale: false; bump when the preparation changes, so entries of an older preparation are never used
 KEPT = 8  # entries kept; Fashion-MNIST's prepared arrays take 220 MB
 
 

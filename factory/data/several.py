@@ -118,15 +118,27 @@ def apply(value: Any, change: Callable[[np.ndarray], np.ndarray]) -> Any:
     return {k: change(a) for k, a in value.items()} if isinstance(value, dict) else change(value)
 
 
+def model_input(array: np.ndarray, scale: bool) -> np.ndarray:
+    """`array` as a model reads it: float32, except integer and bool arrays that are not scaled.
+
+    Those keep their dtype so that an integer input gets exact ids: float32 holds integers exactly
+    only up to 2**24, and Keras would cast the rounded floats back to the input's dtype. A float32
+    input casts them itself (Keras converts each array to its Input's dtype).
+    """
+    if not scale and (np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
+        return array
+    return array.astype(np.float32)
+
+
 def prepared(spec: Any, arrays: tuple, source: str, dataset: type) -> Any:
-    """The `dataset` of named arrays: the first train_size / test_size examples, inputs as float32, scaled
-    per input as `data.scale` says (each by its own largest absolute training value)."""
+    """The `dataset` of named arrays: the first train_size / test_size examples, inputs as `model_input`
+    makes them, scaled per input as `data.scale` says (each by its own largest absolute training value)."""
     x_train, y_train, x_test, y_test = arrays
     if spec.train_size is not None:
         x_train, y_train = (apply(v, lambda a: a[:spec.train_size]) for v in (x_train, y_train))
     if spec.test_size is not None:
         x_test, y_test = (apply(v, lambda a: a[:spec.test_size]) for v in (x_test, y_test))
-    x_train, x_test = (apply(v, lambda a: a.astype(np.float32)) for v in (x_train, x_test))
+    x_train, x_test = (apply(v, lambda a: model_input(a, spec.scale)) for v in (x_train, x_test))
     if spec.scale:
         x_train, x_test = scaled(x_train, x_test)
     return dataset(x_train, apply(y_train, np.asarray), x_test, apply(y_test, np.asarray), source)

@@ -282,7 +282,7 @@ def _argument_changes(x: dict, y: dict) -> list[str]:
 
 # Settings compared besides the layers, and the keys of them that do not describe the model:
 # the seeds are what the comparison runs over (pairs use the seeds both completed).
-SETTINGS = ("input_shape", "compile", "training", "data")
+SETTINGS = ("input_shape", "input_dtype", "compile", "training", "data")
 _NOT_SETTINGS = {("training", "seeds")}
 
 
@@ -299,7 +299,7 @@ def model_differences(a: dict, b: dict) -> list[str]:
     """What turns model `a` into model `b`: layer changes, then compile, training and data settings.
 
     `a` and `b` are model entries as `factory.results.models.model_info` gives them (`layers`,
-    `input_shape`, `compile`, `training`, `data`); a key missing from either is not compared.
+    `input_shape`, `input_dtype`, `compile`, `training`, `data`); a key missing from either is not compared.
     """
     changes = differences(a.get("layers") or [], b.get("layers") or [])
     several = bool(a.get("inputs") or b.get("inputs"))

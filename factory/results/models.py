@@ -12,7 +12,7 @@ def model_info(results: dict) -> dict[str, dict]:
 
     Each entry has `label` (None where the spec gives none), `color`, `linestyle` (None: a default
     style), `layers` (the written syntax, a leading `Input` left out), the model's `inputs` and
-    `outputs` where the spec names them (None otherwise), and its `input_shape`,
+    `outputs` where the spec names them (None otherwise), and its `input_shape`, `input_dtype`,
     `compile` and `training` with the experiment's `data`, so differences cover every setting, not
     only layers. `input_shape` is where the model's input shape was given (the model, an `Input`
     layer or the first layer's `input_shape`), else the data's (`data_fingerprint` in results.json),
@@ -25,6 +25,7 @@ def model_info(results: dict) -> dict[str, dict]:
         layers, given = _split_input(spec.get("layers") or [])
         out[name] = {"label": spec.get("label"), "color": spec.get("color"), "linestyle": spec.get("linestyle"),
                      "layers": layers, "input_shape": spec.get("input_shape") or given or data_shape,
+                     "input_dtype": spec.get("input_dtype"),  # null: the data's (float32 but for text)
                      "inputs": spec.get("inputs"), "outputs": spec.get("outputs"),
                      "compile": spec.get("compile") or {}, "training": spec.get("training") or {},
                      "data": experiment.get("data") or {}}
