@@ -736,3 +736,27 @@ models:
     y = keras.layers.Add()([y, keras.layers.Dense(8)(y)])
     y = keras.layers.Dense(10, activation="softmax")(keras.layers.GlobalAveragePooling1D()(y))
     assert model.count_params() == keras.Model(x, y).count_params()
+
+
+def test_one_loss_for_every_output_takes_loss_weights_per_output(write, cli, tmp_path):
+    import json
+
+    np.savez(tmp_path / "two.npz", **two_arrays())
+    spec = (TWO % ("[4]", "size")).replace("loss: {label: sparse_categorical_crossentropy, size: mse}}",
+                                          "loss: mse, loss_weights: {label: 0.0}}")
+    spec = spec.replace("Dense: {units: 10, activation: softmax, name: label}", "Dense: {units: 1, name: label}")
+    code, out, err = cli("run", write(spec), "--out", tmp_path / "out", "--set", "training.epochs=1")
+    assert code == 0, err
+    history = json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]["history"]
+    # label weighs 0: the total is the size output's loss alone
+    assert history["val_loss"][0] == pytest.approx(history["val_size_loss"][0], rel=1e-5)
+    assert history["val_label_loss"][0] > 0
+
+
+def test_a_y_array_no_output_uses_is_located(write, cli, tmp_path):
+    np.savez(tmp_path / "two.npz", **two_arrays(y_train_other=np.zeros(20), y_test_other=np.zeros(10)))
+    path = write(TWO % ("[4]", "size"))
+    code, out, err = cli("run", path, "--out", tmp_path / "out")
+    assert code == 2
+    assert (f"{path}:13:14: models.A.outputs: the data's y_train_other is no output of model A (its outputs: "
+            "label, size): list it in `outputs:`, or leave it out of the data") in err, err

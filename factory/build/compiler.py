@@ -205,6 +205,8 @@ def compile_model(model, spec: Compile, steps_per_execution: int | None = None) 
     loss_weights = spec.loss_weights
     if several and loss_weights is not None:  # an output left out weighs 1, as the schema says
         loss_weights = {output: loss_weights.get(output, 1.0) for output in model.output_names}
+        if not isinstance(loss, dict):  # one loss for every output: Keras wants as many losses as weights
+            loss = {output: loss for output in model.output_names}
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, loss_weights=loss_weights,
                   steps_per_execution=spec.steps_per_execution or steps_per_execution
                   or DEFAULT_STEPS_PER_EXECUTION)

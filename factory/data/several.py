@@ -189,6 +189,13 @@ def model_issues(name: str, spec: Any, data: Any) -> list[Issue]:
                 issues.append(Issue(f"the data has no y_train_{k} for output '{k}' of model {name}"
                                     f"{suggestion(k, list(y)) or ''} (it has {_names('y_train', y)})",
                                     loc=("models", name, "outputs", j)))
+        unused = [k for k in y if k not in outputs]
+        if len(outputs) > 1 and unused and all(k in y for k in outputs):
+            # Keras pairs every y array with an output, and fails mid-fit on one left over
+            issues.append(Issue(f"the data's {', '.join('y_train_' + k for k in unused)} "
+                                f"{'is' if len(unused) == 1 else 'are'} no output of model {name} (its outputs: "
+                                f"{', '.join(outputs)}): list it in `outputs:`, or leave it out of the data",
+                                loc=("models", name, "outputs")))
     elif len(outputs) > 1:
         issues.append(Issue(f"model {name} has {len(outputs)} outputs ({', '.join(outputs)}), but the data has "
                             f"one y_train: write y_train_<output> arrays", loc=("models", name, "outputs")))
