@@ -225,7 +225,7 @@ def test_keras_refusing_a_layer_loss_or_metric_is_a_located_error(cli, write):
                  "compile: {loss: sparse_categorical_crossentropy, "
                  "metrics: [{IoU: {num_classes: 2, target_class_ids: [5]}}]}\n"
                  "models:\n"
-                 "  conv: {layers: [{Reshape: [8, 8, 1]}, {Conv2D: {filters: 4, kernel_size: 3, groups: 3}}, "
+                 "  conv: {layers: [{Reshape: [8, 8, 1]}, {Conv2D: {filters: 4, kernel_size: 3, groups: 2}}, "  # 1 channel in 2 groups
                  "Flatten, {Dense: 10}]}\n"
                  "  lookup: {layers: [Flatten, {IntegerLookup: {vocabulary: [1, 2, 3], max_tokens: 2}}, {Dense: 10}]}\n"
                  )
