@@ -356,3 +356,20 @@ def test_show_says_an_input_dtype_other_than_float32(write, cli, tmp_path):
     assert (code, err) == (0, "") and "\ninput dtype: int32\n" in out
     code, out, err = cli("show", write(one.replace("input_dtype: int32", "input_dtype: float32")))
     assert code == 0 and "input dtype" not in out
+
+
+def test_a_noise_shape_on_a_free_axis_other_than_the_batch_names_it_as_such():
+    """Only axis 0 is the batch; another axis of unknown length (a free time axis) is said to have none."""
+    from factory.build.checks import _noise_shape_issues
+    from factory.build.compiler import DryBuild
+    from schemas import Model
+
+    spec = Model.model_validate({"input_shape": [4], "layers": [{"Dropout": {"rate": 0.5, "noise_shape": [3, 5, 1]}}]})
+    free = ((None, None, 4), (None, None, 4))  # what a layer reading a sequence of any length sees
+    issues = _noise_shape_issues("m", spec, DryBuild(params=0, output_shape=(None, None, 4), layer_params=[0],
+                                                     layer_shapes=[free]))
+    assert [i.message for i in issues] == [
+        "model m: noise_shape[0] is 3, but that axis of the layer's input is the batch (shape [null, null, 4]); "
+        "write null, 1 (one mask value along the axis)",
+        "model m: noise_shape[1] is 5, but that axis of the layer's input has no fixed length (shape "
+        "[null, null, 4]); write null, 1 (one mask value along the axis)"]
