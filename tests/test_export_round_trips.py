@@ -442,6 +442,16 @@ def test_a_discretization_given_its_boundaries_or_never_adapted_exports(make, wr
     assert configs(rebuilt(model, tmp_path)) == configs(model)
 
 
+def test_an_adapted_discretization_feeding_a_category_encoding_round_trips(tmp_path):
+    """The reviewer's model: bins learned by adapt, one-hot by CategoryEncoding (whose num_tokens Keras requires)."""
+    layer = L.Discretization(num_bins=3)
+    x = np.array([[1.0, 4.0], [2.0, 6.0], [5.0, 8.0], [7.0, 0.0]], dtype=np.float32)
+    layer.adapt(x)
+    model = keras.Sequential([keras.Input((2,)), layer, L.CategoryEncoding(3, output_mode="count"), L.Dense(2)])
+    assert model_to_spec(model)["layers"][1] == {"CategoryEncoding": {"num_tokens": 3, "output_mode": "count"}}
+    same_predictions(model, rebuilt(model, tmp_path), x)
+
+
 def test_every_keras_layer_with_adapt_has_its_learned_state_exported():
     """A new adaptable layer in a Keras release is a failure here until the export knows its state."""
     from factory.build.export import _LEARNED

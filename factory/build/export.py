@@ -186,8 +186,8 @@ def _with_learned_boundaries(layer, config: dict, where: str) -> dict:
 # Every other Keras layer with `adapt` (tests check the list against Keras)
 _LEARNED = {"Normalization": _with_learned_moments, "Discretization": _with_learned_boundaries}
 # Arguments written whenever they are set, never compared with a fresh layer's: Keras refuses a
-# Discretization built with neither (so there is no "fresh" one to compare with)
-_ALWAYS_WRITTEN = {"Discretization": ("bin_boundaries", "num_bins")}
+# Discretization built with neither and a CategoryEncoding without num_tokens (no "fresh" one to compare with)
+_ALWAYS_WRITTEN = {"Discretization": ("bin_boundaries", "num_bins"), "CategoryEncoding": ("num_tokens",)}
 
 
 def _numpy(value):
