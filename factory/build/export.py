@@ -15,7 +15,10 @@ every such layer of a model is reported at once. An input or output name the spe
 take (`in put`, `_b`) is written renamed (`in_put`, `b`), its `from:` uses too. Inputs and outputs
 keep their order: `inputs:` and `outputs:` are written in the model's order, and the rebuilt model
 takes its inputs and gives its outputs in that order. An input of another dtype than float32 (token
-ids: int32) is written with it (`input_dtype:`, or `{shape, dtype}` in `inputs:`).
+ids: int32) is written with it (`input_dtype:`, or `{shape, dtype}` in `inputs:`). What a
+preprocessing layer learned by `adapt` is written as its constructor's arguments (`vocabulary`,
+`idf_weights`, `mean` and `variance`, `bin_boundaries`): the rebuild gives the same outputs, though a
+Normalization given its mean holds it as a constant, not as adapt's non-trainable weights.
 """
 
 from __future__ import annotations
@@ -155,8 +158,8 @@ def _with_learned_vocabulary(layer, config: dict, where: str) -> dict:
 def _with_learned_moments(layer, config: dict, where: str) -> dict:
     """An adapted Normalization's mean and variance, as the constructor takes them.
 
-    Keras holds given values as constants, not weights: the rebuild gives the same outputs and has
-    the 2n+1 non-trainable weights of adapt (mean, variance, count) fewer. A layer not built, or
+    Keras holds given values as constants, not weights: the rebuild gives the same outputs without
+    adapt's non-trainable weights (mean, variance, count; 2n+1 parameters). A layer not built, or
     still at Keras's initial state (mean 0, variance 1: never adapted), is written bare.
     """
     if config.get("axis") == ():
