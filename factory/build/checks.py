@@ -262,8 +262,10 @@ def _noise_shape_issues(name: str, spec: Model, dry: DryBuild) -> list[Issue]:
             continue
         for axis, (n, length) in enumerate(zip(noise, given)):
             if n not in (None, 1, length):
+                axis_is = (f"is {length}" if length is not None else "is the batch" if axis == 0
+                           else "has no fixed length")  # only axis 0 is the batch; a free time axis is not
                 issues.append(Issue(f"model {name}: noise_shape[{axis}] is {n}, but that axis of the layer's input "
-                                    f"is {'the batch' if length is None else length} (shape {shown}); write null, "
+                                    f"{axis_is} (shape {shown}); write null, "
                                     "1 (one mask value along the axis)" + ("" if length is None else f" or {length}"),
                                     loc=loc + (axis,)))
     return issues

@@ -15,7 +15,10 @@ every such layer of a model is reported at once. An input or output name the spe
 take (`in put`, `_b`) is written renamed (`in_put`, `b`), its `from:` uses too. Inputs and outputs
 keep their order: `inputs:` and `outputs:` are written in the model's order, and the rebuilt model
 takes its inputs and gives its outputs in that order. An input of another dtype than float32 (token
-ids: int32) is written with it (`input_dtype:`, or `{shape, dtype}` in `inputs:`).
+ids: int32) is written with it (`input_dtype:`, or `{shape, dtype}` in `inputs:`). What a
+preprocessing layer learned by `adapt` is written as its constructor's arguments (`vocabulary`,
+`idf_weights`, `mean` and `variance`, `bin_boundaries`): the rebuild gives the same outputs, though a
+Normalization given its mean holds it as a constant, not as adapt's non-trainable weights.
 """
 
 from __future__ import annotations
@@ -94,12 +97,13 @@ def _layer_args(layer, where: str) -> tuple[str, dict]:
             why = ("it is not one of Keras's built-in layers" if not builtin
                    else "the spec language has no such layer")
         raise SpecError([Issue(f"{where} ({keras_class}) cannot be expressed in the spec language: {why}")])
-    config = _with_learned_vocabulary(layer, layer.get_config(), where)
+    config = _with_learned_state(layer, layer.get_config(), where)
     dtype = _dtype_name(config.get("dtype"))
     if dtype not in (None, SPEC_DTYPE):  # dropping it would export another model, silently
         raise SpecError([Issue(f"{where} ({keras_class}): dtype {dtype} cannot be expressed in the spec "
                                f"language (its models are {SPEC_DTYPE})")])
     kept = {k: config[k] for k in _required(type(layer), spec) if k in config}
+    kept.update({k: config[k] for k in _ALWAYS_WRITTEN.get(keras_class, ()) if config.get(k) is not None})
     while True:  # a default can hang on another argument (MaxPooling2D's strides on pool_size)
         fresh = _fresh_config(layer, kept)
         differing = {k: v for k, v in config.items()
@@ -121,22 +125,78 @@ def _layer_args(layer, where: str) -> tuple[str, dict]:
     return keras_class, args
 
 
-def _with_learned_vocabulary(layer, config: dict, where: str) -> dict:
-    """`config` with the vocabulary an adapted lookup or TextVectorization learned written out.
+def _with_learned_state(layer, config: dict, where: str) -> dict:
+    """`config` with the state an adapted preprocessing layer learned written out as its arguments.
 
-    Keras's config of an adapted layer says `vocabulary: None`: the spec would rebuild an empty
-    layer (another parameter count, or one that relearns from other data). Written out, the export
-    rebuilds the same layer. Learned tf-idf weights have no spec form: refused by name.
+    Keras's config of an adapted layer leaves that state out (`vocabulary: None`, `mean: None`):
+    the spec would rebuild an empty layer (another parameter count, or one that relearns from other
+    data). Written out, the export rebuilds a layer that gives the same outputs. A layer never
+    adapted is left as it is: the spec says the same.
     """
-    if config.get("vocabulary") is not None or not hasattr(layer, "get_vocabulary"):
+    if hasattr(layer, "get_vocabulary"):  # StringLookup, IntegerLookup, TextVectorization
+        return _with_learned_vocabulary(layer, config, where)
+    learned = _LEARNED.get(type(layer).__name__)
+    return config if learned is None else learned(layer, config, where)
+
+
+def _with_learned_vocabulary(layer, config: dict, where: str) -> dict:
+    """The vocabulary a lookup or TextVectorization learned, and in tf-idf mode its idf weights."""
+    if config.get("vocabulary") is not None:
         return config
     learned = [v.item() if hasattr(v, "item") else v for v in layer.get_vocabulary(include_special_tokens=False)]
     if not learned:
         return config  # never adapted: the spec says the same
-    if config.get("output_mode") == "tf_idf":
-        raise SpecError([Issue(f"{where} ({type(layer).__name__}): the tf-idf weights it learned by adapt cannot "
-                               "be expressed in the spec language")])
-    return {**config, "vocabulary": learned}
+    if config.get("output_mode") != "tf_idf":
+        return {**config, "vocabulary": learned}
+    # Keras pads the given weights in front with their mean for the special tokens, as adapt does
+    special = len(layer.get_vocabulary(include_special_tokens=True)) - len(learned)
+    weights = getattr(layer, "_lookup_layer", layer).idf_weights  # TextVectorization holds a lookup layer
+    return {**config, "vocabulary": learned,
+            "idf_weights": [float(w) for w in _numpy(weights)[special:special + len(learned)]]}
+
+
+def _with_learned_moments(layer, config: dict, where: str) -> dict:
+    """An adapted Normalization's mean and variance, as the constructor takes them.
+
+    Keras holds given values as constants, not weights: the rebuild gives the same outputs without
+    adapt's non-trainable weights (mean, variance, count; 2n+1 parameters). A layer not built, or
+    still at Keras's initial state (mean 0, variance 1: never adapted), is written bare.
+    """
+    if config.get("axis") == ():
+        config = {**config, "axis": None}  # Keras reports axis=None (one mean for all) as (); the spec says null
+    if config.get("mean") is not None or getattr(layer, "adapt_mean", None) is None:
+        return config
+    mean, variance = _numpy(layer.adapt_mean), _numpy(layer.adapt_variance)
+    if not mean.any() and (variance == 1).all():
+        return config
+    while mean.ndim > 1 and mean.shape[0] == 1:  # Keras aligns given values with the kept axes from the right
+        mean, variance = mean[0], variance[0]
+    if mean.ndim > 1:
+        raise SpecError([Issue(f"{where} (Normalization): the mean and variance it learned by adapt have shape "
+                               f"{list(mean.shape)} (axis {_plain(config.get('axis'))}): the spec language takes "
+                               "them as one number or one list only")])
+    return {**config, "mean": mean.tolist(), "variance": variance.tolist()}
+
+
+def _with_learned_boundaries(layer, config: dict, where: str) -> dict:
+    """An adapted Discretization's bin boundaries, in place of the `num_bins` it learned them for
+    (Keras takes one of the two; its own `from_config` keeps the boundaries too)."""
+    if config.get("num_bins") is None or config.get("bin_boundaries") is None:
+        return config
+    return {**config, "num_bins": None, "bin_boundaries": [float(b) for b in config["bin_boundaries"]]}
+
+
+# Every other Keras layer with `adapt` (tests check the list against Keras)
+_LEARNED = {"Normalization": _with_learned_moments, "Discretization": _with_learned_boundaries}
+# Arguments written whenever they are set, never compared with a fresh layer's: Keras refuses a
+# Discretization built with neither and a CategoryEncoding without num_tokens (no "fresh" one to compare with)
+_ALWAYS_WRITTEN = {"Discretization": ("bin_boundaries", "num_bins"), "CategoryEncoding": ("num_tokens",)}
+
+
+def _numpy(value):
+    import numpy as np
+
+    return np.asarray(import_keras().ops.convert_to_numpy(value))
 
 
 def _shown(value: Any) -> str:
@@ -186,7 +246,7 @@ def _unnamed(value: Any) -> Any:
 def _entry(keras_class: str, args: dict) -> dict:
     """`{Dense: 64}` where the main argument is the only one, else `{Dense: {...}}`."""
     main = _LAYERS[keras_class].main_argument if keras_class in _LAYERS else None
-    if main and list(args) == [main]:
+    if main and list(args) == [main] and args[main] is not None:  # `Normalization: null` would read as bare
         return {keras_class: args[main]}
     return {keras_class: args}
 
