@@ -26,6 +26,11 @@ LossName = name_type("loss", names.LOSSES)
 MetricName = name_type("metric", names.METRICS)
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=64)]
 KerasBackend = Literal["tensorflow", "jax", "torch"]  # factory.build.keras_setup.DISTRIBUTIONS names their packages
+# Keras layers that run through tf.data and refuse to be built without TensorFlow ("Layer X requires
+# TensorFlow"); a non-TensorFlow process keeps TensorFlow unimported (keras_setup._tensorflow_unseen), so a
+# model with one trains on tensorflow only. tests/test_backends.py checks this list against Keras's source.
+TENSORFLOW_ONLY_LAYERS = frozenset({"HashedCrossing", "Hashing", "IntegerLookup", "StringLookup",
+                                    "TextVectorization"})
 LineStyle = Literal["-", "--", "-.", ":", "solid", "dashed", "dashdot", "dotted"]
 
 
@@ -370,6 +375,25 @@ class Experiment(Spec):
                     if (loc, message) not in problems:
                         problems.append((loc, message))
             problems += _callback_problems(self, name, model, written.get(name, {}), problems)
+        if problems:
+            fail_at(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _layers_run_on_the_backend(self) -> Experiment:
+        """A layer Keras builds only with TensorFlow (TENSORFLOW_ONLY_LAYERS) in a model trained on another backend."""
+        problems = []
+        for name, model in self.models.items():
+            backend = _merge(self.training, model.training).keras_backend
+            if backend == "tensorflow":
+                continue
+            for i, entry in enumerate(model.layers):
+                key = next(iter(entry.model_fields_set))
+                if key in TENSORFLOW_ONLY_LAYERS:
+                    problems.append((("models", name, "layers", i, key),
+                                     f"{key} runs through tf.data: Keras builds it only with TensorFlow, not on "
+                                     f"{backend}; train this model on tensorflow (`training: {{keras_backend: "
+                                     "tensorflow}`)"))
         if problems:
             fail_at(problems)
         return self
