@@ -384,16 +384,23 @@ class Experiment(Spec):
         """A layer Keras builds only with TensorFlow (TENSORFLOW_ONLY_LAYERS) in a model trained on another backend."""
         problems = []
         for name, model in self.models.items():
+            only_tf = [(i, key) for i, key in enumerate(next(iter(e.model_fields_set)) for e in model.layers)
+                       if key in TENSORFLOW_ONLY_LAYERS]
             backend = _merge(self.training, model.training).keras_backend
-            if backend == "tensorflow":
-                continue
-            for i, entry in enumerate(model.layers):
-                key = next(iter(entry.model_fields_set))
-                if key in TENSORFLOW_ONLY_LAYERS:
-                    problems.append((("models", name, "layers", i, key),
-                                     f"{key} runs through tf.data: Keras builds it only with TensorFlow, not on "
-                                     f"{backend}; train this model on tensorflow (`training: {{keras_backend: "
-                                     "tensorflow}`)"))
+            for i, key in only_tf if backend != "tensorflow" else ():
+                problems.append((("models", name, "layers", i, key),
+                                 f"{key} runs through tf.data: Keras builds it only with TensorFlow, not on "
+                                 f"{backend}; train this model on tensorflow (`training: {{keras_backend: "
+                                 "tensorflow}`)"))
+            # a search whose space offers another backend: at that value, naming the layer
+            chosen = getattr(model.search.space.get("training.keras_backend"), "values", []) if model.search else []
+            for j, value in enumerate(chosen):
+                if only_tf and value in ("jax", "torch"):
+                    i, key = only_tf[0]
+                    problems.append((("models", name, "search", "space", "training.keras_backend", "choice", j),
+                                     f"layers[{i}] {key} runs through tf.data: Keras builds it only with "
+                                     f"TensorFlow, not on {value}; train this model on tensorflow (leave {value} "
+                                     "out of the space)"))
         if problems:
             fail_at(problems)
         return self

@@ -166,6 +166,16 @@ def test_a_layer_keras_builds_only_with_tensorflow_is_located_at_validate_on_ano
     assert cli("validate", write(LOOKUP))[0] == 0  # on tensorflow it is fine
 
 
+def test_a_search_offering_another_backend_to_such_a_layer_is_located_at_the_spaces_value(cli, write):
+    path = write(LOOKUP + "    search:\n      trials: 2\n      space:\n"
+                          "        \"training.keras_backend\": {choice: [tensorflow, jax]}\n")
+    code, _, err = cli("validate", path)
+    assert code == 2 and err.splitlines() == [
+        f"{path}:15:57: models.ids.search.space.training.keras_backend.choice[1]: layers[0] IntegerLookup runs "
+        "through tf.data: Keras builds it only with TensorFlow, not on jax; train this model on tensorflow "
+        "(leave jax out of the space)"]
+
+
 def test_the_tensorflow_only_layers_are_the_ones_keras_refuses_without_tensorflow():
     """Drift: TENSORFLOW_ONLY_LAYERS is exactly Keras's layers whose source says they require TensorFlow."""
     import inspect
