@@ -26,6 +26,11 @@ LossName = name_type("loss", names.LOSSES)
 MetricName = name_type("metric", names.METRICS)
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=64)]
 KerasBackend = Literal["tensorflow", "jax", "torch"]  # factory.build.keras_setup.DISTRIBUTIONS names their packages
+# Keras layers that run through tf.data and refuse to be built without TensorFlow ("Layer X requires
+# TensorFlow"); a non-TensorFlow process keeps TensorFlow unimported (keras_setup._tensorflow_unseen), so a
+# model with one trains on tensorflow only. tests/test_backends.py checks this list against Keras's source.
+TENSORFLOW_ONLY_LAYERS = frozenset({"HashedCrossing", "Hashing", "IntegerLookup", "StringLookup",
+                                    "TextVectorization"})
 LineStyle = Literal["-", "--", "-.", ":", "solid", "dashed", "dashdot", "dotted"]
 
 
@@ -370,6 +375,32 @@ class Experiment(Spec):
                     if (loc, message) not in problems:
                         problems.append((loc, message))
             problems += _callback_problems(self, name, model, written.get(name, {}), problems)
+        if problems:
+            fail_at(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _layers_run_on_the_backend(self) -> Experiment:
+        """A layer Keras builds only with TensorFlow (TENSORFLOW_ONLY_LAYERS) in a model trained on another backend."""
+        problems = []
+        for name, model in self.models.items():
+            only_tf = [(i, key) for i, key in enumerate(next(iter(e.model_fields_set)) for e in model.layers)
+                       if key in TENSORFLOW_ONLY_LAYERS]
+            backend = _merge(self.training, model.training).keras_backend
+            for i, key in only_tf if backend != "tensorflow" else ():
+                problems.append((("models", name, "layers", i, key),
+                                 f"{key} runs through tf.data: Keras builds it only with TensorFlow, not on "
+                                 f"{backend}; train this model on tensorflow (`training: {{keras_backend: "
+                                 "tensorflow}`)"))
+            # a search whose space offers another backend: at that value, naming the layer
+            chosen = getattr(model.search.space.get("training.keras_backend"), "values", []) if model.search else []
+            for j, value in enumerate(chosen):
+                if only_tf and value in ("jax", "torch"):
+                    i, key = only_tf[0]
+                    problems.append((("models", name, "search", "space", "training.keras_backend", "choice", j),
+                                     f"layers[{i}] {key} runs through tf.data: Keras builds it only with "
+                                     f"TensorFlow, not on {value}; train this model on tensorflow (leave {value} "
+                                     "out of the space)"))
         if problems:
             fail_at(problems)
         return self

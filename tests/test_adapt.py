@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from factory.data import Dataset
+from tests.test_backends import _python, needs_jax
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,47 @@ def test_a_preprocessing_layer_inside_another_wrapper_is_a_located_mistake(keras
         prepare_model(keras, model, _arrays(x, x[:1]))
     issue = e.value.issues[0]
     assert issue.loc == ("models", "A", "layers") and "Normalization inside Wrapped ('w') cannot be adapted" in str(issue)
+
+
+ADAPT_AFTER_LAYERS = """\
+import json, sys
+import numpy as np
+from factory.build.keras_setup import import_keras
+from factory.build.adapt import prepare_model
+from factory.data import Dataset
+
+keras = import_keras(sys.argv[1] if len(sys.argv) > 1 else None)
+rng = np.random.default_rng(0)
+x = rng.normal(3.0, 2.0, (600, 4, 3)).astype(np.float32)  # more rows than one adapt batch
+data = Dataset(x, np.zeros(600, np.int64), x[:5], np.zeros(5, np.int64), "test")
+flat = keras.Sequential([keras.Input((4, 3)), keras.layers.Flatten(), keras.layers.Rescaling(2.0),
+                         keras.layers.Normalization(), keras.layers.Dense(2)])
+prepare_model(keras, flat, data, validation_split=0.25)
+inner = keras.layers.Normalization()
+steps = keras.Sequential([keras.Input((4, 3)), keras.layers.Rescaling(2.0), keras.layers.TimeDistributed(inner)])
+prepare_model(keras, steps, data)
+print(json.dumps({"backend": keras.backend.backend(),
+                  "mean": np.asarray(flat.layers[2].mean).ravel().tolist(),
+                  "variance": np.asarray(flat.layers[2].variance).ravel().tolist(),
+                  "steps": np.asarray(inner.mean).ravel().tolist() + np.asarray(inner.variance).ravel().tolist()}))
+"""
+
+
+@needs_jax
+def test_a_layer_after_other_layers_is_adapted_on_jax_as_on_tensorflow():
+    import json
+
+    done = {}
+    for backend in ("jax", "tensorflow"):  # each in a fresh process: Keras picks its backend once
+        run = _python(ADAPT_AFTER_LAYERS.replace("sys.argv[1] if len(sys.argv) > 1 else None", repr(backend)),
+                      timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        done[backend] = json.loads(run.stdout.splitlines()[-1])
+    assert done["jax"]["backend"] == "jax" and done["tensorflow"]["backend"] == "tensorflow"
+    x = np.random.default_rng(0).normal(3.0, 2.0, (600, 4, 3)).astype(np.float32)
+    trained = x[:450].reshape(450, -1) * 2.0  # the rows fit trains on, as Flatten and Rescaling make them
+    for backend in done.values():
+        np.testing.assert_allclose(backend["mean"], trained.mean(axis=0), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(backend["variance"], trained.var(axis=0), rtol=1e-3)
+    for key in ("mean", "variance", "steps"):
+        np.testing.assert_allclose(done["jax"][key], done["tensorflow"][key], rtol=1e-4, atol=1e-5)

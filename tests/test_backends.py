@@ -137,6 +137,80 @@ def test_distribute_needs_tensorflow_located_at_the_models_key(write):
         "`distribute: mirrored` is tf.distribute: it needs `keras_backend: tensorflow`, not jax")
 
 
+LOOKUP = """\
+name: ids
+data: {dataset: digits, scale: false}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+training: {epochs: 1, batch_size: 64, seeds: [0]}
+models:
+  ids:
+    input_shape: [3]
+    input_dtype: int64
+    layers:
+      - IntegerLookup: {vocabulary: [1, 2, 3, 4], output_mode: multi_hot}
+      - Dense: {units: 10, activation: softmax}
+"""
+
+
+def test_a_layer_keras_builds_only_with_tensorflow_is_located_at_validate_on_another_backend(cli, write):
+    path = write(LOOKUP.replace("    input_shape: [3]\n", "    training: {keras_backend: jax}\n    input_shape: [3]\n"))
+    expected = (f"{path}:11:24: models.ids.layers[0].IntegerLookup: IntegerLookup runs through tf.data: Keras "
+                "builds it only with TensorFlow, not on jax; train this model on tensorflow "
+                "(`training: {keras_backend: tensorflow}`)")
+    code, _, err = cli("validate", path)
+    assert code == 2 and err.splitlines() == [expected]
+    # the command line's backend too (it is a --set of training.keras_backend), at the layer
+    assert spec_errors(write(LOOKUP), "training.keras_backend=torch")[0].endswith(
+        "IntegerLookup runs through tf.data: Keras builds it only with TensorFlow, not on torch; train this "
+        "model on tensorflow (`training: {keras_backend: tensorflow}`)")
+    assert cli("validate", write(LOOKUP))[0] == 0  # on tensorflow it is fine
+
+
+def test_a_search_offering_another_backend_to_such_a_layer_is_located_at_the_spaces_value(cli, write):
+    path = write(LOOKUP + "    search:\n      trials: 2\n      space:\n"
+                          "        \"training.keras_backend\": {choice: [tensorflow, jax]}\n")
+    code, _, err = cli("validate", path)
+    assert code == 2 and err.splitlines() == [
+        f"{path}:15:57: models.ids.search.space.training.keras_backend.choice[1]: layers[0] IntegerLookup runs "
+        "through tf.data: Keras builds it only with TensorFlow, not on jax; train this model on tensorflow "
+        "(leave jax out of the space)"]
+
+
+def test_the_tensorflow_only_layers_are_the_ones_keras_refuses_without_tensorflow():
+    """Drift: TENSORFLOW_ONLY_LAYERS is exactly Keras's layers whose source says they require TensorFlow."""
+    import inspect
+
+    import keras
+
+    from schemas.experiment import TENSORFLOW_ONLY_LAYERS
+
+    refusing = {name for name in dir(keras.layers) if inspect.isclass(getattr(keras.layers, name))
+                and issubclass(getattr(keras.layers, name), keras.layers.Layer)
+                and f"Layer {name} requires TensorFlow" in inspect.getsource(getattr(keras.layers, name))}
+    assert refusing == TENSORFLOW_ONLY_LAYERS
+
+
+@needs_jax
+def test_a_listed_layer_really_refuses_on_jax_when_tensorflow_is_kept_out():
+    done = _python("from factory.build import keras_setup\n"
+                   "keras = keras_setup.import_keras('jax')\n"
+                   "from schemas.experiment import TENSORFLOW_ONLY_LAYERS\n"
+                   "for name in sorted(TENSORFLOW_ONLY_LAYERS):\n"
+                   "    try:\n"
+                   "        getattr(keras.layers, name)()\n"
+                   "    except ImportError as e:\n"
+                   "        print(name, 'refuses' if 'requires TensorFlow' in str(e) else e)\n"
+                   "    except Exception as e:\n"
+                   "        print(name, 'other', type(e).__name__)\n", timeout=300)
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    from schemas.experiment import TENSORFLOW_ONLY_LAYERS
+
+    assert done.returncode == 0, done.stderr
+    # a layer whose constructor needs arguments fails otherwise first; the drift test above reads its source
+    assert lines.keys() == TENSORFLOW_ONLY_LAYERS and "refuses" in lines.values()
+    assert lines["IntegerLookup"] == lines["StringLookup"] == "refuses"
+
+
 def test_an_unknown_backend_names_the_choices(write):
     assert spec_errors(write(TINY), "training.keras_backend=mxnet") == [
         "<--set training.keras_backend=mxnet>:1:24: training.keras_backend: input should be 'tensorflow', "

@@ -361,3 +361,35 @@ def test_what_a_search_cannot_do_is_a_located_error_before_any_trial(write, tmp_
             in err) and "{int: [low, high]} for whole ones" in err
     assert run(write(DIGITS), "--out", out, "--tensorboard") == 2
     assert "--tensorboard: a search does not log to TensorBoard" in capsys.readouterr().err
+
+
+BACKEND_SPACE = DIGITS.replace('        "layers.1.Dense.units": {int: [4, 32], log: true}\n',
+                               '        "training.keras_backend": {choice: [jax]}\n'
+                               '        "layers.1.Dense.units": {int: [4, 32], log: true}\n')
+
+
+@needs_jax
+def test_a_space_over_backends_gives_processes_only_to_the_backends_it_chooses(write):
+    from factory.build.keras_setup import imported_backend
+    from factory.search.study import _keras_backends
+
+    # the model's own backend (tensorflow) is no trial's: it gets no process, and the driver takes jax
+    # (unless Keras already runs in this process, as after other tests: then the trials go to workers)
+    assert _keras_backends(load(write(BACKEND_SPACE)), "mlp") == (("jax",), imported_backend() or "jax")
+    both = load(write(BACKEND_SPACE.replace("choice: [jax]", "choice: [jax, tensorflow]")))
+    assert _keras_backends(both, "mlp")[0] == ("jax", "tensorflow")
+
+
+def test_a_space_backend_not_installed_is_located_at_its_value(write, monkeypatch):
+    from factory.build import keras_setup
+    from factory.errors import SpecError
+    from factory.search.study import _keras_backends
+
+    monkeypatch.setattr(keras_setup, "installed", lambda backend: backend != "torch")
+    path = write(BACKEND_SPACE.replace("choice: [jax]", "choice: [jax, torch]"))
+    with pytest.raises(SpecError) as e:
+        _keras_backends(load(path), "mlp")
+    assert [str(i) for i in e.value.issues] == [
+        f"{path}:17:50: models.mlp.search.space.training.keras_backend.choice[1]: Keras backend torch is not "
+        "installed here: pip install torch (its CPU build: --index-url https://download.pytorch.org/whl/cpu) "
+        "(see README, Backends)"]

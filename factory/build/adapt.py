@@ -10,6 +10,9 @@ The state is part of the layer, so the saved `.keras` model carries it.
 
 from __future__ import annotations
 
+import numpy as np
+
+from factory.build import keras_setup
 from factory.data.feeding import streamed, training_inputs
 from factory.errors import Issue, SpecError
 
@@ -50,10 +53,13 @@ def prepare_model(keras, model, data, validation_split: float | None = None):
                                        "cannot be adapted there: put it before the wrapper, or give its state "
                                        f"({', '.join(ADAPTED[type(inner).__name__])})",
                                        loc=("models", model.name, "layers"))])
-            import tensorflow as tf
-
             steps = _inputs_of(front + layers[:i], data, validation_split, batched=True)  # (batch, time, ...) -> time steps
-            inner.adapt(steps.map(lambda x: tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))))
+            if isinstance(steps, np.ndarray):
+                inner.adapt(steps.reshape(-1, *steps.shape[2:]))
+            else:
+                import tensorflow as tf
+
+                inner.adapt(steps.map(lambda x: tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))))
     if encoder is None:
         return model
     return keras.Model(encoder.input, model(encoder.output), name=model.name)  # saved whole: takes raw rows
@@ -64,6 +70,8 @@ def _inputs_of(before: list, data, validation_split: float | None = None, batche
     inputs = training_inputs(data, ADAPT_BATCH, validation_split)
     if not before and not batched:
         return inputs
+    if keras_setup.imported_backend() != "tensorflow":
+        return _eagerly_through(before, inputs)
     import tensorflow as tf
 
     if not streamed(data):
@@ -75,3 +83,26 @@ def _inputs_of(before: list, data, validation_split: float | None = None, batche
         return x
 
     return inputs.map(through)
+
+
+def _eagerly_through(before: list, inputs) -> np.ndarray:
+    """The inputs as the layers `before` turn them, batch by batch, as one array: on JAX or PyTorch.
+
+    Keras layers on those backends cannot run inside a tf.data graph (`Dataset.map` traces them
+    with symbolic TensorFlow tensors), so they run eagerly here on the arrays (or on the stream's
+    batches as arrays); `adapt` then reads the one array on every backend.
+    """
+    from keras import ops
+
+    if isinstance(inputs, (np.ndarray, dict)):
+        rows = len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
+        batches = ({k: a[i:i + ADAPT_BATCH] for k, a in inputs.items()} if isinstance(inputs, dict)
+                   else inputs[i:i + ADAPT_BATCH] for i in range(0, rows, ADAPT_BATCH))
+    else:  # a stream
+        batches = inputs.as_numpy_iterator() if hasattr(inputs, "as_numpy_iterator") else iter(inputs)
+    made = []
+    for x in batches:
+        for layer in before:
+            x = layer(x, training=False)
+        made.append(ops.convert_to_numpy(x))
+    return np.concatenate(made)

@@ -199,17 +199,25 @@ def _trials(optuna, study, loaded: Loaded, name: str, out: Path, workers: int, b
 def _keras_backends(loaded: Loaded, name: str) -> tuple[tuple[str, ...], str]:
     """The Keras backends the trials train on (the model's, or the space's choices), and the driver's.
 
-    As `run` does it (`choose_keras_backends`): a backend not installed is a located error, and
-    each trial trains on its own backend, in a worker process where it is not the driver's.
+    As `run` does it (`choose_keras_backends`): a backend not installed is a located error (at the
+    space's value where the space chooses backends), and each trial trains on its own backend, in a
+    worker process where it is not the driver's. Where the space chooses the backend, only its
+    values count: the model's own backend gets no process of its own unless it is among them.
     """
     from factory.build.keras_backends import choose_keras_backends
 
     spec = loaded.experiment.models[name].search.space.get("training.keras_backend")
-    wanted = [v for v in getattr(spec, "values", []) if isinstance(v, str)]  # a search over backends
+    wanted = list(dict.fromkeys(v for v in getattr(spec, "values", []) if isinstance(v, str)))
+    at = ("models", name, "search", "space", "training.keras_backend", "choice")
+    missing = [Issue(f"Keras backend {b} is not installed here: {keras_setup.INSTALL[b]}"
+                     + (" (see README, Backends)" if b == "torch" else ""), loc=(*at, spec.values.index(b)))
+               for b in wanted if b in keras_setup.INSTALL and not keras_setup.installed(b)]
+    if missing:
+        raise loaded.locate(SpecError(missing))
     experiment = loaded.experiment.resolved()
-    own = experiment.models[name].training.keras_backend
     # one stand-in task per backend: what `choose_keras_backends` reads of a task is its name and backend
-    tasks = [Task(name, 0, "", 0, "", spec={"training": {"keras_backend": b}}) for b in [own, *wanted]]
+    chosen = wanted or [experiment.models[name].training.keras_backend]
+    tasks = [Task(name, 0, "", 0, "", spec={"training": {"keras_backend": b}}) for b in chosen]
     try:
         return choose_keras_backends(experiment, loaded.experiment, tasks)
     except SpecError as e:
