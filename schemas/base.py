@@ -7,7 +7,6 @@ argument classes into one Pydantic discriminated union that accepts exactly thos
 describes them in the JSON Schema.
 """
 
-from __future__ import annotations
 
 import difflib
 import typing
@@ -157,7 +156,7 @@ class KerasEntry(Spec):
     model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
 
     @property
-    def args(self) -> KerasArgs:
+    def args(self) -> "KerasArgs":
         return getattr(self, next(iter(self.model_fields_set)))
 
     def keras_config(self) -> dict[str, Any]:
@@ -411,7 +410,7 @@ class LazyKerasUnion:
         """Every argument class of the registry (builds them all)."""
         return tuple(self.load(name) for name in self.names)
 
-    def _validate(self, value: Any, info: Any) -> KerasEntry:
+    def _validate(self, value: Any, info: Any) -> "KerasEntry":
         value = self.normalize(value)
         if isinstance(value, KerasEntry):
             return value

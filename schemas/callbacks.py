@@ -6,7 +6,6 @@ TerminateOnNaN is always on. `tests/test_keras_drift.py` lists every other Keras
 reason it is left out, so a new one in Keras is noticed.
 """
 
-from __future__ import annotations
 
 from typing import Literal, Optional
 

@@ -5,7 +5,6 @@ adds them to the JSON Schema that editors use, so a composed experiment gets com
 checking too.
 """
 
-from __future__ import annotations
 
 from typing import Any
 

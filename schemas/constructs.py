@@ -4,7 +4,6 @@ They are not Keras classes: `schemas.graph` wires them into Keras layers (the me
 layer, `merge: add` an `Add`), and the layer union (schemas.layers) holds them beside the layers.
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 

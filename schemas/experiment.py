@@ -1,6 +1,5 @@
 """An experiment: a dataset, default compile and training settings, and the models to compare."""
 
-from __future__ import annotations
 
 import os
 from typing import Annotated, Any, Literal, Optional, Union
@@ -94,7 +93,7 @@ class Data(Spec):
 
 
     @model_validator(mode="after")
-    def _folder_fields_on_folders(self, info: ValidationInfo) -> Data:
+    def _folder_fields_on_folders(self, info: ValidationInfo) -> "Data":
         """image_size, color_mode, test, test_split and cache describe folders: refused on arrays and tables."""
         if is_folder(self.dataset, (info.context or {}).get("base")):
             return self  # test_split beside a `test` folder is unused, as its description says
@@ -150,7 +149,7 @@ class Compile(Settings):
                           "a fast value if not given")
 
     @model_validator(mode="after")
-    def _metric_names(self) -> Compile:
+    def _metric_names(self) -> "Compile":
         """No metric reported under the loss's name, a validation name or another metric's (schemas/metrics.py)."""
         outputs = [k for v in (self.loss, self.metrics, self.loss_weights) if isinstance(v, dict) for k in v]
         problems = metric_name_problems(self.metrics, outputs)
@@ -268,7 +267,7 @@ class Model(Spec):
     search: Optional[Search] = Field(None, description="an Optuna search over this model's fields")
 
     @model_validator(mode="after")
-    def _one_input_shape(self) -> Model:
+    def _one_input_shape(self) -> "Model":
         problems = []
         for i, entry in enumerate(self.layers):
             key = next(iter(entry.model_fields_set))
@@ -294,7 +293,7 @@ class Model(Spec):
         return self
 
     @model_validator(mode="after")
-    def _wired(self) -> Model:
+    def _wired(self) -> "Model":
         """A graph (residual, parallel, `from`, inputs, outputs) wires every name and uses every layer."""
         if graph.is_graph(self):
             problems = graph.plan(self)[1]
@@ -345,7 +344,7 @@ class Experiment(Spec):
     tracking: Tracking = Field(default_factory=Tracking, description="TensorBoard and MLflow logging of every run")
 
     @model_validator(mode="after")
-    def _every_model_has_a_loss(self) -> Experiment:
+    def _every_model_has_a_loss(self) -> "Experiment":
         if self.compile.loss is None:
             missing = [n for n, m in self.models.items() if not (m.compile and m.compile.loss)]
             if missing:
@@ -354,7 +353,7 @@ class Experiment(Spec):
         return self
 
     @model_validator(mode="after")
-    def _merged_settings_agree(self, info: ValidationInfo) -> Experiment:
+    def _merged_settings_agree(self, info: ValidationInfo) -> "Experiment":
         """Each model's compile and training, merged onto the experiment's, obey their cross-field rules.
 
         A mistake is reported at the model's override when the override gives one of the fields
@@ -380,7 +379,7 @@ class Experiment(Spec):
         return self
 
     @model_validator(mode="after")
-    def _layers_run_on_the_backend(self) -> Experiment:
+    def _layers_run_on_the_backend(self) -> "Experiment":
         """A layer Keras builds only with TensorFlow (TENSORFLOW_ONLY_LAYERS) in a model trained on another backend."""
         problems = []
         for name, model in self.models.items():
@@ -406,7 +405,7 @@ class Experiment(Spec):
         return self
 
     @model_validator(mode="after")
-    def _integer_inputs_are_not_scaled(self) -> Experiment:
+    def _integer_inputs_are_not_scaled(self) -> "Experiment":
         """An integer input (token ids, lookup indices) under `data.scale`, which divides every input by
         its largest value: the model would read fractions that its dtype truncates to 0.
 
@@ -436,7 +435,7 @@ class Experiment(Spec):
         return self
 
     @model_validator(mode="after")
-    def _per_output_settings_name_outputs(self) -> Experiment:
+    def _per_output_settings_name_outputs(self) -> "Experiment":
         """A loss, metrics or loss weight per output names each output of the models that take it."""
         problems = []
         for name, model in self.models.items():
@@ -463,7 +462,7 @@ class Experiment(Spec):
             fail_at(list(dict.fromkeys(problems)))
         return self
 
-    def resolved(self) -> Experiment:
+    def resolved(self) -> "Experiment":
         """The same experiment with every model's compile and training settings spelled out."""
         models = {}
         for name, model in self.models.items():

@@ -12,7 +12,6 @@ with their constructs' names (`residual2_conv`) to make Keras's names. A name gi
 written.
 """
 
-from __future__ import annotations
 
 import heapq
 from collections import Counter

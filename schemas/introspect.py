@@ -1,6 +1,5 @@
 """Which keys a location of the spec accepts: feeds "did you mean" for unknown keys."""
 
-from __future__ import annotations
 
 import typing
 from typing import Any, Iterable, Iterator

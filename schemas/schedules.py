@@ -8,7 +8,6 @@ Every schedule is linear in its rates (`rates`), so `scaled_keras_config(factor)
 multiplied by `factor`: what ReduceLROnPlateau installs on a plateau (`factory.train.callbacks`).
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Optional
 
@@ -62,7 +61,7 @@ class CosineDecay(Schedule):
                                                         "to warmup_target")
 
     @model_validator(mode="after")
-    def _warmup_within_decay(self) -> CosineDecay:
+    def _warmup_within_decay(self) -> "CosineDecay":
         if self.warmup_steps > self.decay_steps:
             fail_at([(("warmup_steps",), f"warmup_steps ({self.warmup_steps}) exceed decay_steps "
                       f"({self.decay_steps}): both count optimizer steps (batches), and a warmup longer than "
@@ -112,7 +111,7 @@ class PiecewiseConstantDecay(ScheduleArgs):
     values: list[PositiveFloat] = Field(min_length=2, description="the learning rates: one more than boundaries")
 
     @model_validator(mode="after")
-    def _one_more_value(self) -> PiecewiseConstantDecay:
+    def _one_more_value(self) -> "PiecewiseConstantDecay":
         problems = []  # both at once: every mistake of a file is reported together
         if len(self.values) != len(self.boundaries) + 1:
             problems.append((("values",), f"values needs one more entry than boundaries: {len(self.boundaries)} "

@@ -15,7 +15,6 @@ Whether a path is a field of the model and each value fits it is checked against
 model (factory.search.space), before any trial: that needs the model, not just this section.
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -37,7 +36,7 @@ class IntRange(Spec):
     step: Optional[PositiveInt] = Field(None, description="only low, low + step, ... (not with log)")
 
     @model_validator(mode="after")
-    def _bounds(self) -> IntRange:
+    def _bounds(self) -> "IntRange":
         _check_bounds(self.range, self.log, self.step, 1)
         return self
 
@@ -52,7 +51,7 @@ class FloatRange(Spec):
     step: Optional[Annotated[float, Field(gt=0)]] = Field(None, description="only low, low + step, ... (not with log)")
 
     @model_validator(mode="after")
-    def _bounds(self) -> FloatRange:
+    def _bounds(self) -> "FloatRange":
         _check_bounds(self.range, self.log, self.step, None)
         return self
 

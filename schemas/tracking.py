@@ -4,7 +4,6 @@ Tracking records what trains; it changes no result. `tensorboard: true` (or a ma
 `TensorBoard` callback options) and `mlflow: true` (or a mapping with the store and experiment).
 """
 
-from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional, Union
 
