@@ -25,8 +25,7 @@ def choose_keras_backends(resolved, written, tasks) -> tuple[tuple[str, ...], st
     for task in tasks:
         used.setdefault(task.keras_backend(resolved), task.name)
     needed = used or {default: None}  # nothing left to train: the driver still builds for the checks
-    issues = [Issue(f"Keras backend {name} is not installed here: {keras_setup.INSTALL[name]}"
-                    + (" (see README, Backends)" if name == "torch" else ""), loc=_where(written, model))
+    issues = [Issue(not_installed(name), loc=_where(written, model))
               for name, model in needed.items() if not keras_setup.installed(name)]
     if issues:
         raise SpecError(issues)
@@ -34,6 +33,12 @@ def choose_keras_backends(resolved, written, tasks) -> tuple[tuple[str, ...], st
     # runs on any other train in worker processes.
     driver = keras_setup.imported_backend() or (default if default in needed else next(iter(needed)))
     return tuple(needed), driver
+
+
+def not_installed(name: str) -> str:
+    """The message for Keras backend `name` missing here, with how to install it."""
+    return (f"Keras backend {name} is not installed here: {keras_setup.INSTALL[name]}"
+            + (" (see README, Backends)" if name == "torch" else ""))
 
 
 def _where(written, model: str | None) -> tuple:

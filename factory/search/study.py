@@ -204,13 +204,12 @@ def _keras_backends(loaded: Loaded, name: str) -> tuple[tuple[str, ...], str]:
     worker process where it is not the driver's. Where the space chooses the backend, only its
     values count: the model's own backend gets no process of its own unless it is among them.
     """
-    from factory.build.keras_backends import choose_keras_backends
+    from factory.build.keras_backends import choose_keras_backends, not_installed
 
     spec = loaded.experiment.models[name].search.space.get("training.keras_backend")
     wanted = list(dict.fromkeys(v for v in getattr(spec, "values", []) if isinstance(v, str)))
     at = ("models", name, "search", "space", "training.keras_backend", "choice")
-    missing = [Issue(f"Keras backend {b} is not installed here: {keras_setup.INSTALL[b]}"
-                     + (" (see README, Backends)" if b == "torch" else ""), loc=(*at, spec.values.index(b)))
+    missing = [Issue(not_installed(b), loc=(*at, spec.values.index(b)))
                for b in wanted if b in keras_setup.INSTALL and not keras_setup.installed(b)]
     if missing:
         raise loaded.locate(SpecError(missing))
