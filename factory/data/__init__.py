@@ -314,8 +314,7 @@ def load_data(spec: Data, base: Path = Path("."), download: bool = True) -> Data
         x_test, y_test = x_test[:spec.test_size], y_test[:spec.test_size]
     x_train, x_test = several.model_input(x_train, spec.scale), several.model_input(x_test, spec.scale)
     if spec.scale:
-        top = float(max(np.abs(x_train).max(initial=0), 1e-12))
-        x_train, x_test = x_train / np.float32(top), x_test / np.float32(top)
+        x_train, x_test = several.scaled(x_train, x_test)
     dataset = Dataset(x_train, np.asarray(y_train), x_test, np.asarray(y_test), source)
     mapped = prepared.store(dataset)  # the same arrays, mapped as later runs will map them
     dataset = Dataset(*mapped) if mapped else dataset
