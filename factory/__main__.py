@@ -2,6 +2,6 @@
 
 import sys
 
-from factory.cli import main
+from factory.cli import command
 
-sys.exit(main())
+sys.exit(command())

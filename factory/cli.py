@@ -245,6 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command() -> int:
+    """The `factory` command and `python -m factory`: `main` in a process that runs nothing else."""
+    from factory.build.keras_setup import own_process
+
+    own_process()
+    return main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 a run failed, 2 a user mistake, 130 interrupted)."""
     args = build_parser().parse_args(argv)

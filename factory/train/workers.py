@@ -45,10 +45,11 @@ def _die_with_parent() -> None:
 def _start_worker(resolved: dict, arrays: str, threads: int, clock: EtaClock, keras_backend: str) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    from factory.build.keras_setup import import_keras
+    from factory.build.keras_setup import import_keras, own_process
     from factory.data import load_arrays
     from schemas import Experiment
 
+    own_process()  # a worker only trains factory's runs
     keras = import_keras(keras_backend, threads)
     _state.update(keras=keras, experiment=Experiment.model_validate(resolved), clock=clock,
                   data=load_arrays(arrays) if isinstance(arrays, str) else arrays)  # mapped, or a folder re-opened
