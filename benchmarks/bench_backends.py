@@ -3,7 +3,8 @@
     python benchmarks/bench_backends.py [--rounds 3] [--quality-seeds 0 1 2 3 4] [--skip-quality]
 
 Timing: the hand-written tf.keras script (benchmarks/handwritten_abc.py), `factory run` on TensorFlow
-and `factory run --keras-backend jax` (and torch where it is installed), alternating in fresh
+and `factory run --keras-backend jax` (and torch where it is installed), and on JAX once more without
+the compiled programs an earlier run kept (`JAX_ENABLE_COMPILATION_CACHE=false`), alternating in fresh
 processes, on the seed's work (experiments/abc.yaml: 3 models x 10 epochs, full Fashion-MNIST,
 seed 0) and on a 2-epoch run of it. Prints every time, the medians, each one's ratio to the
 hand-written script and, per backend, the wall time per model-epoch.
@@ -15,6 +16,7 @@ t-test over the seeds (each model against the same model on the other backend).
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -27,10 +29,15 @@ sys.path.insert(0, str(ROOT))
 MODELS = 3  # experiments/abc.yaml: A, B, C
 
 
-def timed(command):
+def timed(command, env=None):
     start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=None if env is None else {**os.environ, **env})
     return time.perf_counter() - start
+
+
+# JAX's own switch for the compilation cache, which factory points at <cache>/xla/ (factory.build.keras_setup)
+NO_KEPT_PROGRAMS = {"JAX_ENABLE_COMPILATION_CACHE": "false"}
 
 
 def factory(out, epochs, seeds, backend):
@@ -43,11 +50,13 @@ def timing(work, rounds, backends):
         commands = {"hand-written tf.keras": [sys.executable, "benchmarks/handwritten_abc.py", "--epochs", str(epochs),
                                               "--seeds", "0", "--out", f"{work}/baseline.json"]}
         commands.update({f"factory on {b}": factory(f"{work}/{b}-{epochs}", epochs, [0], b) for b in backends})
+        if "jax" in backends:  # what keeping the compiled programs saves (the folder is warm after round 1)
+            commands["jax, nothing kept"] = factory(f"{work}/jax-cold-{epochs}", epochs, [0], "jax")
         times = {name: [] for name in commands}
         print(f"\n{what}, full Fashion-MNIST, seed 0:", flush=True)
         for round_ in range(1, rounds + 1):
             for name, command in commands.items():
-                times[name].append(timed(command))
+                times[name].append(timed(command, NO_KEPT_PROGRAMS if name == "jax, nothing kept" else None))
                 print(f"  round {round_}: {name:<24} {times[name][-1]:7.2f} s", flush=True)
         base = statistics.median(times["hand-written tf.keras"])
         for name, values in times.items():

@@ -454,3 +454,132 @@ def test_show_on_the_command_lines_keras_backend_builds_there(tmp_path):
     line = "keras_backend: jax (every model trains on it, and is built on it here)\n"
     assert done.stdout.startswith(line), done.stderr
     assert "model B: 1,274 parameters" in done.stdout and done.stdout.split()[-2:] == ["0", "False"], done.stderr
+
+
+COUNT_COMPILATION_CACHE = (
+    "import collections, json, sys; import jax.monitoring; seen = collections.Counter(); "
+    "jax.monitoring.register_event_listener(lambda event, **_: seen.update([event])); "
+    "from factory.cli import main; rc = main(sys.argv[1:]); "
+    "print(json.dumps({'rc': rc, 'hits': seen['/jax/compilation_cache/cache_hits'], "
+    "'misses': seen['/jax/compilation_cache/cache_misses'], 'dir': jax.config.jax_compilation_cache_dir}))")
+
+
+def _counting_run(args: list[str], env: dict) -> dict:
+    done = subprocess.run([sys.executable, "-c", COUNT_COMPILATION_CACHE, *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@needs_jax
+def test_a_jax_process_loads_the_programs_an_earlier_one_compiled_and_trains_the_same(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    env = {"FACTORY_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    histories = []
+    counts = []
+    for out in ("first", "second"):
+        counts.append(_counting_run(["run", str(spec), "--out", str(tmp_path / out), "--workers", "1",
+                                     "--keras-backend", "jax"], env))
+        histories.append([r["history"] for r in json.loads((tmp_path / out / "results.json").read_text())["runs"]])
+    first, second = counts
+    folder = Path(first["dir"])
+    assert folder.parent == tmp_path / "cache" / "xla", first  # beside the prepared datasets, one folder per machine
+    assert first["rc"] == 0 and first["hits"] == 0 and first["misses"] > 0, first  # a fresh folder: all compiled
+    assert len(list(folder.glob("*-cache"))) >= first["misses"]  # ... and kept, even the quick ones
+    assert second["rc"] == 0 and second["misses"] == 0 and second["hits"] == first["misses"], second
+    assert histories[0] == histories[1]  # a loaded program computes what the compiled one did
+
+
+@needs_jax
+def test_a_compilation_cache_jax_was_given_is_kept_and_jaxs_switch_turns_ours_off(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY.replace("  B:", "  unused:").split("  unused:")[0])
+    run = ["run", str(spec), "--workers", "1", "--keras-backend", "jax"]
+    mine = _counting_run([*run, "--out", str(tmp_path / "a")], {"FACTORY_CACHE_DIR": str(tmp_path / "cache"),
+                                                                "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "mine")})
+    assert mine["dir"] == str(tmp_path / "mine") and not (tmp_path / "cache" / "xla").exists()
+    off = _counting_run([*run, "--out", str(tmp_path / "b")], {"FACTORY_CACHE_DIR": str(tmp_path / "cache"),
+                                                               "JAX_ENABLE_COMPILATION_CACHE": "false"})
+    assert off["rc"] == 0 and off["hits"] == off["misses"] == 0, off
+    assert not any((tmp_path / "cache" / "xla").rglob("*-cache"))
+
+
+@needs_jax
+def test_an_unwritable_compilation_cache_only_costs_the_compiling(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    (tmp_path / "file").write_text("not a folder")
+    done = _counting_run(["run", str(spec), "--out", str(tmp_path / "out"), "--workers", "1", "--keras-backend",
+                          "jax"], {"FACTORY_CACHE_DIR": str(tmp_path / "file" / "cache")})
+    assert done["rc"] == 0 and done["dir"] is None and done["hits"] == done["misses"] == 0, done
+
+
+OPTIONAL = ("sklearn", "matplotlib", "pandas")
+
+
+@pytest.mark.parametrize("backend", INSTALLED)
+def test_keras_loads_without_its_optional_packages_in_factorys_own_processes_and_they_import_afterwards(backend):
+    code = ("import sys; from factory.build import keras_setup as k; {own}k.import_keras({backend!r}); "
+            "print(*sorted(m for m in {optional!r} if m in sys.modules)); "
+            "import matplotlib.pyplot, sklearn.datasets; print(len(sklearn.datasets.load_digits().target))")
+    lean = _python(code.format(own="k.own_process(); ", backend=backend, optional=OPTIONAL))
+    assert lean.returncode == 0 and lean.stdout.splitlines() == ["", "1797"], lean.stdout + lean.stderr
+    library = _python(code.format(own="", backend=backend, optional=OPTIONAL))  # a notebook: Keras as always
+    installed_ones = sorted(m for m in OPTIONAL if installed_module(m))
+    assert library.stdout.splitlines()[0].split() == installed_ones, library.stdout + library.stderr
+
+
+def installed_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+SITECUSTOMIZE = """\
+import importlib.util, json, os, sys
+
+class RecordWhenKerasIsImported:  # writes which optional packages were loaded once `import keras` finished
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec("keras")
+        exec_module = spec.loader.exec_module
+
+        def run(module):
+            exec_module(module)
+            with open(os.path.join(os.environ["SEEN_DIR"], f"{os.getpid()}.json"), "w") as f:
+                json.dump(sorted(m for m in %r if sys.modules.get(m) is not None), f)
+
+        spec.loader.exec_module = run
+        return spec
+
+sys.meta_path.insert(0, RecordWhenKerasIsImported())
+""" % (OPTIONAL,)
+
+
+@pytest.mark.skipif(not installed("jax"), reason="jax is an optional extra: pip install 'factory[jax]'")
+def test_the_factory_command_and_its_workers_load_keras_lean(tmp_path):
+    """Every process `python -m factory` and the `factory` script start imports Keras without the optional packages."""
+    np.savez(tmp_path / "d.npz", x_train=np.random.rand(64, 4), y_train=np.arange(64) % 2,
+             x_test=np.random.rand(16, 4), y_test=np.arange(16) % 2)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(TINY.replace("{dataset: digits}", "{dataset: d.npz}"))
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    script = Path(sys.executable).parent / "factory"
+    commands = {"run": [sys.executable, "-m", "factory", "run", str(spec), "--out", str(tmp_path / "out"),
+                        "--workers", "2", "--keras-backend", "jax"],
+                "show": [str(script) if script.exists() else sys.executable, *(() if script.exists() else
+                         ("-m", "factory")), "show", str(spec), "--keras-backend", "jax"]}
+    for name, command in commands.items():
+        seen = tmp_path / name
+        seen.mkdir()
+        env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{ROOT}", "SEEN_DIR": str(seen)}
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        processes = [json.loads(f.read_text()) for f in seen.glob("*.json")]
+        assert len(processes) == (3 if name == "run" else 1), (name, processes)  # run: the driver and two workers
+        assert all(p == [] for p in processes), (name, processes)
