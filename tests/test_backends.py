@@ -459,16 +459,31 @@ def test_show_on_the_command_lines_keras_backend_builds_there(tmp_path):
 COUNT_COMPILATION_CACHE = (
     "import collections, json, sys; import jax.monitoring; seen = collections.Counter(); "
     "jax.monitoring.register_event_listener(lambda event, **_: seen.update([event])); "
+    "from factory.build.keras_setup import own_process; own_process(); "  # as `factory` and `python -m factory` do
     "from factory.cli import main; rc = main(sys.argv[1:]); "
     "print(json.dumps({'rc': rc, 'hits': seen['/jax/compilation_cache/cache_hits'], "
-    "'misses': seen['/jax/compilation_cache/cache_misses'], 'dir': jax.config.jax_compilation_cache_dir}))")
+    "'misses': seen['/jax/compilation_cache/cache_misses'], 'dir': jax.config.jax_compilation_cache_dir, "
+    "'kind': type(__import__('jax._src.compilation_cache', fromlist=['_cache'])._cache).__name__}))")
+JAX_CACHE_SETTINGS = ("JAX_COMPILATION_CACHE_DIR", "JAX_ENABLE_COMPILATION_CACHE",
+                      "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "JAX_COMPILATION_CACHE_MAX_SIZE")
 
 
-def _counting_run(args: list[str], env: dict) -> dict:
-    done = subprocess.run([sys.executable, "-c", COUNT_COMPILATION_CACHE, *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, timeout=600)
+def _jax_process(args: list[str], env: dict, code: str = COUNT_COMPILATION_CACHE) -> dict:
+    """Run `code` with `args` in a fresh process with `env` and no JAX cache setting of the caller's; its last JSON line."""
+    env = {**{k: v for k, v in os.environ.items() if k not in JAX_CACHE_SETTINGS}, "PYTHONPATH": str(ROOT), **env}
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=600)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _run_on_jax(spec: Path, out: Path, env: dict) -> dict:
+    return _jax_process(["run", str(spec), "--out", str(out), "--workers", "1", "--keras-backend", "jax"], env)
+
+
+LOADS_HERE = ("import json, sys; from pathlib import Path; from factory.build import xla_cache; "
+              "folder = Path(sys.argv[1]) / 'xla' / xla_cache.machine_digest(); folder.mkdir(parents=True); "
+              "print(json.dumps({'loads': xla_cache.loads_here(folder), 'answer': (folder / 'loads-here').read_text()}))")
 
 
 @needs_jax
@@ -476,18 +491,19 @@ def test_a_jax_process_loads_the_programs_an_earlier_one_compiled_and_trains_the
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
     env = {"FACTORY_CACHE_DIR": str(tmp_path / "cache")}
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    histories = []
-    counts = []
-    for out in ("first", "second"):
-        counts.append(_counting_run(["run", str(spec), "--out", str(tmp_path / out), "--workers", "1",
-                                     "--keras-backend", "jax"], env))
-        histories.append([r["history"] for r in json.loads((tmp_path / out / "results.json").read_text())["runs"]])
-    first, second = counts
+    check = _jax_process([str(tmp_path / "cache")], env, LOADS_HERE)  # once per machine folder, remembered
+    assert check["answer"] == ("yes" if check["loads"] else "no")
+    if not check["loads"]:
+        pytest.skip("this CPU's XLA refuses programs it compiled itself (jax-ml/jax#38445): factory keeps none here")
+    first = _run_on_jax(spec, tmp_path / "first", env)
+    second = _run_on_jax(spec, tmp_path / "second", env)
+    histories = [[r["history"] for r in json.loads((tmp_path / out / "results.json").read_text())["runs"]]
+                 for out in ("first", "second")]
     folder = Path(first["dir"])
     assert folder.parent == tmp_path / "cache" / "xla", first  # beside the prepared datasets, one folder per machine
     assert first["rc"] == 0 and first["hits"] == 0 and first["misses"] > 0, first  # a fresh folder: all compiled
-    assert len(list(folder.glob("*-cache"))) >= first["misses"]  # ... and kept, even the quick ones
+    assert len(list(folder.glob("*-cache"))) == first["misses"]  # ... and kept, even the quick ones, whole
+    assert first["kind"] == "_WholeFiles" and not list(folder.glob(".partial-*"))  # written whole, then renamed
     assert second["rc"] == 0 and second["misses"] == 0 and second["hits"] == first["misses"], second
     assert histories[0] == histories[1]  # a loaded program computes what the compiled one did
 
@@ -495,15 +511,21 @@ def test_a_jax_process_loads_the_programs_an_earlier_one_compiled_and_trains_the
 @needs_jax
 def test_a_compilation_cache_jax_was_given_is_kept_and_jaxs_switch_turns_ours_off(tmp_path):
     spec = tmp_path / "tiny.yaml"
-    spec.write_text(TINY.replace("  B:", "  unused:").split("  unused:")[0])
-    run = ["run", str(spec), "--workers", "1", "--keras-backend", "jax"]
-    mine = _counting_run([*run, "--out", str(tmp_path / "a")], {"FACTORY_CACHE_DIR": str(tmp_path / "cache"),
-                                                                "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "mine")})
-    assert mine["dir"] == str(tmp_path / "mine") and not (tmp_path / "cache" / "xla").exists()
-    off = _counting_run([*run, "--out", str(tmp_path / "b")], {"FACTORY_CACHE_DIR": str(tmp_path / "cache"),
-                                                               "JAX_ENABLE_COMPILATION_CACHE": "false"})
+    spec.write_text(TINY.split("  B:")[0])
+    cache = {"FACTORY_CACHE_DIR": str(tmp_path / "cache")}
+    mine = _run_on_jax(spec, tmp_path / "a", {**cache, "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "mine")})
+    assert mine["rc"] == 0 and mine["dir"] == str(tmp_path / "mine") and not (tmp_path / "cache" / "xla").exists()
+    off = _run_on_jax(spec, tmp_path / "b", {**cache, "JAX_ENABLE_COMPILATION_CACHE": "false"})
     assert off["rc"] == 0 and off["hits"] == off["misses"] == 0, off
-    assert not any((tmp_path / "cache" / "xla").rglob("*-cache"))
+    assert not (tmp_path / "cache" / "xla").exists()
+
+
+@needs_jax
+def test_factory_used_as_a_library_leaves_jaxs_cache_settings_alone(tmp_path):
+    code = ("import json; import jax; from factory.build.keras_setup import import_keras; import_keras('jax'); "
+            "print(json.dumps({'dir': jax.config.jax_compilation_cache_dir}))")
+    assert _jax_process([], {"FACTORY_CACHE_DIR": str(tmp_path / "cache")}, code) == {"dir": None}
+    assert not (tmp_path / "cache" / "xla").exists()
 
 
 @needs_jax
@@ -511,9 +533,82 @@ def test_an_unwritable_compilation_cache_only_costs_the_compiling(tmp_path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
     (tmp_path / "file").write_text("not a folder")
-    done = _counting_run(["run", str(spec), "--out", str(tmp_path / "out"), "--workers", "1", "--keras-backend",
-                          "jax"], {"FACTORY_CACHE_DIR": str(tmp_path / "file" / "cache")})
+    done = _run_on_jax(spec, tmp_path / "out", {"FACTORY_CACHE_DIR": str(tmp_path / "file" / "cache")})
     assert done["rc"] == 0 and done["dir"] is None and done["hits"] == done["misses"] == 0, done
+
+
+@needs_jax
+def test_where_xla_refuses_its_own_programs_nothing_is_kept(tmp_path):
+    from factory.build import xla_cache
+
+    code = ("import json, sys; from pathlib import Path; from factory.build import xla_cache; "
+            "folder = Path(sys.argv[1]) / 'xla' / xla_cache.machine_digest(); folder.mkdir(parents=True); "
+            "(folder / xla_cache.LOADS_HERE).write_text('no'); "
+            "print(json.dumps({'dir': str(xla_cache.keep_compiled_programs())}))")
+    assert _jax_process([str(tmp_path / "cache")], {"FACTORY_CACHE_DIR": str(tmp_path / "cache")}, code) == {
+        "dir": "None"}
+    assert xla_cache.LOADS_HERE == "loads-here"
+
+
+def test_the_kept_programs_stay_under_their_size_and_unused_folders_go(tmp_path, monkeypatch):
+    from factory.build import xla_cache
+
+    root = tmp_path / "xla"
+    folder = root / "current"
+    folder.mkdir(parents=True)
+    now = time.time()
+    for i in range(10):  # 10 entries of 100 bytes, entry i last used i hours ago
+        entry = folder / f"jit_f{i}-key{ENTRY_SUFFIX}"
+        entry.write_bytes(b"x" * 100)
+        os.utime(entry, (now - 3600 * i, now - 3600 * i))
+    partial = folder / ".partial-old"
+    partial.write_bytes(b"cut")
+    os.utime(partial, (now - 7200, now - 7200))
+    fresh_partial = folder / ".partial-now"  # another process writing right now
+    fresh_partial.write_bytes(b"...")
+    (root / "old-jaxlib").mkdir()
+    (root / "old-jaxlib" / "jit_g-key-cache").write_bytes(b"y")
+    os.utime(root / "old-jaxlib", (now - 31 * 86400, now - 31 * 86400))
+    (root / "other-cpu").mkdir()  # used within STALE_DAYS: kept
+    monkeypatch.setattr(xla_cache, "MAX_BYTES", 1000)
+    xla_cache._forget_unused(root, folder)
+    assert sorted(p.name for p in folder.iterdir()) == [".partial-now"] + [f"jit_f{i}-key-cache" for i in range(10)]
+    monkeypatch.setattr(xla_cache, "MAX_BYTES", 800)  # over: down to 600 bytes, the least recently used first
+    xla_cache._forget_unused(root, folder)
+    assert sorted(p.name for p in folder.iterdir()) == [".partial-now"] + [f"jit_f{i}-key-cache" for i in range(6)]
+    assert sorted(p.name for p in root.iterdir()) == ["current", "other-cpu"]
+
+
+ENTRY_SUFFIX = "-cache"
+
+
+def test_the_prepared_data_clean_up_leaves_the_kept_programs_alone(tmp_path):
+    from factory.data import cache
+
+    for i in range(cache.KEPT + 3):
+        (tmp_path / f"{i:032x}").mkdir()
+        os.utime(tmp_path / f"{i:032x}", (1000 + i, 1000 + i))
+    (tmp_path / "xla" / "machine").mkdir(parents=True)
+    os.utime(tmp_path / "xla", (1, 1))  # older than every entry
+    cache._forget_oldest(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{i:032x}" for i in range(3, cache.KEPT + 3)] + ["xla"]
+
+
+def test_an_entry_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    from factory.build import xla_cache
+
+    target = tmp_path / "jit_f-key-cache"
+
+    def refuse(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xla_cache.os, "replace", refuse)
+    with pytest.raises(OSError):
+        xla_cache._write_whole(target, b"program")
+    assert list(tmp_path.iterdir()) == []  # no cut-short entry, no partial file left
+    monkeypatch.undo()
+    xla_cache._write_whole(target, b"program")
+    assert target.read_bytes() == b"program" and list(tmp_path.iterdir()) == [target]
 
 
 OPTIONAL = ("sklearn", "matplotlib", "pandas")

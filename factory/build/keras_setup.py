@@ -38,8 +38,9 @@ def own_process() -> None:
     """Say that this process runs factory only (the command line, a worker process), so Keras may load lean.
 
     In such a process `import_keras` imports Keras without `KERAS_OPTIONAL_IMPORTS` (each then
-    imports as usual when anything asks for it later: the digits loader, the plots). A process that
-    uses factory as a library (a notebook) never calls this: there Keras imports what it always does.
+    imports as usual when anything asks for it later: the digits loader, the plots), and on JAX keeps
+    the compiled programs for the next process (`factory.build.xla_cache`). A process that uses
+    factory as a library (a notebook) never calls this: there Keras and JAX behave as they always do.
     """
     global _own_process
     _own_process = True
@@ -100,10 +101,12 @@ def import_keras(backend: str | None = None, threads: int | None = None):
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. retracing notes between models
     if backend != "tensorflow" and "tensorflow" not in sys.modules:
         _tensorflow_unseen()
-    if backend == "jax":
-        _keep_compiled_programs()
     if threads is not None:
         _limit_threads(backend, threads)
+    if backend == "jax" and _own_process:  # after the thread limit: its check may start JAX's CPU client
+        from factory.build.xla_cache import keep_compiled_programs
+
+        keep_compiled_programs()
     _keras = keras
     return keras
 
@@ -133,61 +136,6 @@ def _tensorflow_unseen() -> None:
     from keras.src.utils import module_utils  # the lazy module has no public switch
 
     module_utils.tensorflow._available = False
-
-
-COMPILED_PROGRAMS_MAX_BYTES = 1 << 30  # per machine folder; JAX evicts the least recently used beyond it
-
-
-def _keep_compiled_programs() -> None:
-    """Keep the programs XLA compiles for JAX on disk, so a later process loads them instead of compiling again.
-
-    Every JAX process compiles its model's initializers, train step and test step afresh: about a
-    second for the seed's small MLP, more than two of its epochs. JAX can keep them in a folder
-    (its persistent compilation cache, keyed by the program, the compile options and the JAX
-    version); factory points it at `<cache>/xla/<machine>/` beside the prepared datasets. `<machine>`
-    is a digest of the CPU's model and instruction-set flags and of jax and jaxlib's versions: XLA
-    compiles for the CPU it runs on, so a home folder shared by different machines keeps one folder
-    per kind of CPU. Everything is kept (not only programs slower than JAX's one-second default to
-    compile), up to `COMPILED_PROGRAMS_MAX_BYTES`, under JAX's file lock (the `filelock` package,
-    part of the `jax` extra), so worker processes that compile the same program at once do not
-    read half of one another's file. A folder JAX was given already (`JAX_COMPILATION_CACHE_DIR`)
-    is left alone, `JAX_ENABLE_COMPILATION_CACHE=false` turns the cache off, and a folder that
-    cannot be written (or no `filelock`) only costs the compiling it would have saved.
-    """
-    import jax
-
-    if jax.config.jax_compilation_cache_dir is not None or importlib.util.find_spec("filelock") is None:
-        return
-    from factory.data.cache import cache_dir
-
-    folder = cache_dir() / "xla" / _machine_digest(jax)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return
-    jax.config.update("jax_compilation_cache_max_size", COMPILED_PROGRAMS_MAX_BYTES)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-
-
-def _machine_digest(jax) -> str:
-    """A digest of what a compiled XLA CPU program depends on beyond its own cache key: the CPU and the versions."""
-    import hashlib
-    import platform
-
-    import jaxlib
-
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:  # Linux: the model and its instruction-set flags (first core's)
-            lines = [line for line in f if line.startswith(("model name", "flags", "Features", "CPU part"))]
-        cpu = "".join(dict.fromkeys(lines))
-    except OSError:
-        pass
-    text = "|".join([platform.machine(), cpu, jax.__version__, jaxlib.__version__])
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _limit_threads(backend: str, threads: int) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -142,9 +143,12 @@ class Entry:
         return self._mapped()  # the first run then behaves as every later one, sharing the page cache
 
 
+ENTRY_NAME = re.compile(r"[0-9a-f]{32}")  # `key`'s digest
+
+
 def _forget_oldest(folder: Path) -> None:
-    entries = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
+    entries = sorted((p for p in folder.iterdir() if p.is_dir() and ENTRY_NAME.fullmatch(p.name)),
+                     key=lambda p: p.stat().st_mtime, reverse=True)  # not xla/ (factory.build.xla_cache) nor pins
     for old in entries[KEPT:]:
         shutil.rmtree(old, ignore_errors=True)
     for pinned in folder.glob(f"{PIN}*"):  # a driver killed before it could remove its own
