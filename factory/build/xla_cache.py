@@ -16,10 +16,11 @@ only those slower than JAX's one-second default to compile. Around JAX's own fol
   XLA error lines at every run and save nothing; there factory keeps nothing.
 - Entries are written whole under a temporary name and renamed (`_WholeFiles`), never in place:
   workers that compile the same program at once, a process killed mid-write or a full disk leave
-  either a whole entry or none (JAX writes in place and never repairs a cut-short one).
+  either a whole entry or none. An entry JAX could not read (damaged some other way) is replaced
+  by the program it compiles instead (JAX writes in place and never replaces an entry).
 - A hit marks the entry used (its mtime); beyond `MAX_BYTES` the least recently used are removed
-  when a process starts, and machine folders unused for `STALE_DAYS` (another CPU, an old jaxlib)
-  go too.
+  when a process starts (at most once per `CLEAN_UP_SECONDS`: the scan reads every entry's
+  stat), and machine folders unused for `STALE_DAYS` (another CPU, an old jaxlib) go too.
 - A folder JAX was given already (`JAX_COMPILATION_CACHE_DIR`) is left alone, JAX's own switch
   (`JAX_ENABLE_COMPILATION_CACHE=false`) turns this off, and a folder that cannot be written only
   costs the compiling it would have saved: JAX's warnings about entries it could not read or write
@@ -46,6 +47,8 @@ STALE_DAYS = 30
 ENTRY = "-cache"  # the suffix of JAX's entry files
 LOADS_HERE = "loads-here"  # the check's answer in a machine folder: "yes" or "no"
 TEMPORARY = ".partial-"
+CLEAN_UP_SECONDS = 3600
+CLEANED = "cleaned"  # its mtime: the last clean-up of a machine folder
 
 
 def keep_compiled_programs() -> Path | None:
@@ -152,10 +155,8 @@ def _write_whole_files() -> None:
                     os.utime(Path(os.fspath(self.path)) / f"{key}{ENTRY}")  # used now: kept longest
             return value
 
-        def put(self, key, value):
-            path = Path(os.fspath(self.path)) / f"{key}{ENTRY}"
-            if not path.exists():
-                _write_whole(path, value)
+        def put(self, key, value):  # JAX puts only what it had to compile: one missing, or one it could not read
+            _write_whole(Path(os.fspath(self.path)) / f"{key}{ENTRY}", value)  # which this replaces (JAX: kept)
 
     def get_file_cache(path):
         from jax._src import config
@@ -171,6 +172,11 @@ def _write_whole_files() -> None:
 def _forget_unused(root: Path, folder: Path) -> None:
     """Remove `folder`'s least recently used entries beyond MAX_BYTES, cut-off writes, and stale machine folders."""
     now = time.time()
+    with contextlib.suppress(OSError):
+        if now - (folder / CLEANED).stat().st_mtime < CLEAN_UP_SECONDS:
+            return
+    with contextlib.suppress(OSError):
+        (folder / CLEANED).touch()
     with contextlib.suppress(OSError):
         for other in root.iterdir():
             if other != folder and other.is_dir() and now - other.stat().st_mtime > STALE_DAYS * 86400:
