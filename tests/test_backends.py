@@ -8,6 +8,7 @@ from pathlib import Path
 import os
 import subprocess
 import sys
+import textwrap
 import time
 
 import numpy as np
@@ -547,7 +548,96 @@ def test_where_xla_refuses_its_own_programs_nothing_is_kept(tmp_path):
             "print(json.dumps({'dir': str(xla_cache.keep_compiled_programs())}))")
     assert _jax_process([str(tmp_path / "cache")], {"FACTORY_CACHE_DIR": str(tmp_path / "cache")}, code) == {
         "dir": "None"}
-    assert xla_cache.LOADS_HERE == "loads-here"
+
+
+XLA_CACHE_SNIPPET = """\
+import json, os, sys, time
+from pathlib import Path
+import jax, jax.numpy as jnp
+from factory.build import xla_cache
+out = {}
+"""
+
+
+def _snippet(tmp_path, body: str, env: dict | None = None) -> dict:
+    code = XLA_CACHE_SNIPPET + textwrap.dedent(body) + "\nprint(json.dumps(out))\n"
+    return _jax_process([str(tmp_path)], {"FACTORY_CACHE_DIR": str(tmp_path / "cache"), **(env or {})}, code)
+
+
+@needs_jax
+def test_the_check_that_xla_loads_its_own_programs_is_remembered_and_a_no_asked_again_a_day_later(tmp_path):
+    done = _snippet(tmp_path, """
+        folder = Path(sys.argv[1]) / "m"; folder.mkdir()
+        out["here"] = xla_cache.loads_here(folder)
+        out["said"] = (folder / "loads-here").read_text()
+        xla_cache._round_trip = lambda: False  # from now on, as on a CPU whose XLA refuses its programs
+        out["remembered"] = xla_cache.loads_here(folder)
+        (folder / "loads-here").unlink()
+        out["refused"] = xla_cache.loads_here(folder)
+        out["said_no"] = (folder / "loads-here").read_text()
+        xla_cache._round_trip = lambda: True  # what failed passes again
+        out["within_a_day"] = xla_cache.loads_here(folder)
+        old = time.time() - xla_cache.ASK_AGAIN_SECONDS - 60
+        os.utime(folder / "loads-here", (old, old))
+        out["a_day_later"] = xla_cache.loads_here(folder)
+    """)
+    assert done == {"here": True, "said": "yes", "remembered": True, "refused": False, "said_no": "no",
+                    "within_a_day": False, "a_day_later": True}, done
+
+
+@needs_jax
+def test_the_check_gives_file_descriptor_2_back(tmp_path):
+    code = XLA_CACHE_SNIPPET + "xla_cache._round_trip(); print('python after', file=sys.stderr); " \
+        "sys.stderr.flush(); os.write(2, b'raw after'); print(json.dumps(out))"
+    env = {k: v for k, v in os.environ.items() if k not in JAX_CACHE_SETTINGS}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**env, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0 and "python after" in done.stderr and "raw after" in done.stderr, done.stderr
+
+
+@needs_jax
+def test_the_kept_programs_follow_jaxs_file_names_and_the_machine_folder_the_versions(tmp_path):
+    done = _snippet(tmp_path, """
+        from jax._src import lru_cache
+        out["suffix"] = lru_cache._CACHE_SUFFIX
+        before = xla_cache.machine_digest()
+        jax.__version__ = "0.0.0"
+        out["new_folder_on_upgrade"] = xla_cache.machine_digest() != before
+    """)
+    assert done == {"suffix": xla_cache_entry_suffix(), "new_folder_on_upgrade": True}, done
+
+
+def xla_cache_entry_suffix() -> str:
+    from factory.build import xla_cache
+
+    return xla_cache.ENTRY
+
+
+@needs_jax
+def test_starting_cleans_up_and_jax_without_its_checking_option_still_keeps_programs(tmp_path):
+    done = _snippet(tmp_path, """
+        root = Path(os.environ["FACTORY_CACHE_DIR"]) / "xla"
+        (root / "old-jaxlib").mkdir(parents=True)
+        old = time.time() - 31 * 86400
+        os.utime(root / "old-jaxlib", (old, old))
+        from jax._src import config
+        del config.compilation_cache_check_contents  # as in jax before 0.9.1
+        folder = xla_cache.keep_compiled_programs()
+        jax.jit(lambda x: x * 3.0)(jnp.arange(2.0)).block_until_ready()
+        out["left"] = sorted(p.name for p in root.iterdir()) == [folder.name]
+        out["kept"] = len(list(folder.glob("*-cache")))
+    """)
+    assert done["left"] and done["kept"] >= 1, done
+
+
+@needs_jax
+def test_a_size_limit_given_to_jax_is_jaxs_to_keep(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY.split("  B:")[0])
+    done = _run_on_jax(spec, tmp_path / "out", {"FACTORY_CACHE_DIR": str(tmp_path / "cache"),
+                                               "JAX_COMPILATION_CACHE_MAX_SIZE": str(64 << 20)})
+    assert done["rc"] == 0 and done["kind"] == "LRUCache" and done["misses"] > 0, done
+    assert Path(done["dir"]).parent == tmp_path / "cache" / "xla"
 
 
 def test_the_kept_programs_stay_under_their_size_and_unused_folders_go(tmp_path, monkeypatch):

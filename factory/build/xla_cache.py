@@ -13,18 +13,24 @@ only those slower than JAX's one-second default to compile. Around JAX's own fol
   keeps one folder per kind of CPU, and an upgrade starts a new one.
 - A new folder first checks that this jaxlib loads, on this CPU, a program it compiled itself
   (`loads_here`): on some CPUs XLA refuses its own programs (jax-ml/jax#38445), which would print
-  XLA error lines at every run and save nothing; there factory keeps nothing.
+  XLA error lines at every run and save nothing; there factory keeps nothing (and checks again a
+  day later).
 - Entries are written whole under a temporary name and renamed (`_WholeFiles`), never in place:
   workers that compile the same program at once, a process killed mid-write or a full disk leave
   either a whole entry or none. An entry JAX could not read (damaged some other way) is replaced
   by the program it compiles instead (JAX writes in place and never replaces an entry).
 - A hit marks the entry used (its mtime); beyond `MAX_BYTES` the least recently used are removed
   when a process starts (at most once per `CLEAN_UP_SECONDS`: the scan reads every entry's
-  stat), and machine folders unused for `STALE_DAYS` (another CPU, an old jaxlib) go too.
+  stat; a long search may overshoot until the next start), and machine folders unused for
+  `STALE_DAYS` (another CPU, an old jaxlib) go too. With `JAX_COMPILATION_CACHE_MAX_SIZE` set,
+  JAX's own folder cache keeps that limit instead (writing in place, as JAX does).
 - A folder JAX was given already (`JAX_COMPILATION_CACHE_DIR`) is left alone, JAX's own switch
   (`JAX_ENABLE_COMPILATION_CACHE=false`) turns this off, and a folder that cannot be written only
-  costs the compiling it would have saved: JAX's warnings about entries it could not read or write
-  are not shown (it compiles instead).
+  costs the compiling it would have saved. JAX's warning about an entry it could not read is not
+  shown (it compiles the program instead, and the entry is replaced); its warnings about writing
+  one are.
+- Where JAX's internals differ from 0.10's (`_write_whole_files` finds no `get_file_cache`, or an
+  `LRUCache` it cannot make), JAX's own folder cache is used as it is.
 
 Anyone who can write to the folder can make these processes run code (as with any cache of compiled
 programs), so `FACTORY_CACHE_DIR` should not point at a folder others may write.
@@ -37,6 +43,7 @@ import hashlib
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -48,6 +55,7 @@ ENTRY = "-cache"  # the suffix of JAX's entry files
 LOADS_HERE = "loads-here"  # the check's answer in a machine folder: "yes" or "no"
 TEMPORARY = ".partial-"
 CLEAN_UP_SECONDS = 3600
+ASK_AGAIN_SECONDS = 86400
 CLEANED = "cleaned"  # its mtime: the last clean-up of a machine folder
 
 
@@ -69,8 +77,11 @@ def keep_compiled_programs() -> Path | None:
     if not os.access(folder, os.W_OK | os.X_OK) or not loads_here(folder):
         return None
     _forget_unused(root, folder)
-    _write_whole_files()
-    warnings.filterwarnings("ignore", message=r"Error (reading|writing) persistent compilation cache entry")
+    if "JAX_COMPILATION_CACHE_MAX_SIZE" not in os.environ:  # else JAX's own folder cache, with the user's limit
+        _write_whole_files()
+    # An entry JAX cannot read is compiled again and replaced (`_WholeFiles.put`): nothing for the user to do.
+    # Errors writing one (a full disk, a permission taken away) are still shown.
+    warnings.filterwarnings("ignore", message=r"Error reading persistent compilation cache entry")
     if "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS" not in os.environ:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
     jax.config.update("jax_compilation_cache_dir", str(folder))
@@ -92,13 +103,23 @@ def machine_digest() -> str:
 
 
 def loads_here(folder: Path) -> bool:
-    """Whether this jaxlib loads, on this CPU, a program it compiled and serialized; asked once per machine folder."""
+    """Whether this jaxlib loads, on this CPU, a program it compiled and serialized.
+
+    Asked once per machine folder; a "no" is asked again after `ASK_AGAIN_SECONDS`, in case what
+    failed was passing (the answer is the folder's `loads-here` file).
+    """
     answer = folder / LOADS_HERE
     with contextlib.suppress(OSError):
-        return answer.read_text().strip() == "yes"
+        said = answer.read_text().strip()
+        if said == "yes" or (said == "no" and time.time() - answer.stat().st_mtime < ASK_AGAIN_SECONDS):
+            return said == "yes"
     works = _round_trip()
     with contextlib.suppress(OSError):
         _write_whole(answer, b"yes" if works else b"no")
+    with contextlib.suppress(Exception):  # JAX before 0.5 decides once per process whether its cache is used,
+        from jax._src import compilation_cache  # and the check's compile (no folder set yet) made it decide no
+
+        compilation_cache.reset_cache()
     return works
 
 
@@ -109,6 +130,7 @@ def _round_trip() -> bool:
     import numpy as np
     from jax.experimental import serialize_executable
 
+    sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as devnull:
@@ -161,9 +183,13 @@ def _write_whole_files() -> None:
     def get_file_cache(path):
         from jax._src import config
 
-        if config.compilation_cache_check_contents.value:  # JAX's own checking cache, as JAX makes it
+        checking = getattr(config, "compilation_cache_check_contents", None)  # jax >= 0.9.1
+        if checking is not None and checking.value:  # JAX's own checking cache, as JAX makes it
             return original(path)
-        return _WholeFiles(path, max_size=-1), path
+        try:
+            return _WholeFiles(path, max_size=-1), path
+        except Exception:  # noqa: BLE001 - an LRUCache unlike 0.10's: JAX's own folder cache, as JAX makes it
+            return original(path)
 
     get_file_cache.whole_files = True
     compilation_cache.get_file_cache = get_file_cache
