@@ -504,7 +504,7 @@ def test_a_jax_process_loads_the_programs_an_earlier_one_compiled_and_trains_the
     assert folder.parent == tmp_path / "cache" / "xla", first  # beside the prepared datasets, one folder per machine
     assert first["rc"] == 0 and first["hits"] == 0 and first["misses"] > 0, first  # a fresh folder: all compiled
     assert len(list(folder.glob("*-cache"))) == first["misses"]  # ... and kept, even the quick ones, whole
-    assert first["kind"] == "_WholeFiles" and not list(folder.glob(".partial-*"))  # written whole, then renamed
+    assert first["kind"] == "_WholeFiles" and not list(folder.glob(".*.tmp"))  # written whole, then renamed
     assert second["rc"] == 0 and second["misses"] == 0 and second["hits"] == first["misses"], second
     assert histories[0] == histories[1]  # a loaded program computes what the compiled one did
 
@@ -651,10 +651,10 @@ def test_the_kept_programs_stay_under_their_size_and_unused_folders_go(tmp_path,
         entry = folder / f"jit_f{i}-key{ENTRY_SUFFIX}"
         entry.write_bytes(b"x" * 100)
         os.utime(entry, (now - 3600 * i, now - 3600 * i))
-    partial = folder / ".partial-old"
+    partial = folder / ".jit_h-key-cache.old.tmp"
     partial.write_bytes(b"cut")
     os.utime(partial, (now - 7200, now - 7200))
-    fresh_partial = folder / ".partial-now"  # another process writing right now
+    fresh_partial = folder / ".jit_h-key-cache.now.tmp"  # another process writing right now
     fresh_partial.write_bytes(b"...")
     (root / "old-jaxlib").mkdir()
     (root / "old-jaxlib" / "jit_g-key-cache").write_bytes(b"y")
@@ -662,7 +662,7 @@ def test_the_kept_programs_stay_under_their_size_and_unused_folders_go(tmp_path,
     (root / "other-cpu").mkdir()  # used within STALE_DAYS: kept
     monkeypatch.setattr(xla_cache, "MAX_BYTES", 1000)
     xla_cache._forget_unused(root, folder)
-    kept = [".partial-now", "cleaned"]
+    kept = [".jit_h-key-cache.now.tmp", "cleaned"]
     assert sorted(p.name for p in folder.iterdir()) == kept + [f"jit_f{i}-key-cache" for i in range(10)]
     assert sorted(p.name for p in root.iterdir()) == ["current", "other-cpu"]
     monkeypatch.setattr(xla_cache, "MAX_BYTES", 800)  # over, but cleaned up a moment ago: not scanned again yet
@@ -715,19 +715,19 @@ def test_the_prepared_data_clean_up_leaves_the_kept_programs_alone(tmp_path):
 
 
 def test_an_entry_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
-    from factory.build import xla_cache
+    from factory import atomic  # what the kept programs' entries are written with (xla_cache._WholeFiles.put)
 
     target = tmp_path / "jit_f-key-cache"
 
     def refuse(*_):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(xla_cache.os, "replace", refuse)
+    monkeypatch.setattr(atomic.os, "replace", refuse)
     with pytest.raises(OSError):
-        xla_cache._write_whole(target, b"program")
+        atomic.write_bytes(target, b"program")
     assert list(tmp_path.iterdir()) == []  # no cut-short entry, no partial file left
     monkeypatch.undo()
-    xla_cache._write_whole(target, b"program")
+    atomic.write_bytes(target, b"program")
     assert target.read_bytes() == b"program" and list(tmp_path.iterdir()) == [target]
 
 

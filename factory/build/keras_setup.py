@@ -12,6 +12,8 @@ import os
 import sys
 from typing import Iterator
 
+from factory.build.native_logs import fd2_silenced
+
 DEFAULT_BACKEND = "tensorflow"
 # The package each backend needs, as pip installs it; schemas.experiment.KerasBackend lists the same names.
 DISTRIBUTIONS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
@@ -84,20 +86,13 @@ def import_keras(backend: str | None = None, threads: int | None = None):
     backend = backend or _preferred
     os.environ["KERAS_BACKEND"] = backend  # the spec decides, not a variable left in the shell
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull, _unimportable(KERAS_OPTIONAL_IMPORTS if _own_process else ()):
-            os.dup2(devnull.fileno(), 2)
-            import keras  # noqa: PLC0415 - deliberately lazy: importing a backend costs seconds
+    with fd2_silenced(), _unimportable(KERAS_OPTIONAL_IMPORTS if _own_process else ()):
+        import keras  # noqa: PLC0415 - deliberately lazy: importing a backend costs seconds
 
-            if backend == "tensorflow":
-                import tensorflow as tf
+        if backend == "tensorflow":
+            import tensorflow as tf
 
-                tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+            tf.config.list_physical_devices()
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. retracing notes between models
     if backend != "tensorflow" and "tensorflow" not in sys.modules:
         _tensorflow_unseen()

@@ -15,7 +15,7 @@ only those slower than JAX's one-second default to compile. Around JAX's own fol
   (`loads_here`): on some CPUs XLA refuses its own programs (jax-ml/jax#38445), which would print
   XLA error lines at every run and save nothing; there factory keeps nothing (and checks again a
   day later).
-- Entries are written whole under a temporary name and renamed (`_WholeFiles`), never in place:
+- Entries are written whole under a temporary name and renamed (`_WholeFiles`, `factory.atomic`), never in place:
   workers that compile the same program at once, a process killed mid-write or a full disk leave
   either a whole entry or none. An entry JAX could not read (damaged some other way) is replaced
   by the program it compiles instead (JAX writes in place and never replaces an entry).
@@ -43,17 +43,17 @@ import hashlib
 import os
 import platform
 import shutil
-import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from factory import atomic
+from factory.build.native_logs import fd2_silenced
 
 MAX_BYTES = 256 << 20  # a small MLP's programs take ~100 KB, a ResNet's a few MB
 STALE_DAYS = 30
 ENTRY = "-cache"  # the suffix of JAX's entry files
 LOADS_HERE = "loads-here"  # the check's answer in a machine folder: "yes" or "no"
-TEMPORARY = ".partial-"
 CLEAN_UP_SECONDS = 3600
 ASK_AGAIN_SECONDS = 86400
 CLEANED = "cleaned"  # its mtime: the last clean-up of a machine folder
@@ -115,7 +115,7 @@ def loads_here(folder: Path) -> bool:
             return said == "yes"
     works = _round_trip()
     with contextlib.suppress(OSError):
-        _write_whole(answer, b"yes" if works else b"no")
+        atomic.write_text(answer, "yes" if works else "no")
     with contextlib.suppress(Exception):  # JAX before 0.5 decides once per process whether its cache is used,
         from jax._src import compilation_cache  # and the check's compile (no folder set yet) made it decide no
 
@@ -130,31 +130,13 @@ def _round_trip() -> bool:
     import numpy as np
     from jax.experimental import serialize_executable
 
-    sys.stderr.flush()
-    saved = os.dup(2)
     try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)  # XLA logs a refused program from C++, straight to file descriptor 2
+        with fd2_silenced():  # XLA logs a refused program from C++
             compiled = jax.jit(lambda x: x * 2.0 + 1.0).lower(jnp.ones(3, jnp.float32)).compile()
             loaded = serialize_executable.deserialize_and_load(*serialize_executable.serialize(compiled))
             return bool(np.allclose(np.asarray(loaded(jnp.ones(3, jnp.float32))), 3.0))
     except Exception:  # noqa: BLE001 - any refusal, whatever XLA raises, means: keep nothing here
         return False
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def _write_whole_files() -> None:
@@ -178,7 +160,7 @@ def _write_whole_files() -> None:
             return value
 
         def put(self, key, value):  # JAX puts only what it had to compile: one missing, or one it could not read
-            _write_whole(Path(os.fspath(self.path)) / f"{key}{ENTRY}", value)  # which this replaces (JAX: kept)
+            atomic.write_bytes(Path(os.fspath(self.path)) / f"{key}{ENTRY}", value)  # which this replaces (JAX: kept)
 
     def get_file_cache(path):
         from jax._src import config
@@ -212,7 +194,7 @@ def _forget_unused(root: Path, folder: Path) -> None:
         for entry in it:
             with contextlib.suppress(OSError):
                 stat = entry.stat()
-                if entry.name.startswith(TEMPORARY) and now - stat.st_mtime > 3600:  # a writer killed mid-write
+                if _cut_off(entry.name) and now - stat.st_mtime > 3600:  # a writer killed mid-write
                     os.unlink(entry.path)
                 elif entry.name.endswith(ENTRY):
                     entries.append((stat.st_mtime, stat.st_size, entry.path))
@@ -225,3 +207,8 @@ def _forget_unused(root: Path, folder: Path) -> None:
         with contextlib.suppress(OSError):
             os.unlink(path)
             total -= size
+
+
+def _cut_off(name: str) -> bool:
+    """Whether `name` is a temporary file `factory.atomic` writes before renaming it (`.<name>.<random>.tmp`)."""
+    return name.startswith(".") and name.endswith(".tmp")
